@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+import { createWriteStream } from 'node:fs';
+import { userInfo } from 'node:os';
+import { finished } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { PromoError } from './domain/errors.js';
+import { toSetDetails } from './domain/set.js';
+import { startService } from './main.js';
+import { migrateToLatest, openDatabase } from './store/db.js';
+import { openCore, type Core } from './service/core.js';
+import { generatePromotions } from './service/generate.js';
+import { promotionsCsv } from './service/promotions.js';
+import { archiveSet, createSet, findSet, listSets, rotateSetKey, setUrl } from './service/sets.js';
+
+const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
+
+Usage:
+  promoset serve                      Start the HTTP server (and Slack, if configured)
+  promoset migrate                    Bring the database schema up to date
+  promoset sets create NAME [field=value ...]
+  promoset sets list [--all]          One line per set (--all includes archived)
+  promoset sets show SET              A set's fields, URL and counts (SET is an id or a name)
+  promoset sets rotate SET            New api_key: the old URL stops working at once
+  promoset sets archive SET           Stop a set from issuing codes
+  promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
+
+Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
+  promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
+Code overrides for "codes": value=, promo_code_type=, start_date=, expiry_date=, notes=.
+
+The database is DATABASE_URL (default ./data/promoset.db). "promoset COMMAND --help" shows one command's help.`;
+
+const COMMAND_HELP: Record<string, string> = {
+  serve: 'promoset serve\n\nStarts the HTTP server on PORT (default 3000); Slack runs too when its tokens are set. See README "Configuration".',
+  migrate: 'promoset migrate\n\nApplies pending database migrations (also done at every start) and lists what ran.',
+  sets: HELP.split('\n').filter((l) => l.includes('promoset sets')).join('\n'),
+  codes: `promoset codes SET --amount N [options] [field=value ...]
+
+Generates N codes (1 to 100,000) from SET, all in one transaction.
+  --amount N      how many (default 10)
+  --csv FILE      write them as CSV to FILE (otherwise codes are printed, one a line)
+  --prefix P      code prefix, joined with "-" (default: the set's)
+  --length L      random-part length, 3 to 30 (default: the set's)
+  --type T        default | numeric | alphanumeric (default: the set's)
+  field=value     value=, promo_code_type=, start_date=, expiry_date=, notes=
+Example: promoset codes spring --amount 100000 --csv spring.csv`,
+};
+
+const actor = () => `cli:${safeUser()}`;
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `key=value` words (value may have been quoted by the shell) into an object. */
+function fieldArgs(words: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const word of words) {
+    const at = word.indexOf('=');
+    if (at <= 0) throw new PromoError('bad_request', `Expected field=value, got "${word}". See --help.`);
+    fields[word.slice(0, at)] = word.slice(at + 1);
+  }
+  return fields;
+}
+
+async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
+  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET });
+  try {
+    return await work(core);
+  } finally {
+    await core.db.destroy();
+  }
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out(HELP);
+    return 0;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(COMMAND_HELP[command] ?? HELP);
+    return 0;
+  }
+  const config = loadConfig();
+
+  switch (command) {
+    case 'serve': {
+      const service = await startService(config);
+      const stop = async (signal: string) => {
+        process.stderr.write(`${signal}: finishing in-flight requests, then exiting\n`);
+        await service.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      return -1; // keep running
+    }
+    case 'migrate': {
+      const db = openDatabase(config.DATABASE_URL);
+      try {
+        const ran = await migrateToLatest(db);
+        out(ran.length ? `Applied: ${ran.join(', ')}` : 'The database is up to date.');
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    }
+    case 'sets':
+      return setsCommand(config, rest);
+    case 'codes':
+      return codesCommand(config, rest);
+    default:
+      process.stderr.write(`Unknown command "${command}".\n\n${HELP}\n`);
+      return 2;
+  }
+}
+
+async function setsCommand(config: Config, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  return withCore(config, async (core) => {
+    switch (sub) {
+      case 'create': {
+        const [name, ...fields] = rest;
+        if (!name) throw new PromoError('bad_request', 'Give the new set a name: promoset sets create NAME [field=value ...]');
+        const set = await createSet(core, { name, ...fieldArgs(fields) }, actor());
+        out(`Created set ${set.id} "${set.name}".`);
+        out(`URL: ${setUrl(core, set)}`);
+        out(`Try: curl -X POST ${setUrl(core, set)}`);
+        return 0;
+      }
+      case 'list': {
+        const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } } });
+        const sets = await listSets(core, { includeArchived: values.all });
+        if (sets.length === 0) out('No promo sets yet. Create one: promoset sets create NAME');
+        for (const { set, promotions } of sets) {
+          out(`${String(set.id).padStart(4)}  ${set.name.padEnd(24)} ${set.promo_code_type} ${set.promo_value}  ${promotions} codes${set.archived_at ? '  (archived)' : ''}`);
+        }
+        return 0;
+      }
+      case 'show': {
+        const set = await findSet(core, rest.join(' '));
+        const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
+        out(JSON.stringify({ ...toSetDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0 }, null, 2));
+        return 0;
+      }
+      case 'rotate': {
+        const set = await rotateSetKey(core, (await findSet(core, rest.join(' '))).id);
+        out(`Rotated. The old URL no longer works. New URL: ${setUrl(core, set)}`);
+        return 0;
+      }
+      case 'archive': {
+        const set = await archiveSet(core, (await findSet(core, rest.join(' '))).id);
+        out(`Archived set ${set.id} "${set.name}". Its URL no longer issues codes.`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`Unknown "sets" command "${sub ?? ''}".\n${COMMAND_HELP.sets}\n`);
+        return 2;
+    }
+  });
+}
+
+async function codesCommand(config: Config, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { amount: { type: 'string' }, csv: { type: 'string' }, prefix: { type: 'string' }, length: { type: 'string' }, type: { type: 'string' } },
+  });
+  const [setRef, ...fieldWords] = positionals;
+  if (!setRef) throw new PromoError('bad_request', 'Name the set: promoset codes SET --amount N. See promoset codes --help.');
+  return withCore(config, async (core) => {
+    const set = await findSet(core, setRef);
+    const input: Record<string, unknown> = { ...fieldArgs(fieldWords) };
+    if (values.amount !== undefined) input.amount = values.amount;
+    if (values.prefix !== undefined) input.code_prefix = values.prefix;
+    if (values.length !== undefined) input.code_length = values.length;
+    if (values.type !== undefined) input.code_type = values.type;
+    const showProgress = process.stderr.isTTY || Number(values.amount) >= 10_000;
+    const started = Date.now();
+    const result = await generatePromotions(core, set, input, actor(), (done, total) => {
+      if (showProgress) process.stderr.write(`\rGenerating… ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+    });
+    if (showProgress) process.stderr.write('\n');
+    if (values.csv) {
+      const file = createWriteStream(values.csv);
+      for await (const piece of promotionsCsv(core, { batchId: result.batchId })) {
+        if (!file.write(piece)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+      }
+      file.end();
+      await finished(file);
+      process.stderr.write(`Wrote ${result.count.toLocaleString('en-US')} codes (batch ${result.batchId}) to ${values.csv} in ${Date.now() - started} ms.\n`);
+    } else {
+      let text = '';
+      for await (const piece of promotionsCsv(core, { batchId: result.batchId })) text += piece;
+      for (const line of text.split('\n').slice(1)) if (line) out(line.split(',')[1]);
+      process.stderr.write(`${result.count.toLocaleString('en-US')} codes, batch ${result.batchId}.\n`);
+    }
+    return 0;
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    // The CLI's edge: one line a person can act on, never a stack trace.
+    if (error instanceof PromoError || error instanceof ConfigError) {
+      const fields = error instanceof PromoError ? Object.entries(error.fields).filter(([, m]) => m !== error.message) : [];
+      process.stderr.write(`Error: ${error.message}\n${fields.map(([f, m]) => `  ${f}: ${m}\n`).join('')}`);
+      process.exitCode = error instanceof ConfigError ? 78 : 1;
+    } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`Error: ${error.message}. See promoset --help.\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

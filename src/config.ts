@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { isValidTimeZone } from './domain/dates.js';
+import { isIpOrCidr } from './domain/set.js';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+const optionalSecret = (what: string) => z.string().trim().min(1, { error: `${what} must not be empty` }).optional();
+
+/** Every environment variable promoset reads, with its default (DESIGN.md, "Configuration"). */
+const envSchema = z.object({
+  PORT: z.coerce.number({ error: 'must be a port number' }).int({ error: 'must be a whole number' }).min(0).max(65535, { error: 'must be at most 65535' }).default(3000),
+  DATABASE_URL: z.string().trim().min(1).default('./data/promoset.db'),
+  PUBLIC_URL: z.url({ error: 'must be an absolute URL like https://promo.example.com' }).optional(),
+  URL_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  SLACK_BOT_TOKEN: optionalSecret('SLACK_BOT_TOKEN'),
+  SLACK_SIGNING_SECRET: optionalSecret('SLACK_SIGNING_SECRET'),
+  SLACK_APP_TOKEN: optionalSecret('SLACK_APP_TOKEN'),
+  SLACK_API_URL: z.url({ error: 'must be an absolute URL like https://slack.com/api/' }).optional(),
+  PROMO_ADMINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(/[\s,]+/).filter(Boolean))
+    .refine((ids) => ids.every((id) => /^[UW][A-Z0-9]{2,}$/.test(id)), { error: 'must be Slack user ids (like U012ABCDEF), separated by commas' }),
+  ADMIN_API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  WHMCS_API_IDENTIFIER: optionalSecret('WHMCS_API_IDENTIFIER'),
+  WHMCS_API_SECRET: optionalSecret('WHMCS_API_SECRET'),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(/[\s,]+/).filter(Boolean))
+    .refine((list) => list.every(isIpOrCidr), { error: 'must be a comma-separated list of IPs or CIDR ranges' }),
+  PROMO_TIMEZONE: z.string().default('UTC').refine(isValidTimeZone, { error: 'must be an IANA time zone like Europe/Berlin' }),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).default(600),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export type Config = Omit<z.output<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };
+
+export class ConfigError extends Error {}
+
+/** Parse the environment; a bad value throws one line naming the variable and the problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "unset", as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}.`);
+  }
+  const config = parsed.data;
+  return { ...config, PUBLIC_URL: (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '') };
+}
+

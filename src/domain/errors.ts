@@ -1,0 +1,59 @@
+/**
+ * The one error type the core throws. Each transport maps it once, at its edge:
+ * HTTP turns it into `{result:"error",message,code,fields}` with `status`,
+ * Slack into an ephemeral message or `response_action: 'errors'`, the CLI into
+ * a line on stderr and a non-zero exit.
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'not_found'
+  | 'forbidden'
+  | 'unauthorized'
+  | 'conflict'
+  | 'code_space_exhausted'
+  | 'rate_limited'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'bad_request'
+  | 'method_not_allowed'
+  | 'generation_failed';
+
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  code_space_exhausted: 422,
+  rate_limited: 429,
+  // Only reachable if the collision retry bound is hit, which feasibility rules out.
+  generation_failed: 503,
+};
+
+export class PromoError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Per-field messages, keyed by the field's public name (seed 001 names). */
+  readonly fields: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}) {
+    super(message);
+    this.name = 'PromoError';
+    this.code = code;
+    this.status = STATUS_BY_CODE[code];
+    this.fields = fields;
+  }
+
+  static validation(fields: Record<string, string>): PromoError {
+    const first = Object.values(fields)[0] ?? 'The request is not valid.';
+    return new PromoError('validation_failed', first, fields);
+  }
+
+  toJSON() {
+    return { result: 'error', message: this.message, code: this.code, fields: this.fields };
+  }
+}

@@ -1,0 +1,184 @@
+import { serialize } from 'php-serialize';
+import { z } from 'zod';
+import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MAX_PREFIX_LENGTH, MIN_CODE_LENGTH, PREFIX_PATTERN, type CodeAlphabet } from './codes.js';
+import { addDays, NO_DATE } from './dates.js';
+import { PromoError } from './errors.js';
+import { money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
+import { checkDates } from './rules.js';
+import { checkValue, type PromoSet } from './set.js';
+
+/**
+ * What every promotion of one generation shares: the set's terms at that
+ * moment, with the request's overrides applied. Stored once per batch, so a
+ * later edit of the set never changes codes already handed out.
+ */
+export interface PromotionTerms {
+  type: PromoType;
+  recurring: Flag;
+  value: string;
+  cycles: string;
+  appliesto: string;
+  requires: string;
+  requiresexisting: Flag;
+  startdate: string;
+  expirationdate: string;
+  maxuses: number;
+  lifetimepromo: Flag;
+  applyonce: Flag;
+  newsignups: Flag;
+  existingclient: Flag;
+  onceperclient: Flag;
+  recurfor: number;
+  upgrades: Flag;
+  upgradeconfig: string;
+  notes: string;
+}
+
+/** One promotion in WHMCS's shape (seed 001's POST response, seed 002's promotion[]). */
+export interface WhmcsPromotion extends PromotionTerms {
+  id: number;
+  code: string;
+  uses: number;
+}
+
+/** The optional fields of seed 001's POST, with their names. */
+export interface PromotionOverrides {
+  name?: string;
+  value?: string;
+  promo_code_type?: PromoType;
+  start_date?: string | null;
+  expiry_date?: string | null;
+  notes?: string;
+}
+
+const prefixOverride = z.unknown().transform((value, ctx): string => {
+  const prefix = typeof value === 'string' ? value.trim() : '';
+  if (prefix !== '' && (!PREFIX_PATTERN.test(prefix) || prefix.length > MAX_PREFIX_LENGTH)) {
+    ctx.addIssue({ code: 'custom', message: `The name (code prefix) may use letters, digits, ".", "_" and "-", start with a letter or digit, and be at most ${MAX_PREFIX_LENGTH} characters.` });
+    return z.NEVER;
+  }
+  return prefix;
+});
+
+export const OVERRIDE_PARSERS = {
+  name: prefixOverride,
+  value: money,
+  promo_code_type: oneOf('The promo code type', PROMO_TYPES),
+  start_date: optionalDate,
+  expiry_date: optionalDate,
+  notes: text('Notes', 2000),
+};
+
+export function parseOverrides(input: Record<string, unknown>): PromotionOverrides {
+  const { values, errors } = parseFields(OVERRIDE_PARSERS, input);
+  if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
+  return values;
+}
+
+/** PHP-serialized upgrade settings, byte-for-byte what WHMCS stores (seed 001/002). */
+export function upgradeConfig(set: Pick<PromoSet, 'upgrade_value' | 'upgrade_type' | 'upgrade_discount_type' | 'config_option_upgrades' | 'upgrades'>): string {
+  return serialize({
+    value: set.upgrade_value,
+    type: set.upgrades ? set.upgrade_type : '',
+    discounttype: set.upgrade_discount_type,
+    // php-serialize writes a JS array with integer keys (a:2:{i:0;…}); WHMCS writes "" for none.
+    configoptions: set.config_option_upgrades.length > 0 ? [...set.config_option_upgrades] : '',
+  });
+}
+
+/**
+ * The terms for promotions generated now from `set` with `overrides`.
+ * Rules are checked on the result, so an override cannot slip past them
+ * (a Percentage override with the set's value of 150, an expiry before the
+ * set's start date, …).
+ */
+export function promotionTerms(set: PromoSet, overrides: PromotionOverrides, today: string): PromotionTerms {
+  const type = overrides.promo_code_type ?? set.promo_code_type;
+  const value = overrides.value ?? set.promo_value;
+  const start = overrides.start_date !== undefined ? overrides.start_date : set.start_date;
+  const expiry =
+    overrides.expiry_date !== undefined ? overrides.expiry_date
+    : set.valid_days !== null ? addDays(today, set.valid_days)
+    : set.expiration_date;
+
+  const errors: Record<string, string> = {};
+  const valueError = checkValue(type, value);
+  if (valueError) errors.value = valueError;
+  const dateError = checkDates(start, expiry, today);
+  if (dateError) errors.expiry_date = dateError;
+  if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
+
+  return {
+    type,
+    recurring: set.recurring,
+    value,
+    cycles: set.cycles.join(','),
+    appliesto: set.applies_to.join(','),
+    requires: set.requires.join(','),
+    requiresexisting: set.requires_existing,
+    startdate: start ?? NO_DATE,
+    expirationdate: expiry ?? NO_DATE,
+    maxuses: set.max_uses,
+    lifetimepromo: set.lifetime_promo,
+    applyonce: set.apply_once,
+    newsignups: set.new_signups,
+    existingclient: set.existing_client,
+    onceperclient: set.once_per_client,
+    recurfor: set.recur_for,
+    upgrades: set.upgrades,
+    upgradeconfig: upgradeConfig(set),
+    notes: overrides.notes ?? set.notes,
+  };
+}
+
+/** Key order matters to people diffing against the seed, so it is spelled out. */
+export function toWhmcsPromotion(id: number, code: string, uses: number, t: PromotionTerms): WhmcsPromotion {
+  return {
+    id, code, type: t.type, recurring: t.recurring, value: t.value, cycles: t.cycles,
+    appliesto: t.appliesto, requires: t.requires, requiresexisting: t.requiresexisting,
+    startdate: t.startdate, expirationdate: t.expirationdate, maxuses: t.maxuses, uses,
+    lifetimepromo: t.lifetimepromo, applyonce: t.applyonce, newsignups: t.newsignups,
+    existingclient: t.existingclient, onceperclient: t.onceperclient, recurfor: t.recurfor,
+    upgrades: t.upgrades, upgradeconfig: t.upgradeconfig, notes: t.notes,
+  };
+}
+
+export const PROMOTION_CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes\n';
+
+export function promotionCsvLine(id: number, code: string, uses: number, t: PromotionTerms): string {
+  return `${id},${csvCell(code)},${csvCell(t.type)},${t.value},${t.startdate},${t.expirationdate},${t.maxuses},${uses},${csvCell(t.notes)}\n`;
+}
+
+/** RFC 4180 quoting, plus a leading apostrophe against spreadsheet formula injection. */
+export function csvCell(value: string): string {
+  let cell = value;
+  if (/^[=+\-@\t\r]/.test(cell)) cell = `'${cell}`;
+  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
+}
+
+
+export const MAX_BULK_AMOUNT = 100_000;
+export const DEFAULT_BULK_AMOUNT = 10;
+
+/** A bulk request: Coupontools' fields plus the single-code overrides. */
+export interface BulkRequest {
+  amount: number;
+  overrides: PromotionOverrides;
+  format: { prefix?: string; length?: number; alphabet?: CodeAlphabet };
+}
+
+const BULK_PARSERS = {
+  ...OVERRIDE_PARSERS,
+  amount: wholeNumber('The amount', 1, MAX_BULK_AMOUNT),
+  code_prefix: prefixOverride,
+  code_length: wholeNumber('The code length', MIN_CODE_LENGTH, MAX_CODE_LENGTH),
+  code_type: oneOf('The code type', CODE_ALPHABET_NAMES),
+};
+
+export function parseBulkRequest(input: Record<string, unknown>): BulkRequest {
+  const { values, errors } = parseFields(BULK_PARSERS, input);
+  if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
+  const { amount, code_prefix, code_length, code_type, ...overrides } = values;
+  const prefix = code_prefix || overrides.name || undefined;
+  return { amount: amount ?? DEFAULT_BULK_AMOUNT, overrides, format: { prefix, length: code_length, alphabet: code_type } };
+}

@@ -1,0 +1,52 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { createHttpServer, type Mount } from './http/server.js';
+import { createLogger, type Logger } from './log.js';
+import { openCore, type Core } from './service/core.js';
+
+export interface RunningService {
+  core: Core;
+  server: Server;
+  /** The port actually bound (PORT=0 picks a free one, as tests do). */
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The composition root: the core, then the transports on one HTTP port. */
+export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningService> {
+  const core = await openCore({
+    databaseUrl: config.DATABASE_URL,
+    publicUrl: config.PUBLIC_URL,
+    timeZone: config.PROMO_TIMEZONE,
+    urlSecret: config.URL_SECRET,
+  });
+  const mounts: Mount[] = [];
+  const server = createHttpServer({ core, config, logger }, mounts);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info('promoset listening', { port, publicUrl: core.publicUrl, database: config.DATABASE_URL.startsWith('postgres') ? 'postgres' : 'sqlite' });
+
+  let closing: Promise<void> | undefined;
+  return {
+    core,
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting, let in-flight requests finish, then close the database.
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await core.db.destroy();
+      })();
+      return closing;
+    },
+  };
+}

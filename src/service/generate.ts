@@ -1,0 +1,101 @@
+import { assertFeasible, codeGenerator, type CodeFormat } from '../domain/codes.js';
+import { PromoError } from '../domain/errors.js';
+import { parseBulkRequest, parseOverrides, promotionTerms, type BulkRequest, type PromotionOverrides, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
+import type { PromoSet } from '../domain/set.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionsPage, type Batch } from '../store/promotions.js';
+import { nowIso, today, type Core } from './core.js';
+import { archived } from './sets.js';
+
+/** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
+const CHUNK = 2000;
+/** Rounds of regenerating collided codes before giving up; feasibility makes even two rare. */
+const MAX_COLLISION_ROUNDS = 25;
+
+export interface GenerationResult {
+  batchId: number;
+  count: number;
+  terms: PromotionTerms;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+/** One promotion, now: seed 001's POST. `input` holds its optional fields, raw. */
+export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string): Promise<WhmcsPromotion> {
+  const overrides = parseOverrides(input);
+  const result = await generate(core, set, { amount: 1, overrides, format: { prefix: overrides.name } }, 'single', actor);
+  const [promotion] = await listPromotionsPage(core.db, { batchId: result.batchId }, 0, 1);
+  const { set_id: _s, batch_id: _b, ...whmcs } = promotion;
+  return whmcs;
+}
+
+/** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */
+export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, onProgress?: Progress): Promise<GenerationResult> {
+  const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
+  return generate(core, set, request, 'bulk', actor, onProgress);
+}
+
+async function generate(core: Core, set: PromoSet, request: BulkRequest, kind: Batch['kind'], actor: string, onProgress?: Progress): Promise<GenerationResult> {
+  if (set.archived_at !== null) throw archived(set);
+  const terms = promotionTerms(set, request.overrides, today(core));
+  const format: CodeFormat = {
+    prefix: request.format.prefix ?? set.code_prefix,
+    length: request.format.length ?? set.code_length,
+    alphabet: request.format.alphabet ?? set.code_alphabet,
+  };
+  const amount = request.amount;
+  // Refuse hopeless requests before taking the write lock; checked again inside.
+  assertFeasible(format, amount, await countIssuedInSpace(core.db, format.prefix.toLowerCase(), format.length));
+
+  const batchId = await inWriteTransaction(core.db, async (trx) => {
+    // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
+    const id = await insertBatch(trx, {
+      set_id: set.id, kind, count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
+      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
+    });
+    const issuedBefore = (await countIssuedInSpace(trx, format.prefix.toLowerCase(), format.length)) - amount;
+    assertFeasible(format, amount, issuedBefore);
+    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
+    return id;
+  });
+  return { batchId, count: amount, terms };
+}
+
+/**
+ * Insert `amount` new codes. The unique index on lower(code) is the judge: a
+ * code that collides with one already stored (in any set, any letter case, by
+ * any process) is skipped by the INSERT and replaced by a fresh one.
+ */
+async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress): Promise<void> {
+  const nextCode = codeGenerator(format);
+  const seen = new Set<string>();
+  const freshCodes = (n: number): string[] => {
+    const codes: string[] = [];
+    while (codes.length < n) {
+      const code = nextCode();
+      const key = code.toLowerCase();
+      if (!seen.has(key)) {
+        seen.add(key);
+        codes.push(code);
+      }
+    }
+    return codes;
+  };
+
+  let done = 0;
+  while (done < amount) {
+    let pending = freshCodes(Math.min(CHUNK, amount - done));
+    for (let round = 0; pending.length > 0; round++) {
+      if (round === MAX_COLLISION_ROUNDS) {
+        throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
+      }
+      const inserted = await insertCodes(trx, setId, batchId, pending);
+      done += inserted;
+      if (inserted === pending.length) break;
+      const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
+      const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
+      pending = freshCodes(collided.length);
+    }
+    onProgress?.(done, amount);
+  }
+}

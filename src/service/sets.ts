@@ -1,0 +1,147 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { customAlphabet } from 'nanoid';
+import { PromoError } from '../domain/errors.js';
+import { SET_DEFAULTS, validateSetFields, type PromoSet, type SetFields } from '../domain/set.js';
+
+import { countsBySet } from '../store/promotions.js';
+import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, updateSetFields } from '../store/sets.js';
+import { nowIso, today, type Core } from './core.js';
+
+/** api keys look like seed 001's: 25 upper-case letters and digits. */
+const newApiKey = customAlphabet('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 25);
+const TOKEN_PATTERN = /^([A-Z0-9]{25})-(\d{1,12})-([0-9a-f]{32})$/;
+
+function urlSignature(core: Core, apiKey: string, setId: number): string {
+  return createHmac('sha256', core.urlSecret).update(`${apiKey}-${setId}`).digest('hex').slice(0, 32);
+}
+
+/** The set's secret token, in seed 001's shape: {api_key}-{set id}-{32 hex}. */
+export function setToken(core: Core, set: PromoSet): string {
+  return `${set.api_key}-${set.id}-${urlSignature(core, set.api_key, set.id)}`;
+}
+
+export function setUrl(core: Core, set: PromoSet): string {
+  return `${core.publicUrl}/sets/${setToken(core, set)}`;
+}
+
+const NO_SET_AT_URL = () => new PromoError('not_found', 'No promo set is published at this URL. Ask the set owner for its current URL.');
+
+/**
+ * The set a URL token names. Every failure (bad shape, forged signature,
+ * rotated key, archived or missing set) is the same 404, and the comparisons
+ * are constant-time, so a caller learns nothing about which sets exist.
+ */
+export async function resolveSetToken(core: Core, token: string): Promise<PromoSet> {
+  const match = TOKEN_PATTERN.exec(token);
+  if (!match) throw NO_SET_AT_URL();
+  const [, apiKey, idText, signature] = match;
+  const setId = Number(idText);
+  const expected = urlSignature(core, apiKey, setId);
+  const signatureOk = timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+  const set = signatureOk ? await findSetById(core.db, setId) : undefined;
+  if (!set || set.archived_at !== null) throw NO_SET_AT_URL();
+  if (!timingSafeEqual(Buffer.from(set.api_key.padEnd(25)), Buffer.from(apiKey))) throw NO_SET_AT_URL();
+  return set;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+const nameTaken = (name: string) => new PromoError('conflict', `A promo set named "${name}" already exists. Choose another name.`, { name: 'This name is taken.' });
+
+export async function createSet(core: Core, input: Record<string, unknown>, actor: string): Promise<PromoSet> {
+  const fields = validateSetFields(SET_DEFAULTS, input, today(core));
+  if (await findSetByName(core.db, fields.name)) throw nameTaken(fields.name);
+  try {
+    return await insertSet(core.db, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core) });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw nameTaken(fields.name);
+    throw error;
+  }
+}
+
+export async function updateSet(core: Core, setId: number, changes: Record<string, unknown>): Promise<PromoSet> {
+  const current = await getSet(core, setId);
+  const fields = validateSetFields(editableFields(current), changes, today(core));
+  const clash = await findSetByName(core.db, fields.name);
+  if (clash && clash.id !== setId) throw nameTaken(fields.name);
+  try {
+    return await updateSetFields(core.db, setId, fields, nowIso(core));
+  } catch (error) {
+    if (isUniqueViolation(error)) throw nameTaken(fields.name);
+    throw error;
+  }
+}
+
+export function editableFields(set: PromoSet): SetFields {
+  const { id: _id, api_key: _key, created_by: _by, created_at: _at, updated_at: _up, archived_at: _arch, ...fields } = set;
+  return fields;
+}
+
+/** A new api_key, so the old URL stops working at once, on every instance (it is checked against the database). */
+export async function rotateSetKey(core: Core, setId: number): Promise<PromoSet> {
+  const set = await getSet(core, setId);
+  if (set.archived_at !== null) throw archived(set);
+  return setApiKey(core.db, setId, newApiKey(), nowIso(core));
+}
+
+export async function archiveSet(core: Core, setId: number): Promise<PromoSet> {
+  const set = await getSet(core, setId);
+  if (set.archived_at !== null) return set;
+  return setArchivedAt(core.db, setId, nowIso(core));
+}
+
+export const archived = (set: PromoSet) => new PromoError('conflict', `The promo set "${set.name}" is archived; it no longer issues codes.`);
+
+export async function getSet(core: Core, setId: number): Promise<PromoSet> {
+  const set = await findSetById(core.db, setId);
+  if (!set) throw new PromoError('not_found', `There is no promo set with id ${setId}.`);
+  return set;
+}
+
+/** A set by id ("12") or name (any letter case); a miss suggests close names. */
+export async function findSet(core: Core, ref: string): Promise<PromoSet> {
+  const wanted = ref.trim();
+  if (wanted === '') throw new PromoError('bad_request', 'Name a promo set, by id or by name.');
+  const set = /^\d+$/.test(wanted) ? await findSetById(core.db, Number(wanted)) : await findSetByName(core.db, wanted);
+  if (set) return set;
+  const suggestions = closestNames(wanted, await listSetNames(core.db));
+  const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(' or ')}?` : '';
+  throw new PromoError('not_found', `There is no promo set "${wanted.slice(0, 80)}".${hint}`);
+}
+
+export interface SetSummary {
+  set: PromoSet;
+  promotions: number;
+  batches: number;
+}
+
+export async function listSets(core: Core, { includeArchived = false } = {}): Promise<SetSummary[]> {
+  const [sets, counts] = await Promise.all([listSetRows(core.db, { includeArchived }), countsBySet(core.db)]);
+  return sets.map((set) => ({ set, promotions: counts.get(set.id)?.promotions ?? 0, batches: counts.get(set.id)?.batches ?? 0 }));
+}
+
+function closestNames(wanted: string, candidates: { name: string }[]): string[] {
+  const target = wanted.toLowerCase();
+  return candidates
+    .map(({ name }) => ({ name, distance: name.toLowerCase().includes(target) ? 0 : editDistance(target, name.toLowerCase()) }))
+    .filter(({ distance, name }) => distance <= Math.max(2, Math.floor(name.length / 3)))
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, 3)
+    .map(({ name }) => name);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+

@@ -1,0 +1,98 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { isPostgres } from './db.js';
+
+/**
+ * Migrations live in code (not files found at run time) so the built CLI,
+ * the tests and the benchmarks all run exactly the same list.
+ * Append new ones; never edit one that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '001_initial': {
+    async up(db: Kysely<any>) {
+      // SQLite wants INTEGER PRIMARY KEY for a rowid alias; PostgreSQL wants serial.
+      const id = (table: string) =>
+        isPostgres(db)
+          ? db.schema.createTable(table).addColumn('id', 'serial', (c) => c.primaryKey())
+          : db.schema.createTable(table).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+
+      await db.schema.createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+
+      await id('promo_sets')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('api_ip_address', 'text', (c) => c.notNull())
+        .addColumn('api_key', 'text', (c) => c.notNull())
+        .addColumn('promo_code_type', 'text', (c) => c.notNull())
+        .addColumn('recurring', 'integer', (c) => c.notNull())
+        .addColumn('recur_for', 'integer', (c) => c.notNull())
+        .addColumn('promo_value', 'text', (c) => c.notNull())
+        .addColumn('applies_to', 'text', (c) => c.notNull())
+        .addColumn('requires', 'text', (c) => c.notNull())
+        .addColumn('requires_existing', 'integer', (c) => c.notNull())
+        .addColumn('cycles', 'text', (c) => c.notNull())
+        .addColumn('start_date', 'text')
+        .addColumn('expiration_date', 'text')
+        .addColumn('max_uses', 'integer', (c) => c.notNull())
+        .addColumn('lifetime_promo', 'integer', (c) => c.notNull())
+        .addColumn('apply_once', 'integer', (c) => c.notNull())
+        .addColumn('new_signups', 'integer', (c) => c.notNull())
+        .addColumn('once_per_client', 'integer', (c) => c.notNull())
+        .addColumn('existing_client', 'integer', (c) => c.notNull())
+        .addColumn('upgrades', 'integer', (c) => c.notNull())
+        .addColumn('upgrade_type', 'text', (c) => c.notNull())
+        .addColumn('upgrade_discount_type', 'text', (c) => c.notNull())
+        .addColumn('upgrade_value', 'text', (c) => c.notNull())
+        .addColumn('config_option_upgrades', 'text', (c) => c.notNull())
+        .addColumn('notes', 'text', (c) => c.notNull())
+        .addColumn('code_prefix', 'text', (c) => c.notNull())
+        .addColumn('code_length', 'integer', (c) => c.notNull())
+        .addColumn('code_alphabet', 'text', (c) => c.notNull())
+        .addColumn('valid_days', 'integer')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('archived_at', 'text')
+        .execute();
+
+      let batches = id('batches')
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('prefix_key', 'text', (c) => c.notNull())
+        .addColumn('code_length', 'integer', (c) => c.notNull())
+        .addColumn('code_alphabet', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull());
+      for (const column of ['type', 'value', 'cycles', 'appliesto', 'requires', 'startdate', 'expirationdate', 'upgradeconfig', 'notes']) {
+        batches = batches.addColumn(column, 'text', (c) => c.notNull());
+      }
+      for (const column of ['recurring', 'requiresexisting', 'maxuses', 'lifetimepromo', 'applyonce', 'newsignups', 'existingclient', 'onceperclient', 'recurfor', 'upgrades']) {
+        batches = batches.addColumn(column, 'integer', (c) => c.notNull());
+      }
+      await batches.execute();
+      await db.schema.createIndex('batches_set_idx').on('batches').columns(['set_id', 'id']).execute();
+      await db.schema.createIndex('batches_space_idx').on('batches').columns(['prefix_key', 'code_length']).execute();
+
+      await id('promotions')
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('batch_id', 'integer', (c) => c.notNull().references('batches.id'))
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('uses', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // The database, not process memory, guarantees that no code is issued twice,
+      // in any letter case, across sets and across instances.
+      await db.schema.createIndex('promotions_code_key').on('promotions').unique().expression(sql`lower(code)`).execute();
+      await db.schema.createIndex('promotions_batch_idx').on('promotions').columns(['batch_id', 'id']).execute();
+      await db.schema.createIndex('promotions_set_idx').on('promotions').columns(['set_id', 'id']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

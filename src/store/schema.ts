@@ -1,0 +1,105 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * Table types. Booleans are 0/1 integers and dates ISO text on both dialects,
+ * so SQLite and PostgreSQL return the same values. Lists are comma-joined text.
+ */
+export interface Database {
+  settings: SettingsTable;
+  promo_sets: PromoSetsTable;
+  batches: BatchesTable;
+  promotions: PromotionsTable;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface PromoSetsTable {
+  id: Generated<number>;
+  name: string;
+  /** lower(name): names are unique case-insensitively. */
+  name_key: string;
+  api_ip_address: string;
+  api_key: string;
+  promo_code_type: string;
+  recurring: number;
+  recur_for: number;
+  promo_value: string;
+  applies_to: string;
+  requires: string;
+  requires_existing: number;
+  cycles: string;
+  start_date: string | null;
+  expiration_date: string | null;
+  max_uses: number;
+  lifetime_promo: number;
+  apply_once: number;
+  new_signups: number;
+  once_per_client: number;
+  existing_client: number;
+  upgrades: number;
+  upgrade_type: string;
+  upgrade_discount_type: string;
+  upgrade_value: string;
+  config_option_upgrades: string;
+  notes: string;
+  code_prefix: string;
+  code_length: number;
+  code_alphabet: string;
+  valid_days: number | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+}
+
+/** One generation request: its terms (shared by all its codes) and who asked. */
+export interface BatchesTable {
+  id: Generated<number>;
+  set_id: number;
+  /** 'single' for one code on demand, 'bulk' for a generate-many request. */
+  kind: string;
+  count: number;
+  /** lower(prefix) and random-part length: what the feasibility check counts against. */
+  prefix_key: string;
+  code_length: number;
+  code_alphabet: string;
+  /** "slack:U123", "http:203.0.113.7", "cli:alice", "admin-api:…". */
+  created_by: string;
+  created_at: string;
+  type: string;
+  recurring: number;
+  value: string;
+  cycles: string;
+  appliesto: string;
+  requires: string;
+  requiresexisting: number;
+  startdate: string;
+  expirationdate: string;
+  maxuses: number;
+  lifetimepromo: number;
+  applyonce: number;
+  newsignups: number;
+  existingclient: number;
+  onceperclient: number;
+  recurfor: number;
+  upgrades: number;
+  upgradeconfig: string;
+  notes: string;
+}
+
+/** Kept narrow (the terms live on the batch) so inserting 100,000 is cheap. */
+export interface PromotionsTable {
+  id: Generated<number>;
+  set_id: number;
+  batch_id: number;
+  code: string;
+  uses: Generated<number>;
+}
+
+export type PromoSetRow = Selectable<PromoSetsTable>;
+export type NewPromoSetRow = Insertable<PromoSetsTable>;
+export type BatchRow = Selectable<BatchesTable>;
+export type NewBatchRow = Insertable<BatchesTable>;

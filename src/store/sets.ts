@@ -1,0 +1,103 @@
+import type { CodeAlphabet } from '../domain/codes.js';
+import type { Flag, PromoType } from '../domain/fields.js';
+import type { PromoSet, SetFields, UpgradeType } from '../domain/set.js';
+import type { Db } from './db.js';
+import type { PromoSetRow, PromoSetsTable } from './schema.js';
+
+const splitList = (text: string): string[] => (text === '' ? [] : text.split(','));
+
+/** The one place set rows become domain sets. */
+export function toPromoSet(row: PromoSetRow): PromoSet {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    api_ip_address: row.api_ip_address,
+    api_key: row.api_key,
+    promo_code_type: row.promo_code_type as PromoType,
+    recurring: row.recurring as Flag,
+    recur_for: row.recur_for,
+    promo_value: row.promo_value,
+    applies_to: splitList(row.applies_to),
+    requires: splitList(row.requires),
+    requires_existing: row.requires_existing as Flag,
+    cycles: splitList(row.cycles),
+    start_date: row.start_date,
+    expiration_date: row.expiration_date,
+    max_uses: row.max_uses,
+    lifetime_promo: row.lifetime_promo as Flag,
+    apply_once: row.apply_once as Flag,
+    new_signups: row.new_signups as Flag,
+    once_per_client: row.once_per_client as Flag,
+    existing_client: row.existing_client as Flag,
+    upgrades: row.upgrades as Flag,
+    upgrade_type: row.upgrade_type as UpgradeType,
+    upgrade_discount_type: row.upgrade_discount_type as PromoType,
+    upgrade_value: row.upgrade_value,
+    config_option_upgrades: splitList(row.config_option_upgrades),
+    notes: row.notes,
+    code_prefix: row.code_prefix,
+    code_length: row.code_length,
+    code_alphabet: row.code_alphabet as CodeAlphabet,
+    valid_days: row.valid_days,
+    created_by: row.created_by,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    archived_at: row.archived_at,
+  };
+}
+
+function fieldColumns(fields: SetFields) {
+  return {
+    ...fields,
+    name_key: fields.name.toLowerCase(),
+    applies_to: fields.applies_to.join(','),
+    requires: fields.requires.join(','),
+    cycles: fields.cycles.join(','),
+    config_option_upgrades: fields.config_option_upgrades.join(','),
+  } satisfies Partial<PromoSetsTable>;
+}
+
+export async function insertSet(db: Db, fields: SetFields, meta: { api_key: string; created_by: string; now: string }): Promise<PromoSet> {
+  const row = await db
+    .insertInto('promo_sets')
+    .values({ ...fieldColumns(fields), api_key: meta.api_key, created_by: meta.created_by, created_at: meta.now, updated_at: meta.now, archived_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toPromoSet(row);
+}
+
+export async function updateSetFields(db: Db, id: number, fields: SetFields, now: string): Promise<PromoSet> {
+  const row = await db.updateTable('promo_sets').set({ ...fieldColumns(fields), updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return toPromoSet(row);
+}
+
+export async function setApiKey(db: Db, id: number, apiKey: string, now: string): Promise<PromoSet> {
+  const row = await db.updateTable('promo_sets').set({ api_key: apiKey, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return toPromoSet(row);
+}
+
+export async function setArchivedAt(db: Db, id: number, archivedAt: string | null): Promise<PromoSet> {
+  const row = await db.updateTable('promo_sets').set({ archived_at: archivedAt, updated_at: archivedAt ?? new Date().toISOString() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return toPromoSet(row);
+}
+
+export async function findSetById(db: Db, id: number): Promise<PromoSet | undefined> {
+  const row = await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toPromoSet(row);
+}
+
+export async function findSetByName(db: Db, name: string): Promise<PromoSet | undefined> {
+  const row = await db.selectFrom('promo_sets').selectAll().where('name_key', '=', name.trim().toLowerCase()).executeTakeFirst();
+  return row && toPromoSet(row);
+}
+
+export async function listSetRows(db: Db, { includeArchived = false } = {}): Promise<PromoSet[]> {
+  let query = db.selectFrom('promo_sets').selectAll().orderBy('id');
+  if (!includeArchived) query = query.where('archived_at', 'is', null);
+  return (await query.execute()).map(toPromoSet);
+}
+
+export async function listSetNames(db: Db): Promise<{ id: number; name: string }[]> {
+  const rows = await db.selectFrom('promo_sets').select(['id', 'name']).orderBy('id').execute();
+  return rows.map((r) => ({ id: Number(r.id), name: r.name }));
+}
