@@ -1,9 +1,9 @@
 import { assertFeasible, codeGenerator, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
-import { parseBulkRequest, parseOverrides, promotionTerms, type BulkRequest, type PromotionOverrides, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
+import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionOverrides, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionsPage, type Batch } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionRows, type Batch } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 
@@ -24,9 +24,8 @@ export type Progress = (done: number, total: number) => void;
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   const result = await generate(core, set, { amount: 1, overrides, format: { prefix: overrides.name } }, 'single', actor);
-  const [promotion] = await listPromotionsPage(core.db, { batchId: result.batchId }, 0, 1);
-  const { set_id: _s, batch_id: _b, ...whmcs } = promotion;
-  return whmcs;
+  const [row] = await listPromotionRows(core.db, { batchId: result.batchId }, 0, 1);
+  return toWhmcsPromotion(row.id, row.code, row.uses, result.terms);
 }
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */

@@ -1,18 +1,46 @@
 import { PromoError } from '../domain/errors.js';
-import { PROMOTION_CSV_HEADER, promotionCsvLine, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionsPage, type Batch, type PromotionFilter, type PromotionRecord } from '../store/promotions.js';
+import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
+import { findBatch, listPromotionRows, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import type { Core } from './core.js';
 
-const PAGE = 5000;
+const PAGE = 10_000;
 
-/** Promotions in id order, a page at a time, so 100k+ never sit in memory at once. */
-export async function* eachPromotion(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRecord> {
+/** Rows in id order, a page at a time, so 100k+ never sit in memory at once. */
+async function* eachPromotionRow(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRow[]> {
   let afterId = 0;
   for (;;) {
-    const page = await listPromotionsPage(core.db, filter, afterId, PAGE);
-    yield* page;
+    const page = await listPromotionRows(core.db, filter, afterId, PAGE);
+    if (page.length > 0) yield page;
     if (page.length < PAGE) return;
     afterId = page[page.length - 1].id;
+  }
+}
+
+/** Terms by batch id, fetched once per batch however many of its promotions pass by. */
+function termsLookup(core: Core): (batchId: number) => Promise<PromotionTerms> {
+  const cache = new Map<number, PromotionTerms>();
+  return async (batchId) => {
+    let terms = cache.get(batchId);
+    if (!terms) {
+      terms = (await getBatch(core, batchId)).terms;
+      cache.set(batchId, terms);
+    }
+    return terms;
+  };
+}
+
+export interface PromotionRecord extends WhmcsPromotion {
+  set_id: number;
+  batch_id: number;
+}
+
+/** Promotions in WHMCS's shape, in id order, a page at a time. */
+export async function* eachPromotion(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRecord> {
+  const termsOf = termsLookup(core);
+  for await (const page of eachPromotionRow(core, filter)) {
+    for (const row of page) {
+      yield { ...toWhmcsPromotion(row.id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
+    }
   }
 }
 
@@ -24,8 +52,8 @@ export async function listPromotions(core: Core, filter: PromotionFilter): Promi
 
 /** Case-insensitive, as codes are unique case-insensitively. */
 export async function findPromotionByCode(core: Core, code: string): Promise<PromotionRecord | undefined> {
-  const [promotion] = await listPromotionsPage(core.db, { code }, 0, 1);
-  return promotion;
+  for await (const promotion of eachPromotion(core, { code })) return promotion;
+  return undefined;
 }
 
 export async function getBatch(core: Core, batchId: number, setId?: number): Promise<Batch> {
@@ -35,17 +63,13 @@ export async function getBatch(core: Core, batchId: number, setId?: number): Pro
   return batch;
 }
 
-/** CSV text of promotions, in pieces of about a page, for streaming to a response or a file. */
+/** CSV text of promotions, a page per piece, for streaming to a response or a file. */
 export async function* promotionsCsv(core: Core, filter: PromotionFilter): AsyncGenerator<string> {
   yield PROMOTION_CSV_HEADER;
-  let piece = '';
-  let rows = 0;
-  for await (const p of eachPromotion(core, filter)) {
-    piece += promotionCsvLine(p.id, p.code, p.uses, p);
-    if (++rows % PAGE === 0) {
-      yield piece;
-      piece = '';
-    }
+  const termsOf = termsLookup(core);
+  for await (const page of eachPromotionRow(core, filter)) {
+    let piece = '';
+    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id));
+    yield piece;
   }
-  if (piece) yield piece;
 }

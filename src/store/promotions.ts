@@ -1,8 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { CodeAlphabet } from '../domain/codes.js';
 import type { Flag, PromoType } from '../domain/fields.js';
-import type { PromotionTerms, WhmcsPromotion } from '../domain/promotion.js';
-import { toWhmcsPromotion } from '../domain/promotion.js';
+import type { PromotionTerms } from '../domain/promotion.js';
 import { isPostgres, type Db } from './db.js';
 import type { BatchRow } from './schema.js';
 
@@ -151,30 +150,36 @@ export interface PromotionFilter {
   code?: string;
 }
 
-export interface PromotionRecord extends WhmcsPromotion {
+/** A stored promotion without its terms: those live on its batch. */
+export interface PromotionRow {
+  id: number;
+  code: string;
+  uses: number;
   set_id: number;
   batch_id: number;
 }
 
-/** One page of promotions in id order, after `afterId`: keyset paging keeps memory flat for 100k+. */
-export async function listPromotionsPage(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRecord[]> {
-  let query = db
-    .selectFrom('promotions as p')
-    .innerJoin('batches as b', 'b.id', 'p.batch_id')
-    .select(['p.id', 'p.code', 'p.uses', 'p.set_id', 'p.batch_id'])
-    .select(['b.type', 'b.recurring', 'b.value', 'b.cycles', 'b.appliesto', 'b.requires', 'b.requiresexisting', 'b.startdate', 'b.expirationdate', 'b.maxuses', 'b.lifetimepromo', 'b.applyonce', 'b.newsignups', 'b.existingclient', 'b.onceperclient', 'b.recurfor', 'b.upgrades', 'b.upgradeconfig', 'b.notes'])
-    .where('p.id', '>', afterId)
-    .orderBy('p.id')
-    .limit(limit);
-  if (filter.setId !== undefined) query = query.where('p.set_id', '=', filter.setId);
-  if (filter.batchId !== undefined) query = query.where('p.batch_id', '=', filter.batchId);
-  if (filter.code !== undefined) query = query.where(sql`lower(p.code)`, '=', filter.code.trim().toLowerCase());
+/**
+ * One page of promotions in id order, after `afterId`. Keyset paging keeps
+ * memory flat for 100k+, and rows stay narrow: callers attach the batch's
+ * terms once per batch rather than once per row.
+ */
+export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
+  let query = db.selectFrom('promotions').select(['id', 'code', 'uses', 'set_id', 'batch_id']).where('id', '>', afterId).orderBy('id').limit(limit);
+  if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
+  if (filter.batchId !== undefined) query = query.where('batch_id', '=', filter.batchId);
+  if (filter.code !== undefined) query = query.where(sql`lower(code)`, '=', filter.code.trim().toLowerCase());
   const rows = await query.execute();
-  return rows.map((row) => ({
-    ...toWhmcsPromotion(Number(row.id), row.code, Number(row.uses), termsOf(row)),
-    set_id: Number(row.set_id),
-    batch_id: Number(row.batch_id),
-  }));
+  // pg may hand back ids as strings; SQLite already gives numbers.
+  if (rows.length > 0 && typeof rows[0].id !== 'number') {
+    for (const row of rows) {
+      row.id = Number(row.id);
+      row.uses = Number(row.uses);
+      row.set_id = Number(row.set_id);
+      row.batch_id = Number(row.batch_id);
+    }
+  }
+  return rows;
 }
 
 export async function countPromotions(db: Db, filter: { setId?: number } = {}): Promise<number> {
