@@ -11,7 +11,7 @@ import { migrateToLatest, openDatabase } from './store/db.js';
 import { openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
-import { archiveSet, createSet, findSet, listSets, rotateSetKey, setUrl } from './service/sets.js';
+import { archiveSet, createSet, findSet, listSets, rotateSetKey, setAuditTrail, setUrl } from './service/sets.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -23,6 +23,7 @@ Usage:
   promoset sets show SET              A set's fields, URL and counts (SET is an id or a name)
   promoset sets rotate SET            New api_key: the old URL stops working at once
   promoset sets archive SET           Stop a set from issuing codes
+  promoset sets audit SET             Who created, edited, rotated, archived it, and who generated codes from where
   promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
 
 Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
@@ -151,13 +152,20 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         return 0;
       }
       case 'rotate': {
-        const set = await rotateSetKey(core, (await findSet(core, rest.join(' '))).id);
+        const set = await rotateSetKey(core, (await findSet(core, rest.join(' '))).id, actor());
         out(`Rotated. The old URL no longer works. New URL: ${setUrl(core, set)}`);
         return 0;
       }
       case 'archive': {
-        const set = await archiveSet(core, (await findSet(core, rest.join(' '))).id);
+        const set = await archiveSet(core, (await findSet(core, rest.join(' '))).id, actor());
         out(`Archived set ${set.id} "${set.name}". Its URL no longer issues codes.`);
+        return 0;
+      }
+      case 'audit': {
+        const set = await findSet(core, rest.join(' '));
+        const events = await setAuditTrail(core, set.id);
+        if (events.length === 0) out(`Nothing has happened to "${set.name}" yet.`);
+        for (const event of events) out(`${event.created_at}  ${event.action.padEnd(9)} ${event.actor.padEnd(24)} ${JSON.stringify(event.detail)}`);
         return 0;
       }
       default:

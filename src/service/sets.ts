@@ -3,7 +3,9 @@ import { customAlphabet } from 'nanoid';
 import { PromoError } from '../domain/errors.js';
 import { SET_DEFAULTS, validateSetFields, type PromoSet, type SetFields } from '../domain/set.js';
 
-import { countsBySet } from '../store/promotions.js';
+import { insertAuditEvent, listAuditEvents, type AuditAction, type AuditEvent } from '../store/audit.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { countsBySet, listRecentBatches } from '../store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, updateSetFields } from '../store/sets.js';
 import { nowIso, today, type Core } from './core.js';
 
@@ -55,20 +57,29 @@ export async function createSet(core: Core, input: Record<string, unknown>, acto
   const fields = validateSetFields(SET_DEFAULTS, input, today(core));
   if (await findSetByName(core.db, fields.name)) throw nameTaken(fields.name);
   try {
-    return await insertSet(core.db, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core) });
+    return await inWriteTransaction(core.db, async (trx) => {
+      const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core) });
+      await audit(trx, core, set.id, 'created', actor, { name: set.name });
+      return set;
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken(fields.name);
     throw error;
   }
 }
 
-export async function updateSet(core: Core, setId: number, changes: Record<string, unknown>): Promise<PromoSet> {
+export async function updateSet(core: Core, setId: number, changes: Record<string, unknown>, actor: string): Promise<PromoSet> {
   const current = await getSet(core, setId);
   const fields = validateSetFields(editableFields(current), changes, today(core));
   const clash = await findSetByName(core.db, fields.name);
   if (clash && clash.id !== setId) throw nameTaken(fields.name);
+  const changed = Object.keys(fields).filter((key) => JSON.stringify(fields[key as keyof SetFields]) !== JSON.stringify(current[key as keyof SetFields]));
   try {
-    return await updateSetFields(core.db, setId, fields, nowIso(core));
+    return await inWriteTransaction(core.db, async (trx) => {
+      const set = await updateSetFields(trx, setId, fields, nowIso(core));
+      await audit(trx, core, setId, 'edited', actor, { fields: changed });
+      return set;
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken(fields.name);
     throw error;
@@ -81,16 +92,47 @@ export function editableFields(set: PromoSet): SetFields {
 }
 
 /** A new api_key, so the old URL stops working at once, on every instance (it is checked against the database). */
-export async function rotateSetKey(core: Core, setId: number): Promise<PromoSet> {
+export async function rotateSetKey(core: Core, setId: number, actor: string): Promise<PromoSet> {
   const set = await getSet(core, setId);
   if (set.archived_at !== null) throw archived(set);
-  return setApiKey(core.db, setId, newApiKey(), nowIso(core));
+  return inWriteTransaction(core.db, async (trx) => {
+    const rotated = await setApiKey(trx, setId, newApiKey(), nowIso(core));
+    await audit(trx, core, setId, 'rotated', actor, {});
+    return rotated;
+  });
 }
 
-export async function archiveSet(core: Core, setId: number): Promise<PromoSet> {
+export async function archiveSet(core: Core, setId: number, actor: string): Promise<PromoSet> {
   const set = await getSet(core, setId);
   if (set.archived_at !== null) return set;
-  return setArchivedAt(core.db, setId, nowIso(core));
+  return inWriteTransaction(core.db, async (trx) => {
+    const archivedSet = await setArchivedAt(trx, setId, nowIso(core));
+    await audit(trx, core, setId, 'archived', actor, {});
+    return archivedSet;
+  });
+}
+
+function audit(db: Db, core: Core, setId: number, action: AuditAction, actor: string, detail: Record<string, unknown>): Promise<void> {
+  return insertAuditEvent(db, { set_id: setId, action, actor, detail, created_at: nowIso(core) });
+}
+
+/**
+ * Who created, edited, rotated or archived the set, and who generated which
+ * codes from where, newest first. Generations come from the batches
+ * themselves (each records its actor), so issuing a code costs no extra write.
+ */
+export async function setAuditTrail(core: Core, setId: number, limit = 50): Promise<AuditEvent[]> {
+  await getSet(core, setId);
+  const [events, batches] = await Promise.all([listAuditEvents(core.db, setId, limit), listRecentBatches(core.db, { setId, limit })]);
+  const generated: AuditEvent[] = batches.map((batch) => ({
+    id: 0,
+    set_id: setId,
+    action: 'generated',
+    actor: batch.created_by,
+    detail: { batch_id: batch.id, count: batch.count, kind: batch.kind },
+    created_at: batch.created_at,
+  }));
+  return [...events, ...generated].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id).slice(0, limit);
 }
 
 export const archived = (set: PromoSet) => new PromoError('conflict', `The promo set "${set.name}" is archived; it no longer issues codes.`);

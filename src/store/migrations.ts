@@ -89,6 +89,21 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('promotions_set_idx').on('promotions').columns(['set_id', 'id']).execute();
     },
   },
+  '003_audit': {
+    async up(db: Kysely<any>) {
+      const table = isPostgres(db)
+        ? db.schema.createTable('audit_events').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('audit_events').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await table
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_set_idx').on('audit_events').columns(['set_id', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ export interface Database {
   promo_sets: PromoSetsTable;
   batches: BatchesTable;
   promotions: PromotionsTable;
+  audit_events: AuditEventsTable;
 }
 
 export interface SettingsTable {
@@ -103,3 +104,15 @@ export type PromoSetRow = Selectable<PromoSetsTable>;
 export type NewPromoSetRow = Insertable<PromoSetsTable>;
 export type BatchRow = Selectable<BatchesTable>;
 export type NewBatchRow = Insertable<BatchesTable>;
+
+/** Who did what to a set, from where: the audit trail. */
+export interface AuditEventsTable {
+  id: Generated<number>;
+  set_id: number;
+  /** created | edited | rotated | archived | generated */
+  action: string;
+  actor: string;
+  /** JSON: changed field names, batch id and count, … (never secrets). */
+  detail: string;
+  created_at: string;
+}

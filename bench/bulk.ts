@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { codeGenerator } from '../src/domain/codes.js';
+import { openCore, type Core } from '../src/service/core.js';
+import { generatePromotions } from '../src/service/generate.js';
+import { createSet } from '../src/service/sets.js';
+import { summarise, type Sample } from './stats.js';
+
+export const BULK = 100_000;
+
+export interface FreshDatabase {
+  url: string;
+  /** The core on this database; `urlSecret` fixes the set-URL key so a server process agrees. */
+  open(urlSecret?: string): Promise<Core>;
+  remove(): Promise<void>;
+}
+
+export function freshSqlite(): FreshDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'promoset-bench-'));
+  const url = join(dir, 'bench.db');
+  return {
+    url,
+    open: (urlSecret?: string) => openCore({ databaseUrl: url, publicUrl: 'http://bench.invalid', urlSecret }),
+    remove: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The floor: better-sqlite3 alone, one prepared INSERT per row inside one
+ * transaction, into the same table with the same indexes (made by promoset's
+ * own migrations). Codes are made before the clock starts: nothing else is timed.
+ */
+async function rawBaselineOnce(): Promise<number> {
+  const fresh = freshSqlite();
+  const core = await fresh.open();
+  const set = await createSet(core, { name: 'baseline' }, 'bench');
+  await core.db.destroy();
+  const sqlite = new SQLite(fresh.url);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  const next = codeGenerator({ prefix: '', length: 8, alphabet: 'default' });
+  const codes = Array.from({ length: BULK }, next);
+  const batchId = Number(
+    sqlite.prepare(`insert into batches (set_id, kind, count, prefix_key, code_length, code_alphabet, created_by, created_at, type, value, cycles, appliesto, requires, startdate, expirationdate, upgradeconfig, notes, recurring, requiresexisting, maxuses, lifetimepromo, applyonce, newsignups, existingclient, onceperclient, recurfor, upgrades)
+      values (?, 'bulk', ?, '', 8, 'default', 'bench', '', 'Percentage', '10.00', '', '', '', '0000-00-00', '0000-00-00', '', '', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0)`).run(set.id, BULK).lastInsertRowid,
+  );
+  const insert = sqlite.prepare('insert into promotions (set_id, batch_id, code) values (?, ?, ?)');
+  const started = performance.now();
+  sqlite.transaction(() => {
+    for (const code of codes) insert.run(set.id, batchId, code);
+  })();
+  const elapsed = performance.now() - started;
+  sqlite.close();
+  await fresh.remove();
+  return elapsed;
+}
+
+/** promoset's use case: validation, feasibility, code generation, collision handling, one transaction. */
+export async function serviceBulkOnce(fresh: FreshDatabase): Promise<number> {
+  const core = await fresh.open();
+  const set = await createSet(core, { name: 'service' }, 'bench');
+  const started = performance.now();
+  const result = await generatePromotions(core, set, { amount: BULK }, 'bench');
+  const elapsed = performance.now() - started;
+  if (result.count !== BULK) throw new Error(`expected ${BULK} codes, got ${result.count}`);
+  await core.db.destroy();
+  await fresh.remove();
+  return elapsed;
+}
+
+export async function benchBulk(runs: number, postgres?: () => FreshDatabase): Promise<{ raw: Sample; service: Sample; postgres?: Sample }> {
+  const raw: number[] = [];
+  const service: number[] = [];
+  const pg: number[] = [];
+  // Interleaved, so drift in machine load hits both sides alike.
+  for (let i = 0; i < runs; i++) {
+    raw.push(await rawBaselineOnce());
+    service.push(await serviceBulkOnce(freshSqlite()));
+    if (postgres) pg.push(await serviceBulkOnce(postgres()));
+  }
+  return { raw: summarise(raw), service: summarise(service), postgres: postgres ? summarise(pg) : undefined };
+}

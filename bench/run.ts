@@ -1,0 +1,88 @@
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { benchBulk, freshSqlite, type FreshDatabase } from './bulk.js';
+import { benchAtScale, benchHttpBulk, benchThroughput } from './http.js';
+import { freshPostgres } from './postgres.js';
+import { benchSlack } from './slack.js';
+import { mb, ms, spread } from './stats.js';
+
+/**
+ * npm run bench: every figure of the benchmarks issue in one run, printed as a
+ * table and written to BENCHMARKS.md. BENCH_RUNS (default 5) repeats each
+ * timed case; BENCH_SECONDS (default 10) is the throughput window.
+ */
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PG_URL = process.env.TEST_DATABASE_URL;
+
+const rows: [string, string, string][] = [];
+const row = (what: string, figure: string, target = '') => {
+  rows.push([what, figure, target]);
+  console.log(`${what.padEnd(58)} ${figure.padEnd(44)} ${target}`);
+};
+const verdict = (ok: boolean, target: string) => `${ok ? 'met' : 'NOT met'}: ${target}`;
+
+async function main() {
+  console.log(`promoset benchmarks: ${RUNS} runs each, ${SECONDS} s throughput windows${PG_URL ? ', PostgreSQL too' : ''}\n`);
+  const pgFresh: (() => FreshDatabase) | undefined = PG_URL ? () => freshPostgres(PG_URL) : undefined;
+
+  const bulk = await benchBulk(RUNS, pgFresh);
+  const ratio = bulk.service.median / bulk.raw.median;
+  row('Bulk 100k: raw better-sqlite3 baseline (prepared INSERT, 1 txn)', spread(bulk.raw));
+  row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), verdict(ratio <= 1.5, `${ratio.toFixed(2)}× baseline, target ≤ 1.5×`));
+  if (bulk.postgres) row('Bulk 100k: promoset service (PostgreSQL)', spread(bulk.postgres), `${(bulk.postgres.median / bulk.raw.median).toFixed(2)}× the SQLite baseline`);
+
+  const http = await benchHttpBulk(RUNS, freshSqlite);
+  row('HTTP bulk 100k as JSON, end to end', `${spread(http.json)}, peak RSS ${mb(http.jsonPeakRss)}`, `${(http.json.median / bulk.raw.median).toFixed(2)}× baseline`);
+  row('HTTP bulk 100k as streamed CSV, end to end', `${spread(http.csv)}, peak RSS ${mb(http.csvPeakRss)}`, verdict(http.csv.median <= 1000 && http.csvPeakRss < 300 * 1024 * 1024, `${(http.csv.median / bulk.raw.median).toFixed(2)}× baseline; target ≤ 1.0 s, RSS < 300 MB`));
+  if (pgFresh) {
+    const httpPg = await benchHttpBulk(Math.min(RUNS, 3), pgFresh);
+    row('HTTP bulk 100k as JSON (PostgreSQL)', `${spread(httpPg.json)}, peak RSS ${mb(httpPg.jsonPeakRss)}`);
+    row('HTTP bulk 100k as streamed CSV (PostgreSQL)', `${spread(httpPg.csv)}, peak RSS ${mb(httpPg.csvPeakRss)}`);
+  }
+
+  for (const [label, fresh] of [['SQLite', freshSqlite], ...(pgFresh ? [['PostgreSQL', pgFresh]] : [])] as [string, () => FreshDatabase][]) {
+    const t = await benchThroughput(fresh(), SECONDS);
+    const share = t.setUrlPost.rps / t.healthz.rps;
+    row(`GET /healthz, 50 connections, ${SECONDS} s (${label})`, `${t.healthz.rps.toFixed(0)} req/s, p50 ${ms(t.healthz.p50)}, p99 ${ms(t.healthz.p99)}`);
+    row(`Set-URL POST, 50 connections, ${SECONDS} s (${label})`, `${t.setUrlPost.rps.toFixed(0)} req/s, p50 ${ms(t.setUrlPost.p50)}, p99 ${ms(t.setUrlPost.p99)}, non-2xx ${t.setUrlPost.non2xx}`, verdict(share >= 0.4 && t.setUrlPost.p99 < 20, `${(share * 100).toFixed(0)}% of /healthz; target ≥ 40%, p99 < 20 ms`));
+  }
+
+  const scale = await benchAtScale(freshSqlite(), RUNS);
+  row(`GetPromotions by code, ${scale.stored.toLocaleString('en-US')} stored (${scale.lookup.samples} lookups)`, `p50 ${ms(scale.lookup.p50)}, p99 ${ms(scale.lookup.p99)}`, verdict(scale.lookup.p50 < 1, 'p50 < 1 ms'));
+  row('CSV export of a 100k batch, 1M stored', `${spread(scale.csvExport)}, peak RSS ${mb(scale.csvPeakRss)}`);
+  const slack = await benchSlack(scale.fresh, RUNS);
+  row('/promo info rendering, 1M stored', spread(slack.info));
+  row(`Slack ack of /promo codes during a 100k batch (${slack.ack.samples} acks)`, `p50 ${ms(slack.ack.p50)}, p99 ${ms(slack.ack.p99)}`, verdict(slack.ack.p99 < 100, 'p99 < 100 ms'));
+  await scale.fresh.remove();
+
+  writeReport();
+}
+
+function writeReport() {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Produced by \`npm run bench\`${PG_URL ? ' with `TEST_DATABASE_URL` set (PostgreSQL rows)' : ''} on ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${cpus().length} × ${cpu}, ${mb(totalmem())} RAM; Node ${process.version}; ${RUNS} runs per timed case (median, then min–max), ${SECONDS} s throughput windows.`,
+    'The server runs in its own process (as `promoset serve`), the load generator in the bench process. Peak RSS is the server process\'s kernel high-water mark (VmHWM).',
+    '',
+    '| case | figure | against the target |',
+    '|---|---|---|',
+    ...rows.map(([what, figure, target]) => `| ${what} | ${figure} | ${target} |`),
+    '',
+    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench` (adds PostgreSQL). `BENCH_RUNS` and `BENCH_SECONDS` shorten or lengthen it.',
+    '',
+  ];
+  writeFileSync('BENCHMARKS.md', lines.join('\n'));
+  console.log('\nWrote BENCHMARKS.md');
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

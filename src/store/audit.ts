@@ -1,0 +1,29 @@
+import type { Db } from './db.js';
+
+export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated';
+
+export interface AuditEvent {
+  id: number;
+  set_id: number;
+  action: AuditAction;
+  actor: string;
+  detail: Record<string, unknown>;
+  created_at: string;
+}
+
+export async function insertAuditEvent(db: Db, event: Omit<AuditEvent, 'id'>): Promise<void> {
+  await db.insertInto('audit_events').values({ ...event, detail: JSON.stringify(event.detail) }).execute();
+}
+
+/** Newest first. */
+export async function listAuditEvents(db: Db, setId: number, limit = 100): Promise<AuditEvent[]> {
+  const rows = await db.selectFrom('audit_events').selectAll().where('set_id', '=', setId).orderBy('id', 'desc').limit(limit).execute();
+  return rows.map((row) => ({
+    id: Number(row.id),
+    set_id: Number(row.set_id),
+    action: row.action as AuditAction,
+    actor: row.actor,
+    detail: JSON.parse(row.detail) as Record<string, unknown>,
+    created_at: row.created_at,
+  }));
+}
