@@ -98,6 +98,12 @@ export async function countIssuedInSpace(db: Db, prefixKey: string, codeLength: 
   return Number(row.issued);
 }
 
+/** The highest promotion id: a cheap (index-only) upper bound on how many codes exist. */
+export async function maxPromotionId(db: Db): Promise<number> {
+  const row = await db.selectFrom('promotions').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
+  return Number(row?.max ?? 0);
+}
+
 const insertSqlCache = new Map<string, string>();
 
 /**
