@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
 import { generatePromotions } from '../../service/generate.js';
-import { eachPromotion, getBatch, promotionsCsv } from '../../service/promotions.js';
-import { toWhmcs } from '../../service/whmcs.js';
+import { batchCsv, batchJsonElements } from '../../service/batches.js';
+import { getBatch } from '../../service/promotions.js';
+import type { Batch } from '../../store/promotions.js';
 import type { Core } from '../../service/core.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
 import type { Route, RouteRequest } from '../server.js';
-import { jsonArrayPieces, streamPieces } from '../stream.js';
+import { streamPieces } from '../stream.js';
 import { enforceRateLimit, resolveCaller } from './set-url.js';
 
 type Format = 'json' | 'csv';
@@ -39,7 +40,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
     // The first response, re-rendered from its batch (in its format), not a stored 100k-code body.
     const batch = await getBatch(app.core, claim.record.batchId ?? 0, caller.set.id);
     res.setHeader('idempotent-replayed', 'true');
-    await sendBatch(res, app.core, batch.id, batch.count, claim.record.format === 'csv' ? 'csv' : 'json');
+    await sendBatch(res, app.core, batch, claim.record.format === 'csv' ? 'csv' : 'json');
     return;
   }
   let result;
@@ -50,26 +51,27 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
     throw error;
   }
   await finishIdempotent(app.core, claim, { status: 200, batchId: result.batchId, format });
-  await sendBatch(res, app.core, result.batchId, result.count, format);
+  await sendBatch(res, app.core, await getBatch(app.core, result.batchId), format);
 }
 
-async function sendBatch(res: ServerResponse, core: Core, batchId: number, count: number, format: Format): Promise<void> {
+async function sendBatch(res: ServerResponse, core: Core, batch: Batch, format: Format): Promise<void> {
   if (format === 'csv') {
-    sendCsv(res, `promoset-batch-${batchId}.csv`, { 'x-batch-id': String(batchId), 'x-count': String(count) });
-    await streamPieces(res, promotionsCsv(core, { batchId }));
+    sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
+    await streamPieces(res, batchCsv(core, batch));
     return;
   }
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  const promotions = mapAsync(eachPromotion(core, { batchId }), toWhmcs);
-  await streamPieces(res, jsonArrayPieces(`{"result":"success","batch_id":${batchId},"count":${count},"promotions":[`, promotions, ']}'));
+  await streamPieces(res, wrapped(`{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, batchJsonElements(core, batch), ']}'));
+}
+
+async function* wrapped(head: string, pieces: AsyncIterable<string>, tail: string): AsyncGenerator<string> {
+  yield head;
+  yield* pieces;
+  yield tail;
 }
 
 export function sendCsv(res: ServerResponse, filename: string, headers: Record<string, string> = {}): void {
   res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"`, ...headers });
-}
-
-export async function* mapAsync<T, U>(items: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
-  for await (const item of items) yield map(item);
 }
 
 /** A batch's codes again, as CSV; a batch of another set is the same 404 as a missing one. */
@@ -77,7 +79,7 @@ async function getBatchCsv({ req, res, app, params }: RouteRequest): Promise<voi
   const { set } = await resolveCaller(app, req, params[0]);
   const batch = await getBatch(app.core, Number(params[1]), set.id);
   sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
-  await streamPieces(res, promotionsCsv(app.core, { batchId: batch.id }));
+  await streamPieces(res, batchCsv(app.core, batch));
 }
 
 export const bulkRoutes: Route[] = [
