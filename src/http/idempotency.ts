@@ -15,7 +15,7 @@ import {
 const KEEP_MS = 24 * 60 * 60 * 1000;
 /** A claim still pending after this long belongs to a request that died (crash, kill); it may be taken over. */
 const ABANDONED_MS = 10 * 60 * 1000;
-const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+export const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 export type IdempotencyOutcome =
   | { kind: 'new'; setId: number; key: string }
@@ -38,9 +38,7 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
   }
   const now = core.now();
   await purgeExpired(core, now);
-  const hash = createHash('sha256');
-  for (const part of request) hash.update(part).update('\n');
-  const fingerprint = hash.digest('hex');
+  const fingerprint = requestFingerprint(request);
 
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await claimIdempotencyKey(core.db, { setId, key, fingerprint, now: now.toISOString() })) return { kind: 'new', setId, key };
@@ -61,6 +59,13 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
     return { kind: 'replay', record };
   }
   throw new PromoError('conflict', 'This Idempotency-Key is being used by several requests at once. Retry in a moment.');
+}
+
+/** What a key is bound to: the kind of request, its query format and its exact body bytes. */
+export function requestFingerprint(request: (string | Buffer)[]): string {
+  const hash = createHash('sha256');
+  for (const part of request) hash.update(part).update('\n');
+  return hash.digest('hex');
 }
 
 export async function finishIdempotent(core: Core, claim: IdempotencyOutcome | null, outcome: { status: number; body?: string; batchId?: number; format?: string }): Promise<void> {
