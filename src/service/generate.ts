@@ -1,9 +1,9 @@
-import { assertFeasible, codeGenerator, type CodeFormat } from '../domain/codes.js';
+import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, type BulkRequest, type PromotionOverrides, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionsPage, type Batch } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionsPage, maxPromotionId, type Batch } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 
@@ -45,7 +45,7 @@ async function generate(core: Core, set: PromoSet, request: BulkRequest, kind: B
   };
   const amount = request.amount;
   // Refuse hopeless requests before taking the write lock; checked again inside.
-  assertFeasible(format, amount, await countIssuedInSpace(core.db, format.prefix.toLowerCase(), format.length));
+  assertFeasible(format, amount, await issuedInSpace(core.db, format, amount, 0));
 
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
@@ -53,12 +53,24 @@ async function generate(core: Core, set: PromoSet, request: BulkRequest, kind: B
       set_id: set.id, kind, count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
     });
-    const issuedBefore = (await countIssuedInSpace(trx, format.prefix.toLowerCase(), format.length)) - amount;
-    assertFeasible(format, amount, issuedBefore);
+    assertFeasible(format, amount, await issuedInSpace(trx, format, amount, amount));
     await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
     return id;
   });
   return { batchId, count: amount, terms };
+}
+
+/**
+ * How many codes of `format`'s space are taken, for the feasibility check.
+ * Summing the space's batches grows with every single-code request, so when
+ * even every code ever issued (bounded by the highest promotion id) would
+ * leave room, that bound stands in: the usual case, with 26^8 default codes.
+ * `ownBatch` is this request's count when its batch row is already written.
+ */
+async function issuedInSpace(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<number> {
+  const everIssued = await maxPromotionId(db);
+  if (codeSpace(format) - everIssued >= 2 * amount) return everIssued;
+  return (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch;
 }
 
 /**

@@ -225,3 +225,9 @@ export async function listBatchCodesPage(db: Db, batchId: number, afterId: numbe
   }
   return rows;
 }
+
+/** The highest promotion id: an upper bound on how many codes were ever issued, read from the primary key in O(log n). */
+export async function maxPromotionId(db: Db): Promise<number> {
+  const row = await db.selectFrom('promotions').select((eb) => eb.fn.max('id').as('max_id')).executeTakeFirst();
+  return Number(row?.max_id ?? 0);
+}
