@@ -51,14 +51,21 @@ function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       reject(new PromoError('bad_request', `The request body could not be read (${error.message.slice(0, 80)}).`));
     };
+    // A client that hangs up mid-body must not leave this promise pending for ever.
+    const onClose = () => {
+      cleanup();
+      reject(new PromoError('bad_request', 'The client closed the connection before the body was complete.'));
+    };
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 
