@@ -152,7 +152,8 @@ export function parseFields<P extends Record<string, z.ZodType>>(
   const values: Record<string, unknown> = {};
   const errors: Record<string, string> = {};
   for (const [key, raw] of Object.entries(input)) {
-    const parser = parsers[key];
+    // Own keys only: a field named "constructor" or "__proto__" is unknown, not Object's.
+    const parser = Object.hasOwn(parsers, key) ? parsers[key] : undefined;
     if (!parser) {
       errors[key] = `Unknown field "${key.slice(0, 40)}".`;
       continue;

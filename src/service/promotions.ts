@@ -6,7 +6,7 @@ import type { Core } from './core.js';
 const PAGE = 10_000;
 
 /** Rows in id order, a page at a time, so 100k+ never sit in memory at once. */
-async function* eachPromotionRow(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRow[]> {
+export async function* eachPromotionRow(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRow[]> {
   let afterId = 0;
   for (;;) {
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);

@@ -89,6 +89,25 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('promotions_set_idx').on('promotions').columns(['set_id', 'id']).execute();
     },
   },
+  '002_idempotency': {
+    async up(db: Kysely<any>) {
+      // One row per (set, Idempotency-Key). The primary key is what makes a
+      // replayed or concurrent request safe across instances: only one INSERT wins.
+      await db.schema.createTable('idempotency_keys')
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('body', 'text')
+        .addColumn('batch_id', 'integer')
+        .addColumn('format', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['set_id', 'key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_created_idx').on('idempotency_keys').column('created_at').execute();
+    },
+  },
   '003_audit': {
     async up(db: Kysely<any>) {
       const table = isPostgres(db)

@@ -9,6 +9,7 @@ export interface Database {
   promo_sets: PromoSetsTable;
   batches: BatchesTable;
   promotions: PromotionsTable;
+  idempotency_keys: IdempotencyKeysTable;
   audit_events: AuditEventsTable;
 }
 
@@ -98,6 +99,23 @@ export interface PromotionsTable {
   batch_id: number;
   code: string;
   uses: Generated<number>;
+}
+
+/** A POST's Idempotency-Key, scoped to its set, kept 24 hours. */
+export interface IdempotencyKeysTable {
+  set_id: number;
+  key: string;
+  /** Hash of what was asked, so a key reused for a different request is refused. */
+  fingerprint: string;
+  /** 'pending' while the first request runs, 'done' once its response is known. */
+  state: string;
+  status: number | null;
+  /** The response body of a single-code POST. */
+  body: string | null;
+  /** A bulk POST keeps its batch and format; the response is re-rendered from the batch. */
+  batch_id: number | null;
+  format: string | null;
+  created_at: string;
 }
 
 export type PromoSetRow = Selectable<PromoSetsTable>;

@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PromoError } from '../../domain/errors.js';
+import { toSetDetails, type PromoSet } from '../../domain/set.js';
+import type { Core } from '../../service/core.js';
+import { promotionsCsv } from '../../service/promotions.js';
+import { archiveSet, createSet, getSet, listSets, rotateSetKey, setUrl, updateSet } from '../../service/sets.js';
+import { getPromotions } from '../../service/whmcs.js';
+import { readBody } from '../body.js';
+import { sendJson } from '../respond.js';
+import { secretEquals } from '../secrets.js';
+import type { AppContext, Route, RouteHandler, RouteRequest } from '../server.js';
+import { jsonArrayPieces, streamPieces } from '../stream.js';
+import { sendCsv } from './bulk.js';
+
+const ACTOR = 'admin-api';
+
+/** Every admin route checks the bearer token first (constant time); with no ADMIN_API_TOKEN the API is off. */
+function authorize(app: AppContext, req: IncomingMessage, res: ServerResponse): void {
+  const token = app.config.ADMIN_API_TOKEN;
+  if (token === undefined) {
+    throw new PromoError('forbidden', 'The admin API is disabled on this server. Set ADMIN_API_TOKEN to enable it.');
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+  if (!match || !secretEquals(token, match[1])) {
+    res.setHeader('www-authenticate', 'Bearer realm="promoset"');
+    throw new PromoError('unauthorized', 'Send the admin API token as "Authorization: Bearer <ADMIN_API_TOKEN>".');
+  }
+}
+
+const withAuth =
+  (handler: RouteHandler): RouteHandler =>
+  async (request) => {
+    authorize(request.app, request.req, request.res);
+    await handler(request);
+  };
+
+function setIdParam(text: string): number {
+  if (!/^\d{1,12}$/.test(text)) throw new PromoError('not_found', `There is no promo set with id ${text.slice(0, 40)}.`);
+  return Number(text);
+}
+
+const details = (core: Core, set: PromoSet) => toSetDetails(set, setUrl(core, set));
+
+function flagParam(value: string | null): boolean {
+  return value !== null && ['1', 'true', 'yes'].includes(value.toLowerCase());
+}
+
+async function list({ res, app, query }: RouteRequest): Promise<void> {
+  const summaries = await listSets(app.core, { includeArchived: flagParam(query.get('include_archived')) });
+  const sets = summaries.map(({ set, promotions, batches }) => ({ ...details(app.core, set), promotions, batches }));
+  sendJson(res, 200, { result: 'success', totalresults: sets.length, sets });
+}
+
+async function create({ req, res, app }: RouteRequest): Promise<void> {
+  const { fields } = await readBody(req);
+  const set = await createSet(app.core, fields, ACTOR);
+  sendJson(res, 201, details(app.core, set), { location: `/api/sets/${set.id}` });
+}
+
+async function show({ res, app, params }: RouteRequest): Promise<void> {
+  sendJson(res, 200, details(app.core, await getSet(app.core, setIdParam(params[0]))));
+}
+
+async function update({ req, res, app, params }: RouteRequest): Promise<void> {
+  const id = setIdParam(params[0]);
+  await getSet(app.core, id); // 404 before reading a body for nothing
+  const { fields } = await readBody(req);
+  sendJson(res, 200, details(app.core, await updateSet(app.core, id, fields, ACTOR)));
+}
+
+async function archive({ res, app, params }: RouteRequest): Promise<void> {
+  sendJson(res, 200, details(app.core, await archiveSet(app.core, setIdParam(params[0]), ACTOR)));
+}
+
+async function rotate({ res, app, params }: RouteRequest): Promise<void> {
+  sendJson(res, 200, details(app.core, await rotateSetKey(app.core, setIdParam(params[0]), ACTOR)));
+}
+
+/** A set's promotions in WHMCS's shape, streamed; CSV with format=csv. */
+async function promotions({ res, app, params, query }: RouteRequest): Promise<void> {
+  const set = await getSet(app.core, setIdParam(params[0]));
+  const format = (query.get('format') ?? 'json').toLowerCase();
+  if (format === 'csv') {
+    sendCsv(res, `promoset-set-${set.id}.csv`);
+    await streamPieces(res, promotionsCsv(app.core, { setId: set.id }));
+    return;
+  }
+  if (format !== 'json') throw new PromoError('validation_failed', 'The format must be "json" or "csv".', { format: 'Use json or csv.' });
+  const { total, promotions: items } = await getPromotions(app.core, { setId: set.id });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  await streamPieces(res, jsonArrayPieces(`{"result":"success","set_id":${set.id},"totalresults":${total},"promotions":[`, items, ']}'));
+}
+
+export const adminRoutes: Route[] = [
+  { pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
+  { pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
+];

@@ -1,0 +1,89 @@
+import type { ServerResponse } from 'node:http';
+import { PromoError } from '../../domain/errors.js';
+import { generatePromotions } from '../../service/generate.js';
+import { batchJsonElements } from '../../service/batches.js';
+import { promotionsCsv } from '../../service/promotions.js';
+import { getBatch } from '../../service/promotions.js';
+import type { Batch } from '../../store/promotions.js';
+import type { Core } from '../../service/core.js';
+import { readBody } from '../body.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import type { Route, RouteRequest } from '../server.js';
+import { streamPieces } from '../stream.js';
+import { enforceRateLimit, resolveCaller } from './set-url.js';
+
+type Format = 'json' | 'csv';
+
+/**
+ * CSV when asked by `format=csv` (query or body) or by an Accept header
+ * naming text/csv; JSON otherwise. An explicit `format` wins over Accept.
+ */
+function chooseFormat(explicit: unknown, accept: string | undefined): Format {
+  if (explicit !== undefined && explicit !== '') {
+    const value = typeof explicit === 'string' ? explicit.trim().toLowerCase() : '';
+    if (value !== 'csv' && value !== 'json') {
+      throw new PromoError('validation_failed', 'The format must be "json" or "csv".', { format: 'Use json or csv.' });
+    }
+    return value;
+  }
+  return accept !== undefined && /\btext\/csv\b/i.test(accept) ? 'csv' : 'json';
+}
+
+/** Coupontools-style bulk generation: `amount` codes in one transaction, then the batch streamed back. */
+async function postCodes({ req, res, app, params, query }: RouteRequest): Promise<void> {
+  const caller = await resolveCaller(app, req, params[0]);
+  enforceRateLimit(app.rateLimits.bulk, res, caller, 'bulk');
+  const body = await readBody(req);
+  const { format: bodyFormat, ...fields } = body.fields;
+  const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);
+  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['bulk', query.get('format') ?? '', body.raw]);
+  if (claim?.kind === 'replay') {
+    // The first response, re-rendered from its batch (in its format), not a stored 100k-code body.
+    const batch = await getBatch(app.core, claim.record.batchId ?? 0, caller.set.id);
+    res.setHeader('idempotent-replayed', 'true');
+    await sendBatch(res, app.core, batch, claim.record.format === 'csv' ? 'csv' : 'json');
+    return;
+  }
+  let result;
+  try {
+    result = await generatePromotions(app.core, caller.set, fields, `http:${caller.ip}`);
+  } catch (error) {
+    await abandonIdempotent(app.core, claim);
+    throw error;
+  }
+  await finishIdempotent(app.core, claim, { status: 200, batchId: result.batchId, format });
+  await sendBatch(res, app.core, await getBatch(app.core, result.batchId), format);
+}
+
+async function sendBatch(res: ServerResponse, core: Core, batch: Batch, format: Format): Promise<void> {
+  if (format === 'csv') {
+    sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
+    await streamPieces(res, promotionsCsv(core, { batchId: batch.id }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  await streamPieces(res, wrapped(`{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, batchJsonElements(core, batch), ']}'));
+}
+
+async function* wrapped(head: string, pieces: AsyncIterable<string>, tail: string): AsyncGenerator<string> {
+  yield head;
+  yield* pieces;
+  yield tail;
+}
+
+export function sendCsv(res: ServerResponse, filename: string, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"`, ...headers });
+}
+
+/** A batch's codes again, as CSV; a batch of another set is the same 404 as a missing one. */
+async function getBatchCsv({ req, res, app, params }: RouteRequest): Promise<void> {
+  const { set } = await resolveCaller(app, req, params[0]);
+  const batch = await getBatch(app.core, Number(params[1]), set.id);
+  sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
+  await streamPieces(res, promotionsCsv(app.core, { batchId: batch.id }));
+}
+
+export const bulkRoutes: Route[] = [
+  { pattern: /^\/sets\/([^/]+)\/codes$/, methods: { POST: postCodes } },
+  { pattern: /^\/sets\/([^/]+)\/batches\/(\d{1,12})\.csv$/, methods: { GET: getBatchCsv } },
+];

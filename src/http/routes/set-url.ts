@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PromoSet } from '../../domain/set.js';
+import { toSetResponse } from '../../domain/set.js';
+import { generatePromotion } from '../../service/generate.js';
+import { resolveSetToken, setUrl } from '../../service/sets.js';
+import { readBody } from '../body.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import { rateLimited, type RateLimiter } from '../rate-limit.js';
+import { sendJson } from '../respond.js';
+import type { AppContext, Route, RouteRequest } from '../server.js';
+
+export interface SetCaller {
+  set: PromoSet;
+  ip: string;
+}
+
+/**
+ * Who is asking, about which set: the token must name a live set (else the
+ * same 404 for everything) and the client address must be on its allowlist (403).
+ */
+export async function resolveCaller(app: AppContext, req: IncomingMessage, token: string): Promise<SetCaller> {
+  const set = await resolveSetToken(app.core, token);
+  const ip = app.clientIp(req);
+  app.allowlists.assertAllowed(set.api_ip_address, ip);
+  return { set, ip };
+}
+
+/** Count a POST against its limit; over it, 429 with Retry-After. */
+export function enforceRateLimit(limiter: RateLimiter, res: ServerResponse, caller: SetCaller, what: string): void {
+  const wait = limiter.hit(`${caller.set.id}|${caller.ip}`);
+  if (wait === 0) return;
+  res.setHeader('retry-after', String(wait));
+  throw rateLimited(wait, limiter.limitPerMinute, what);
+}
+
+async function getSet({ req, res, app, params }: RouteRequest): Promise<void> {
+  const { set } = await resolveCaller(app, req, params[0]);
+  sendJson(res, 200, toSetResponse(set, setUrl(app.core, set)));
+}
+
+/** Seed 001's POST: one new promotion, with the optional overrides as form fields or JSON. */
+async function postPromotion({ req, res, app, params }: RouteRequest): Promise<void> {
+  const caller = await resolveCaller(app, req, params[0]);
+  enforceRateLimit(app.rateLimits.single, res, caller, 'code');
+  const body = await readBody(req);
+  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['single', body.raw]);
+  if (claim?.kind === 'replay') {
+    sendReplay(res, claim.record.status ?? 200, claim.record.body ?? '{}');
+    return;
+  }
+  let text: string;
+  try {
+    const promotion = await generatePromotion(app.core, caller.set, body.fields, `http:${caller.ip}`);
+    text = JSON.stringify(promotion);
+  } catch (error) {
+    await abandonIdempotent(app.core, claim);
+    throw error;
+  }
+  await finishIdempotent(app.core, claim, { status: 200, body: text });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendReplay(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'idempotent-replayed': 'true' });
+  res.end(text);
+}
+
+export const setUrlRoutes: Route[] = [
+  {
+    pattern: /^\/sets\/([^/]+)$/,
+    methods: { GET: getSet, POST: postPromotion },
+  },
+];
