@@ -7,15 +7,13 @@ import { generatePromotion, generatePromotions } from '../../src/service/generat
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet } from './helpers.js';
 
-/** The HTTP API docs: README's "## HTTP API" section once merged there, else docs/http.md. */
+/** README's "## HTTP API" section: the docs a newcomer reads are the ones tested. */
 function httpDocs(): string {
   const readme = readFileSync('README.md', 'utf8');
   const start = readme.indexOf('\n## HTTP API');
-  if (start !== -1) {
-    const end = readme.indexOf('\n## ', start + 5);
-    return readme.slice(start, end === -1 ? undefined : end);
-  }
-  return readFileSync('docs/http.md', 'utf8');
+  if (start === -1) throw new Error('README.md has no "## HTTP API" section');
+  const end = readme.indexOf('\n## ', start + 5);
+  return readme.slice(start, end === -1 ? undefined : end);
 }
 
 /** Every curl command in the docs' sh blocks, with line continuations joined. */
