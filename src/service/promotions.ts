@@ -1,6 +1,6 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionsPage, type Batch, type PromotionFilter, type PromotionRecord } from '../store/promotions.js';
+import { findBatch, listPromotionsPage, listRecentBatches, type Batch, type PromotionFilter, type PromotionRecord } from '../store/promotions.js';
 import type { Core } from './core.js';
 
 const PAGE = 5000;
@@ -48,4 +48,9 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
     }
   }
   if (piece) yield piece;
+}
+
+/** The latest batches, newest first (App Home, CLI). */
+export async function recentBatches(core: Core, options: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
+  return listRecentBatches(core.db, options);
 }

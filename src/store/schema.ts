@@ -9,6 +9,7 @@ export interface Database {
   promo_sets: PromoSetsTable;
   batches: BatchesTable;
   promotions: PromotionsTable;
+  slack_deliveries: SlackDeliveriesTable;
 }
 
 export interface SettingsTable {
@@ -97,6 +98,12 @@ export interface PromotionsTable {
   batch_id: number;
   code: string;
   uses: Generated<number>;
+}
+
+/** Keys of Slack deliveries already acted on (event_id, trigger_id, view id): retries are not acted on twice. */
+export interface SlackDeliveriesTable {
+  key: string;
+  created_at: string;
 }
 
 export type PromoSetRow = Selectable<PromoSetsTable>;
