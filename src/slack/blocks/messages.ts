@@ -50,7 +50,7 @@ const orNone = (list: string[]) => (list.length > 0 ? list.join(', ') : 'none');
 export function setFieldLines(set: PromoSet, url: string, secrets: boolean): string[] {
   const d = toSetDetails(set, url);
   const lines = [
-    `*Discount:* ${d.promo_value} ${d.promo_code_type === 'Percentage' ? '%' : ''} (${d.promo_code_type})`.replace(' %', '%'),
+    `*Discount:* ${set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : set.promo_value} (${set.promo_code_type})`,
     `*Recurring:* ${yesNo(set.recurring)}${set.recurring ? `, for ${set.recur_for === 0 ? 'unlimited' : set.recur_for} renewals` : ''}`,
     `*Cycles:* ${orNone(set.cycles)}`,
     `*Applies to:* ${orNone(set.applies_to)}    *Requires:* ${orNone(set.requires)}    *Requires existing:* ${yesNo(set.requires_existing)}`,
@@ -90,13 +90,15 @@ function setButtons(set: PromoSet): Block {
   };
 }
 
+/** `secrets` is true for people who may manage sets: they see the URL, api_key and the buttons. */
 export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean): Message {
   const { set } = summary;
   const heading = `*${escapeText(set.name)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
   const counts = `${summary.promotions.toLocaleString('en-US')} codes in ${summary.batches.toLocaleString('en-US')} batches`;
   const blocks: Block[] = [section(heading), section(setFieldLines(set, url, secrets).join('\n')), context(counts)];
   if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
-  if (!set.archived_at) blocks.push(setButtons(set));
+  // Buttons only for admins: others would be refused on pressing (and are, if they try).
+  if (!set.archived_at && secrets) blocks.push(setButtons(set));
   return { text: `${set.name} (set ${set.id}): ${counts}`, blocks };
 }
 
