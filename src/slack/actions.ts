@@ -1,5 +1,6 @@
-import type { App, BlockButtonAction } from '@slack/bolt';
+import type { App, BlockButtonAction, webApi } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
+import type { PromoSet } from '../domain/set.js';
 import { generatePromotion } from '../service/generate.js';
 import { archiveSet, editableFields, getSet, rotateSetKey, setUrl } from '../service/sets.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
@@ -13,7 +14,15 @@ import type { SlackDeps } from './deps.js';
 export function register(app: App, deps: SlackDeps): void {
   const { core, permissions } = deps;
 
-  const button = (actionId: string, doing: string, handle: (args: { set: () => Promise<import('../domain/set.js').PromoSet>; body: BlockButtonAction; reply: (m: Message) => Promise<unknown>; client: import('@slack/bolt').webApi.WebClient }) => Promise<void>) => {
+  interface Press {
+    /** The set the button names (its value), loaded only after the permission check. */
+    set: () => Promise<PromoSet>;
+    body: BlockButtonAction;
+    reply: (message: Message) => Promise<unknown>;
+    client: webApi.WebClient;
+  }
+
+  const button = (actionId: string, doing: string, handle: (press: Press) => Promise<void>) => {
     app.action<BlockButtonAction>(actionId, async ({ ack, body, action, respond, client }) => {
       await ack();
       const userId = body.user.id;

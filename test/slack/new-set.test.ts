@@ -72,7 +72,7 @@ describe('/promo new and the New promo set modal', () => {
   it('a corrected resubmission of the same modal goes through', async () => {
     const view = await openNewModal('Fixed Later');
     const bad = await slack.submit(view, { promo_value: '150' });
-    expect((await bad.json()).response_action).toBe('errors');
+    expect(((await bad.json()) as any).response_action).toBe('errors');
     const good = await slack.submit(view, { promo_value: '15' });
     expect(await good.text()).toBe('');
     expect((await listSets(slack.service.core)).find((s) => s.set.name === 'Fixed Later')?.set.promo_value).toBe('15.00');

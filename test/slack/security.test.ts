@@ -76,7 +76,7 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const { triggerId } = await slack.command('new Intruder Set');
       const view = await slack.openedView(triggerId);
       const res = await slack.submit(view, {}, { user: OTHER });
-      const body = await res.json();
+      const body = (await res.json()) as any;
       expect(body.response_action).toBe('errors');
       expect(body.errors.name).toMatch(/^Only promo admins may create promo sets\./);
       expect((await listSets(slack.service.core)).some((s) => s.set.name === 'Intruder Set')).toBe(false);

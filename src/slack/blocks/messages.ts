@@ -20,6 +20,9 @@ export const ACTIONS = {
   newSet: 'home_new_set',
 } as const;
 
+/** "1 code", "2,500 codes". */
+export const count = (n: number, noun: string, plural = `${noun}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+
 const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } });
 const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text: text.slice(0, 3000) }] });
 
@@ -94,7 +97,7 @@ function setButtons(set: PromoSet): Block {
 export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean): Message {
   const { set } = summary;
   const heading = `*${escapeText(set.name)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
-  const counts = `${summary.promotions.toLocaleString('en-US')} codes in ${summary.batches.toLocaleString('en-US')} batches`;
+  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}`;
   const blocks: Block[] = [section(heading), section(setFieldLines(set, url, secrets).join('\n')), context(counts)];
   if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
@@ -109,7 +112,7 @@ export function setListMessage(summaries: SetSummary[]): Message {
   }
   const lines = summaries.map(({ set, promotions }) => {
     const value = set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : `${set.promo_value} ${set.promo_code_type}`;
-    return `• *${set.id}* ${escapeText(set.name)}: ${value}, ${promotions.toLocaleString('en-US')} codes${set.expiration_date ? `, expires ${set.expiration_date}` : ''}`;
+    return `• *${set.id}* ${escapeText(set.name)}: ${value}, ${count(promotions, 'code')}${set.expiration_date ? `, expires ${set.expiration_date}` : ''}`;
   });
   const text = `*Promo sets* (${summaries.length})\n${lines.join('\n')}`;
   return { text: text.slice(0, 3000), blocks: chunkSections(text) };
