@@ -10,6 +10,7 @@ import * as actions from './actions.js';
 import * as commands from './commands.js';
 import { createBackgroundJobs, type SlackDeps } from './deps.js';
 import * as events from './events.js';
+import { guardSlackRequest, refuse } from './request-guard.js';
 import { createPermissions } from './permissions.js';
 import * as views from './views.js';
 
@@ -91,11 +92,9 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
           sendError(res, new PromoError('method_not_allowed', 'Slack posts its requests here; use POST.'), logger);
           return;
         }
-        try {
-          listener(req, res);
-        } catch (error) {
-          sendError(res, error, logger);
-        }
+        guardSlackRequest(req, config.SLACK_SIGNING_SECRET!)
+          .then((verdict) => (verdict.ok ? listener(req, res) : refuse(res, verdict)))
+          .catch((error) => sendError(res, error, logger));
       },
     });
   } else {

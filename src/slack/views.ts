@@ -1,4 +1,5 @@
 import type { App } from '@slack/bolt';
+import { PromoError } from '../domain/errors.js';
 import { checkGenerationRequest } from '../service/generate-check.js';
 import { claimDelivery, releaseDelivery } from '../service/deliveries.js';
 import { createSet, editableFields, getSet, setUrl, updateSet } from '../service/sets.js';
@@ -52,7 +53,7 @@ export function register(app: App, deps: SlackDeps): void {
     let updated;
     try {
       permissions.requireAdmin(userId, 'edit promo sets');
-      const current = await getSet(core, Number(setId));
+      const current = await getSet(core, formSetId(setId));
       const changes = setInputFromForm(readInputs(view.state.values), setFormValues(editableFields(current)));
       updated = await updateSet(core, current.id, changes);
     } catch (error) {
@@ -72,7 +73,7 @@ export function register(app: App, deps: SlackDeps): void {
     let order;
     try {
       permissions.requireAdmin(userId, 'generate codes');
-      const set = await getSet(core, Number(metadata.setId));
+      const set = await getSet(core, formSetId(metadata.setId));
       const request = await checkGenerationRequest(core, set, codesInputFromForm(readInputs(view.state.values)));
       order = { set, request, userId, channelId: metadata.channelId };
     } catch (error) {
@@ -88,4 +89,11 @@ export function register(app: App, deps: SlackDeps): void {
     const claimed = order;
     jobs.run('generate codes', () => deliverBatch(deps, client, claimed));
   });
+}
+
+/** The set a modal was opened for (from private_metadata, which we wrote). */
+function formSetId(value: unknown): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0) throw new PromoError('bad_request', 'This form names no promo set; open it again from /promo.');
+  return id;
 }
