@@ -83,6 +83,16 @@ describe('/promo codes: the Generate codes modal, messages and CSV uploads', () 
     for (const code of codes) expect(await findPromotionByCode(slack.service.core, code)).toBeDefined();
   });
 
+  it('when the app may not post in the channel, the codes go to the requester by DM', async () => {
+    const view = await openCodesModal('codes Bulk Set 3');
+    slack.fake.failNext('chat.postMessage', 'not_in_channel');
+    expect(await (await slack.submit(view)).text()).toBe('');
+    const dm = await slack.fake.waitFor('chat.postMessage', (c) => String(c.body.text).startsWith('3 new codes from *Bulk Set*') && c.response?.ok === true);
+    expect(dm.body.channel).toBe(`D${ADMIN.slice(1)}`);
+    const refused = slack.fake.callsOf('chat.postMessage').filter((c) => String(c.body.text).startsWith('3 new codes') && c.response?.ok === false);
+    expect(refused.map((c) => c.body.channel)).toEqual([CHANNEL]);
+  });
+
   it('invalid input comes back inline and generates nothing', async () => {
     const before = (await listPromotions(slack.service.core, { setId: set.id })).length;
     const view = await openCodesModal('codes Bulk Set');
