@@ -98,7 +98,15 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
       },
     });
   } else {
-    await app.start();
+    try {
+      await app.start();
+    } catch (error) {
+      // Set URLs matter more than Slack: a bad app token or a Slack outage must not keep them down.
+      clearInterval(pruning);
+      await app.stop().catch(() => undefined);
+      logger.error(`Slack is off: Socket Mode could not connect (${error instanceof Error ? error.message : String(error)}). Check SLACK_APP_TOKEN and SLACK_BOT_TOKEN; the HTTP API runs without Slack.`);
+      return undefined;
+    }
   }
   logger.info('Slack is on', { mode: socketMode ? 'socket' : 'http', ...(socketMode ? {} : { path: SLACK_EVENTS_PATH }) });
 

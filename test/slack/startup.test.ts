@@ -56,4 +56,22 @@ describe('Slack at start-up', () => {
       await fake.stop();
     }
   });
+
+  it('Socket Mode that cannot connect logs why, and the HTTP API still runs', async () => {
+    const fake = await startFakeSlack();
+    fake.failNext('apps.connections.open', 'invalid_auth');
+    const { service, lines, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_APP_TOKEN: 'xapp-test-token', SLACK_API_URL: fake.apiUrl });
+    try {
+      expect(service.slack).toBeUndefined();
+      // Bolt asked Slack for a socket with the app token (through SLACK_API_URL).
+      expect(fake.callsOf('apps.connections.open')[0].headers.authorization).toBe('Bearer xapp-test-token');
+      const off = lines.find((l) => l.msg.startsWith('Slack is off: Socket Mode could not connect'));
+      expect(off?.msg).toContain('invalid_auth');
+      expect(JSON.stringify(lines)).not.toContain('xapp-test-token');
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    } finally {
+      await stop();
+      await fake.stop();
+    }
+  });
 });
