@@ -8,6 +8,7 @@ import { ACTIONS, codesMessage, setUpdatedMessage, type Message } from './blocks
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { replyError } from './commands.js';
 import { postToUser } from './delivery.js';
+import { firstDelivery } from './deliveries.js';
 import type { SlackDeps } from './deps.js';
 
 /** Button presses. Permission is checked here again: a button outlives the message that showed it. */
@@ -29,6 +30,7 @@ export function register(app: App, deps: SlackDeps): void {
       const reply = (message: Message) =>
         respond ? respond({ response_type: 'ephemeral', replace_original: false, ...message }) : postToUser(client, userId, message);
       try {
+        if (!(await firstDelivery(deps, body))) return;
         permissions.requireAdmin(userId, doing);
         const set = async () => {
           const id = Number(action.value);

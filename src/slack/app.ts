@@ -1,20 +1,29 @@
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger, type Middleware, type AnyMiddlewareArgs } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Mount } from '../http/server.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
-import { claimDelivery, pruneDeliveries } from '../service/deliveries.js';
+import { pruneDeliveries } from '../service/deliveries.js';
 import * as actions from './actions.js';
 import * as commands from './commands.js';
 import { createBackgroundJobs, type SlackDeps } from './deps.js';
 import * as events from './events.js';
-import { guardSlackRequest, refuse } from './request-guard.js';
+import { guardSlackRequest, refuse, type Handled } from './request-guard.js';
+import { GENERATE_CODES_CALLBACK } from './blocks/codes-modal.js';
+import { ACTIONS } from './blocks/messages.js';
+import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK } from './blocks/set-modal.js';
 import { createPermissions } from './permissions.js';
 import * as views from './views.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
+
+const HANDLED: Handled = {
+  commands: [commands.COMMAND],
+  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK],
+  actionIds: Object.values(ACTIONS),
+};
 
 export interface SlackTransport {
   mode: 'http' | 'socket';
@@ -69,7 +78,6 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
     app = new App({ token, receiver, logger: boltLogger, clientOptions });
   }
 
-  app.use(dedupeDeliveries(deps));
   commands.register(app, deps);
   views.register(app, deps);
   actions.register(app, deps);
@@ -92,7 +100,7 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
           sendError(res, new PromoError('method_not_allowed', 'Slack posts its requests here; use POST.'), logger);
           return;
         }
-        guardSlackRequest(req, config.SLACK_SIGNING_SECRET!)
+        guardSlackRequest(req, config.SLACK_SIGNING_SECRET!, HANDLED)
           .then((verdict) => (verdict.ok ? listener(req, res) : refuse(res, verdict)))
           .catch((error) => sendError(res, error, logger));
       },
@@ -121,34 +129,6 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
       await jobs.idle();
     },
   };
-}
-
-/**
- * A retried delivery (X-Slack-Retry-Num) or a replay within the signature
- * window carries the same event_id / trigger_id as the first: claim it in the
- * database, and acknowledge duplicates without running any listener. Modal
- * submissions claim their view id in views.ts, after validation.
- */
-function dedupeDeliveries(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
-  return async (args) => {
-    const key = deliveryKey(args.body as unknown as Record<string, unknown>);
-    if (key !== undefined && !(await claimDelivery(deps.core, key))) {
-      deps.logger.info('duplicate Slack delivery acknowledged, not processed', { kind: key.split(':')[0], retryNum: args.context.retryNum });
-      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
-      return;
-    }
-    await args.next();
-  };
-}
-
-export function deliveryKey(body: Record<string, unknown>): string | undefined {
-  if (body.type === 'event_callback' && typeof body.event_id === 'string') return `event:${body.event_id}`;
-  if (typeof body.command === 'string' && typeof body.trigger_id === 'string') return `command:${body.trigger_id}`;
-  if (body.type === 'block_actions' && typeof body.trigger_id === 'string') {
-    const [first] = (body.actions as { action_ts?: string }[] | undefined) ?? [];
-    return `action:${body.trigger_id}:${first?.action_ts ?? ''}`;
-  }
-  return undefined;
 }
 
 /** Bolt and its Web API client log through ours (which never prints tokens: the client redacts them). */

@@ -6,6 +6,7 @@ import { generateCodesModal } from './blocks/codes-modal.js';
 import { codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, parseCommandText, setRefAndAmount } from './command-args.js';
+import { firstDelivery } from './deliveries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
 
@@ -22,6 +23,7 @@ export function register(app: App, deps: SlackDeps): void {
     const userId = command.user_id;
     const reply = (message: Message) => respond(ephemeral(message));
     try {
+      if (!(await firstDelivery(deps, command))) return;
       const { subcommand, positional, options } = parseCommandText(command.text ?? '');
       const ref = positional.join(' ');
       switch (subcommand) {

@@ -33,12 +33,20 @@ export function parseSlackBody(raw: string, contentType: string | undefined): un
  * and answers a malformed body with a 500 or an unhandled rejection; this
  * check turns those into a 400 before Bolt sees them.
  */
-export function malformedReason(body: unknown): string | undefined {
+/** What this app has listeners for; anything else would wait 3 s for an ack that never comes. */
+export interface Handled {
+  commands: readonly string[];
+  callbackIds: readonly string[];
+  actionIds: readonly string[];
+}
+
+export function malformedReason(body: unknown, handled?: Handled): string | undefined {
   if (!isObject(body)) return 'The body is not a Slack payload object.';
   if (body.ssl_check !== undefined || body.type === 'url_verification') return undefined;
   if (body.command !== undefined) {
     if (!isText(body.command) || !isText(body.user_id) || !isText(body.trigger_id) || !isText(body.response_url)) return 'A slash command needs command, user_id, trigger_id and response_url.';
     if (body.text !== undefined && typeof body.text !== 'string') return 'A slash command text must be text.';
+    if (handled && !handled.commands.includes(body.command)) return `The command ${body.command.slice(0, 40)} is not handled here.`;
     return undefined;
   }
   const user = body.user;
@@ -50,6 +58,7 @@ export function malformedReason(body: unknown): string | undefined {
       if (!isObject(view) || !isText(view.id) || !isText(view.callback_id)) return 'A view payload needs view.id and view.callback_id.';
       if (body.type === 'view_submission' && (!isObject(view.state) || !isObject(view.state.values))) return 'A view submission needs view.state.values.';
       if (view.private_metadata !== undefined && typeof view.private_metadata !== 'string') return 'view.private_metadata must be text.';
+      if (handled && body.type === 'view_submission' && !handled.callbackIds.includes(view.callback_id)) return 'This form is not handled here.';
       return undefined;
     }
     case 'block_actions': {
@@ -57,6 +66,7 @@ export function malformedReason(body: unknown): string | undefined {
       if (!isObject(user) || !isText(user.id)) return 'A block action needs user.id.';
       if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => isObject(a) && isText(a.action_id))) return 'A block action needs actions with an action_id.';
       if (actions.some((a) => (a as Body).value !== undefined && typeof (a as Body).value !== 'string')) return 'An action value must be text.';
+      if (handled && !actions.every((a) => handled.actionIds.includes((a as Body).action_id as string))) return 'This button is not handled here.';
       return undefined;
     }
     case 'event_callback': {
@@ -96,7 +106,7 @@ export interface GuardResult {
  * shape (400). The buffered body is left on `req.rawBody`, where Bolt's
  * receiver looks for an already-read body.
  */
-export async function guardSlackRequest(req: IncomingMessage, signingSecret: string, nowMs = Date.now()): Promise<GuardResult> {
+export async function guardSlackRequest(req: IncomingMessage, signingSecret: string, handled?: Handled, nowMs = Date.now()): Promise<GuardResult> {
   const raw = await readBody(req);
   (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
   const text = raw.toString('utf8');
@@ -109,7 +119,7 @@ export async function guardSlackRequest(req: IncomingMessage, signingSecret: str
   const signed = typeof signature === 'string' && Number.isFinite(timestamp)
     && isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp }, nowMilliseconds: nowMs });
   if (!signed) return { ok: false, status: 401 };
-  const reason = malformedReason(body);
+  const reason = malformedReason(body, handled);
   if (reason) return { ok: false, status: 400, message: reason };
   return { ok: true };
 }

@@ -80,14 +80,15 @@ export function register(app: App, deps: SlackDeps): void {
       await ack({ response_action: 'errors', errors: viewErrors(error, blockIds, 'amount', logger) });
       return;
     }
-    // Claimed only once the input is valid: a corrected resubmission of the same modal still goes through.
-    if (!(await claimDelivery(core, key))) {
-      await ack();
-      return;
-    }
     await ack();
+    // Claimed only once the input is valid, so a corrected resubmission of the same
+    // modal still goes through; and after ack, because on SQLite a running batch
+    // holds the write lock and Slack must get its answer at once.
     const claimed = order;
-    jobs.run('generate codes', () => deliverBatch(deps, client, claimed));
+    jobs.run('generate codes', async () => {
+      if (await claimDelivery(core, key)) await deliverBatch(deps, client, claimed);
+      else logger.info('duplicate Slack delivery acknowledged, not processed', { kind: 'view' });
+    });
   });
 }
 

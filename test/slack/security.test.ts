@@ -64,6 +64,24 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       expect(await state()).toEqual(before);
     });
 
+    it('signed but malformed payloads get 400 with a reason, and nothing changes', async () => {
+      const before = await state();
+      const cases = [
+        signInteractive(SIGNING_SECRET, null),
+        signInteractive(SIGNING_SECRET, { type: 'block_actions', actions: [{ action_id: 'set_archive', value: String(set.id) }] }),
+        signInteractive(SIGNING_SECRET, { type: 'block_actions', user: { id: ADMIN }, trigger_id: 't', actions: [{ action_id: 'not_ours', value: '1' }] }),
+        signInteractive(SIGNING_SECRET, { type: 'view_submission', user: { id: ADMIN }, view: { id: 'V9', callback_id: 'promo_new_set' } }),
+        signSlashCommand(SIGNING_SECRET, { command: '/other', text: 'archive Guarded', user_id: ADMIN, trigger_id: 't', response_url: slack.fake.responseUrl() }),
+        signed(SIGNING_SECRET, '{"type":', 'application/json'),
+      ];
+      for (const request of cases) {
+        const res = await send(slack.eventsUrl, request);
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ result: 'error', code: 'bad_request', message: expect.any(String) });
+      }
+      expect(await state()).toEqual(before);
+    });
+
     it('GET on the events path is refused without reaching Bolt', async () => {
       const res = await fetch(slack.eventsUrl);
       expect(res.status).toBe(405);
