@@ -7,8 +7,8 @@ import { generateCodesModal } from './blocks/codes-modal.js';
 import { ACTIONS, codesMessage, setUpdatedMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { replyError } from './commands.js';
-import { postToUser } from './delivery.js';
-import { firstDelivery } from './deliveries.js';
+import { postToUser } from './batch-delivery.js';
+import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 
 /** Button presses. Permission is checked here again: a button outlives the message that showed it. */

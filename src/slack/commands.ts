@@ -6,7 +6,7 @@ import { generateCodesModal } from './blocks/codes-modal.js';
 import { codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, parseCommandText, setRefAndAmount } from './command-args.js';
-import { firstDelivery } from './deliveries.js';
+import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
 

@@ -2,7 +2,7 @@ import type { App } from '@slack/bolt';
 import { recentBatches } from '../service/promotions.js';
 import { listSets } from '../service/sets.js';
 import { homeView } from './blocks/home.js';
-import { firstDelivery } from './deliveries.js';
+import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 
 export function register(app: App, deps: SlackDeps): void {

@@ -7,7 +7,7 @@ import { codesInputFromForm, GENERATE_CODES_CALLBACK, type CodesModalMetadata } 
 import { readInputs } from './blocks/inputs.js';
 import { setCreatedMessage, setUpdatedMessage } from './blocks/messages.js';
 import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK, parseMetadata, setFormValues, setInputFromForm, type SetModalMetadata } from './blocks/set-modal.js';
-import { deliverBatch, postToUser } from './delivery.js';
+import { deliverBatch, postToUser } from './batch-delivery.js';
 import type { SlackDeps } from './deps.js';
 import { viewErrors } from './edge.js';
 
