@@ -4,10 +4,13 @@ import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
+import { startSlack, type SlackTransport } from './slack/app.js';
 
 export interface RunningService {
   core: Core;
   server: Server;
+  /** Undefined when Slack is off (no credentials). */
+  slack?: SlackTransport;
   /** The port actually bound (PORT=0 picks a free one, as tests do). */
   port: number;
   url: string;
@@ -22,7 +25,14 @@ export async function startService(config: Config, logger: Logger = createLogger
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
   });
-  const mounts: Mount[] = [];
+  let slack: SlackTransport | undefined;
+  try {
+    slack = await startSlack(core, config, logger);
+  } catch (error) {
+    await core.db.destroy();
+    throw error;
+  }
+  const mounts: Mount[] = [...(slack?.mounts ?? [])];
   const server = createHttpServer({ core, config, logger }, mounts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -35,6 +45,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   return {
     core,
     server,
+    slack,
     port,
     url: `http://127.0.0.1:${port}`,
     close() {
@@ -44,6 +55,8 @@ export async function startService(config: Config, logger: Logger = createLogger
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        // Batches generated after ack() must finish before the database closes.
+        await slack?.stop();
         await core.db.destroy();
       })();
       return closing;

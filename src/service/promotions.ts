@@ -1,6 +1,6 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionRows, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findBatch, listPromotionRows, listRecentBatches, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import type { Core } from './core.js';
 
 const PAGE = 10_000;
@@ -72,4 +72,9 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
     for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id));
     yield piece;
   }
+}
+
+/** The latest batches, newest first (App Home, CLI). */
+export async function recentBatches(core: Core, options: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
+  return listRecentBatches(core.db, options);
 }

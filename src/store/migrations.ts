@@ -123,6 +123,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_set_idx').on('audit_events').columns(['set_id', 'id']).execute();
     },
   },
+  '004_slack_deliveries': {
+    async up(db: Kysely<any>) {
+      // One row per Slack delivery that changed something: a retried or replayed
+      // delivery finds its key taken and is acknowledged without being processed
+      // again, on every instance (the primary key is the judge, not memory).
+      await db.schema.createTable('slack_deliveries')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('slack_deliveries_created_idx').on('slack_deliveries').column('created_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

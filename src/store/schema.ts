@@ -11,6 +11,7 @@ export interface Database {
   promotions: PromotionsTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_events: AuditEventsTable;
+  slack_deliveries: SlackDeliveriesTable;
 }
 
 export interface SettingsTable {
@@ -115,6 +116,12 @@ export interface IdempotencyKeysTable {
   /** A bulk POST keeps its batch and format; the response is re-rendered from the batch. */
   batch_id: number | null;
   format: string | null;
+  created_at: string;
+}
+
+/** Keys of Slack deliveries already acted on (event_id, trigger_id, view id): retries are not acted on twice. */
+export interface SlackDeliveriesTable {
+  key: string;
   created_at: string;
 }
 

@@ -1,0 +1,78 @@
+import type { App, BlockButtonAction, webApi } from '@slack/bolt';
+import { PromoError } from '../domain/errors.js';
+import type { PromoSet } from '../domain/set.js';
+import { generatePromotion } from '../service/generate.js';
+import { archiveSet, editableFields, getSet, rotateSetKey, setUrl } from '../service/sets.js';
+import { generateCodesModal } from './blocks/codes-modal.js';
+import { ACTIONS, codesMessage, setUpdatedMessage, type Message } from './blocks/messages.js';
+import { editSetModal, newSetModal } from './blocks/set-modal.js';
+import { replyError } from './commands.js';
+import { postToUser } from './batch-delivery.js';
+import { firstDelivery } from './retries.js';
+import type { SlackDeps } from './deps.js';
+
+/** Button presses. Permission is checked here again: a button outlives the message that showed it. */
+export function register(app: App, deps: SlackDeps): void {
+  const { core, permissions } = deps;
+
+  interface Press {
+    /** The set the button names (its value), loaded only after the permission check. */
+    set: () => Promise<PromoSet>;
+    body: BlockButtonAction;
+    reply: (message: Message) => Promise<unknown>;
+    client: webApi.WebClient;
+  }
+
+  const button = (actionId: string, doing: string, handle: (press: Press) => Promise<void>) => {
+    app.action<BlockButtonAction>(actionId, async ({ ack, body, action, respond, client }) => {
+      await ack();
+      const userId = body.user.id;
+      const reply = (message: Message) =>
+        respond ? respond({ response_type: 'ephemeral', replace_original: false, ...message }) : postToUser(client, userId, message);
+      try {
+        if (!(await firstDelivery(deps, body))) return;
+        permissions.requireAdmin(userId, doing);
+        const set = async () => {
+          const id = Number(action.value);
+          if (!Number.isInteger(id) || id <= 0) throw new PromoError('bad_request', 'This button names no promo set.');
+          return getSet(core, id);
+        };
+        await handle({ set, body, reply, client });
+      } catch (error) {
+        if (respond) await replyError(respond, error, deps);
+        else await postToUser(client, userId, { text: `:warning: ${error instanceof PromoError ? error.message : 'Something went wrong on our side; nothing was saved.'}` }).catch(() => undefined);
+      }
+    });
+  };
+
+  button(ACTIONS.generateCode, 'generate codes', async ({ set, body, reply }) => {
+    const target = await set();
+    const promotion = await generatePromotion(core, target, {}, `slack:${body.user.id}`);
+    await reply(codesMessage(target, [promotion], promotion.id));
+  });
+
+  button(ACTIONS.generateCodes, 'generate codes', async ({ set, body, client }) => {
+    const target = await set();
+    if (target.archived_at) throw new PromoError('conflict', `The promo set "${target.name}" is archived; it no longer issues codes.`);
+    await client.views.open({ trigger_id: body.trigger_id, view: generateCodesModal(target, undefined, { setId: target.id, channelId: body.channel?.id }) });
+  });
+
+  button(ACTIONS.edit, 'edit promo sets', async ({ set, body, client }) => {
+    const target = await set();
+    await client.views.open({ trigger_id: body.trigger_id, view: editSetModal(editableFields(target), { setId: target.id, channelId: body.channel?.id }) });
+  });
+
+  button(ACTIONS.rotate, 'rotate set URLs', async ({ set, body, reply }) => {
+    const rotated = await rotateSetKey(core, (await set()).id, `slack:${body.user.id}`);
+    await reply(setUpdatedMessage(rotated, 'has a new URL; the old one stopped working', setUrl(core, rotated)));
+  });
+
+  button(ACTIONS.archive, 'archive promo sets', async ({ set, body, reply }) => {
+    const archived = await archiveSet(core, (await set()).id, `slack:${body.user.id}`);
+    await reply(setUpdatedMessage(archived, 'is archived; its URL no longer issues codes'));
+  });
+
+  button(ACTIONS.newSet, 'create promo sets', async ({ body, client }) => {
+    await client.views.open({ trigger_id: body.trigger_id, view: newSetModal('', { channelId: body.channel?.id }) });
+  });
+}

@@ -1,0 +1,149 @@
+import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { Config } from '../config.js';
+import { PromoError } from '../domain/errors.js';
+import type { Mount } from '../http/server.js';
+import { sendError } from '../http/respond.js';
+import type { Logger } from '../log.js';
+import type { Core } from '../service/core.js';
+import { pruneDeliveries } from '../service/deliveries.js';
+import * as actions from './actions.js';
+import * as commands from './commands.js';
+import { createBackgroundJobs, type SlackDeps } from './deps.js';
+import * as events from './events.js';
+import { guardSlackRequest, refuse, type Handled } from './request-guard.js';
+import { GENERATE_CODES_CALLBACK } from './blocks/codes-modal.js';
+import { ACTIONS } from './blocks/messages.js';
+import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK } from './blocks/set-modal.js';
+import { createPermissions } from './permissions.js';
+import * as views from './views.js';
+
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+const HANDLED: Handled = {
+  commands: [commands.COMMAND],
+  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK],
+  actionIds: Object.values(ACTIONS),
+};
+
+export interface SlackTransport {
+  mode: 'http' | 'socket';
+  app: App;
+  /** Listeners for our own HTTP server (HTTP mode: /slack/events). */
+  mounts: Mount[];
+  /** Work still running after ack() (large batches, uploads). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the Slack transport, or return undefined (with one log line) when
+ * the credentials for neither mode are set: the HTTP API runs either way.
+ * HTTP mode mounts Bolt's receiver on our server (no second port); Socket
+ * Mode connects out when SLACK_APP_TOKEN is set.
+ */
+export async function startSlack(core: Core, config: Config, logger: Logger): Promise<SlackTransport | undefined> {
+  const token = config.SLACK_BOT_TOKEN;
+  const socketMode = config.SLACK_APP_TOKEN !== undefined;
+  if (!token || (!socketMode && !config.SLACK_SIGNING_SECRET)) {
+    const missing = [!token && 'SLACK_BOT_TOKEN', !socketMode && !config.SLACK_SIGNING_SECRET && 'SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)'].filter(Boolean);
+    logger.info(`Slack is off: ${missing.join(' and ')} not set. The HTTP API runs without it.`);
+    return undefined;
+  }
+
+  const permissions = createPermissions(config.PROMO_ADMINS);
+  if (permissions.everyoneIsAdmin) {
+    logger.warn('PROMO_ADMINS is not set: every Slack user may create, edit, rotate and archive sets and generate codes. Set PROMO_ADMINS to a list of Slack user ids.');
+  }
+  const jobs = createBackgroundJobs(logger);
+  const deps: SlackDeps = { core, logger, permissions, jobs };
+  const boltLogger = toBoltLogger(logger);
+  const clientOptions = {
+    ...(config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL.replace(/\/*$/, '/') } : {}),
+    // A few quick retries; Bolt's default keeps retrying for half an hour.
+    retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+  };
+
+  let receiver: HTTPReceiver | undefined;
+  let app: App;
+  if (socketMode) {
+    app = new App({ token, appToken: config.SLACK_APP_TOKEN, socketMode: true, logger: boltLogger, clientOptions });
+  } else {
+    receiver = new HTTPReceiver({
+      signingSecret: config.SLACK_SIGNING_SECRET!,
+      endpoints: SLACK_EVENTS_PATH,
+      logger: boltLogger,
+      // ack() answers Slack at once; listeners keep working after it.
+      processBeforeResponse: false,
+    });
+    app = new App({ token, receiver, logger: boltLogger, clientOptions });
+  }
+
+  commands.register(app, deps);
+  views.register(app, deps);
+  actions.register(app, deps);
+  events.register(app, deps);
+  app.error(async (error) => {
+    logger.error('Slack listener failed', { error: error instanceof Error ? error.stack : String(error) });
+  });
+
+  await pruneDeliveries(core).catch(() => 0);
+  const pruning = setInterval(() => void pruneDeliveries(core).catch(() => 0), 60 * 60 * 1000);
+  pruning.unref();
+
+  const mounts: Mount[] = [];
+  if (receiver) {
+    const listener = receiver.requestListener;
+    mounts.push({
+      path: SLACK_EVENTS_PATH,
+      listener: (req, res) => {
+        if (req.method !== 'POST') {
+          sendError(res, new PromoError('method_not_allowed', 'Slack posts its requests here; use POST.'), logger);
+          return;
+        }
+        guardSlackRequest(req, config.SLACK_SIGNING_SECRET!, HANDLED)
+          .then((verdict) => (verdict.ok ? listener(req, res) : refuse(res, verdict)))
+          .catch((error) => sendError(res, error, logger));
+      },
+    });
+  } else {
+    try {
+      await app.start();
+    } catch (error) {
+      // Set URLs matter more than Slack: a bad app token or a Slack outage must not keep them down.
+      clearInterval(pruning);
+      await app.stop().catch(() => undefined);
+      logger.error(`Slack is off: Socket Mode could not connect (${error instanceof Error ? error.message : String(error)}). Check SLACK_APP_TOKEN and SLACK_BOT_TOKEN; the HTTP API runs without Slack.`);
+      return undefined;
+    }
+  }
+  logger.info('Slack is on', { mode: socketMode ? 'socket' : 'http', ...(socketMode ? {} : { path: SLACK_EVENTS_PATH }) });
+
+  return {
+    mode: socketMode ? 'socket' : 'http',
+    app,
+    mounts,
+    idle: () => jobs.idle(),
+    async stop() {
+      clearInterval(pruning);
+      if (socketMode) await app.stop().catch(() => undefined);
+      await jobs.idle();
+    },
+  };
+}
+
+/** Bolt and its Web API client log through ours (which never prints tokens: the client redacts them). */
+function toBoltLogger(logger: Logger): BoltLogger {
+  let level = LogLevel.INFO;
+  const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ').slice(0, 2000);
+  return {
+    debug: (...args) => logger.debug(`slack: ${text(args)}`),
+    info: (...args) => logger.info(`slack: ${text(args)}`),
+    warn: (...args) => logger.warn(`slack: ${text(args)}`),
+    error: (...args) => logger.error(`slack: ${text(args)}`),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}

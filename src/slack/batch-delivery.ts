@@ -1,0 +1,114 @@
+import type { webApi } from '@slack/bolt';
+import type { BulkRequest } from '../domain/promotion.js';
+import type { PromoSet } from '../domain/set.js';
+import { generatePromotions } from '../service/generate.js';
+import { listPromotions, promotionsCsv } from '../service/promotions.js';
+import { codesMessage, errorMessage, type Message } from './blocks/messages.js';
+import { escapeText } from './blocks/codes-modal.js';
+import type { SlackDeps } from './deps.js';
+import { errorText } from './edge.js';
+
+type WebClient = webApi.WebClient;
+
+/** Batches up to this size are posted as a message; bigger ones as a CSV file. */
+export const MAX_CODES_IN_MESSAGE = 20;
+
+/** The person's DM with the app: where private results go, and the fallback when a channel refuses us. */
+export async function directChannel(client: WebClient, userId: string): Promise<string> {
+  const opened = await client.conversations.open({ users: userId });
+  const id = opened.channel?.id;
+  if (!id) throw new Error('conversations.open returned no channel');
+  return id;
+}
+
+export async function postToUser(client: WebClient, userId: string, message: Message): Promise<void> {
+  await client.chat.postMessage({ channel: await directChannel(client, userId), ...message });
+}
+
+/** Post in the channel where it was asked; if the app may not post there, in the person's DM. */
+async function postWhereAsked(client: WebClient, channelId: string | undefined, userId: string, message: Message): Promise<{ channel: string; ts?: string }> {
+  if (channelId) {
+    try {
+      const posted = await client.chat.postMessage({ channel: channelId, ...message });
+      return { channel: posted.channel ?? channelId, ts: posted.ts };
+    } catch {
+      // not_in_channel, channel_not_found, a private DM between two people: fall back to our DM.
+    }
+  }
+  const dm = await directChannel(client, userId);
+  const posted = await client.chat.postMessage({ channel: dm, ...message });
+  return { channel: posted.channel ?? dm, ts: posted.ts };
+}
+
+export interface BatchOrder {
+  set: PromoSet;
+  request: BulkRequest;
+  userId: string;
+  channelId?: string;
+}
+
+/**
+ * Generate a batch (after ack) and hand it over: up to 20 codes as a
+ * message, more as a CSV file, with a progress message updated while a large
+ * batch runs. Failures reach the person as a sentence; nothing is half-saved
+ * (generatePromotions commits all codes or none).
+ */
+export async function deliverBatch(deps: SlackDeps, client: WebClient, order: BatchOrder): Promise<void> {
+  const { set, request, userId } = order;
+  const amount = request.amount;
+  const asFile = amount > MAX_CODES_IN_MESSAGE;
+  const label = `${amount.toLocaleString('en-US')} codes from *${escapeText(set.name)}*`;
+
+  let progress: { channel: string; ts?: string } | undefined;
+  let updates = Promise.resolve();
+  const update = (text: string) => {
+    const target = progress;
+    if (!target?.ts) return;
+    updates = updates.then(() => client.chat.update({ channel: target.channel, ts: target.ts!, text, blocks: [] }).then(() => undefined, () => undefined));
+  };
+
+  try {
+    if (asFile) progress = await postWhereAsked(client, order.channelId, userId, { text: `:hourglass_flowing_sand: Generating ${label}…` });
+    let lastTenth = 0;
+    const result = await generatePromotions(deps.core, set, request, `slack:${userId}`, (done, total) => {
+      const tenth = Math.floor((done * 10) / total);
+      if (tenth > lastTenth && done < total) {
+        lastTenth = tenth;
+        update(`:hourglass_flowing_sand: Generating ${label}… ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`);
+      }
+    });
+
+    if (!asFile) {
+      const promotions = await listPromotions(deps.core, { batchId: result.batchId });
+      await postWhereAsked(client, order.channelId, userId, codesMessage(set, promotions, result.batchId));
+      return;
+    }
+
+    update(`:outbox_tray: ${label} are stored (batch ${result.batchId}); uploading the CSV…`);
+    let csv = '';
+    for await (const piece of promotionsCsv(deps.core, { batchId: result.batchId })) csv += piece;
+    const filename = `${set.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60)}-batch-${result.batchId}.csv`;
+    const upload = (channel: string) =>
+      client.files.uploadV2({
+        channel_id: channel,
+        content: csv,
+        filename,
+        title: `${set.name}: ${result.count} codes (batch ${result.batchId})`,
+        initial_comment: `${result.count.toLocaleString('en-US')} new codes from ${set.name} (batch ${result.batchId}), requested by <@${userId}>.`,
+      });
+    const channel = progress?.channel ?? (await directChannel(client, userId));
+    try {
+      await upload(channel);
+    } catch (error) {
+      deps.logger.warn('CSV upload to the channel failed; sending it by DM', { error: error instanceof Error ? error.message : String(error) });
+      await upload(await directChannel(client, userId));
+    }
+    update(`:white_check_mark: ${label}: done, batch ${result.batchId}; the CSV file is attached below.`);
+  } catch (error) {
+    const text = errorText(error, deps.logger);
+    update(`:warning: Generating ${label} failed: ${text}`);
+    await postToUser(client, userId, errorMessage(text)).catch(() => undefined);
+  } finally {
+    await updates;
+  }
+}

@@ -1,0 +1,93 @@
+import type { App, RespondFn } from '@slack/bolt';
+import { PromoError } from '../domain/errors.js';
+import { generatePromotion } from '../service/generate.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setUrl } from '../service/sets.js';
+import { generateCodesModal } from './blocks/codes-modal.js';
+import { codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
+import { editSetModal, newSetModal } from './blocks/set-modal.js';
+import { codeOverrides, parseCommandText, setRefAndAmount } from './command-args.js';
+import { firstDelivery } from './retries.js';
+import type { SlackDeps } from './deps.js';
+import { errorText } from './edge.js';
+
+export const COMMAND = '/promo';
+
+const ephemeral = (message: Message) => ({ response_type: 'ephemeral' as const, ...message });
+
+/** `/promo <subcommand> …`: ack at once, then answer through the response_url (ephemeral). */
+export function register(app: App, deps: SlackDeps): void {
+  const { core, permissions } = deps;
+
+  app.command(COMMAND, async ({ command, ack, respond, client }) => {
+    await ack();
+    const userId = command.user_id;
+    const reply = (message: Message) => respond(ephemeral(message));
+    try {
+      if (!(await firstDelivery(deps, command))) return;
+      const { subcommand, positional, options } = parseCommandText(command.text ?? '');
+      const ref = positional.join(' ');
+      switch (subcommand) {
+        case '':
+        case 'help':
+          await reply(usageMessage());
+          return;
+        case 'list':
+          await reply(setListMessage(await listSets(core)));
+          return;
+        case 'info': {
+          const set = await findSet(core, ref);
+          const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
+          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId)));
+          return;
+        }
+        case 'new':
+          permissions.requireAdmin(userId, 'create promo sets');
+          await client.views.open({ trigger_id: command.trigger_id, view: newSetModal(ref, { channelId: command.channel_id }) });
+          return;
+        case 'code': {
+          permissions.requireAdmin(userId, 'generate codes');
+          const set = await findSet(core, ref);
+          const promotion = await generatePromotion(core, set, codeOverrides(options), `slack:${userId}`);
+          await reply(codesMessage(set, [promotion], promotion.id));
+          return;
+        }
+        case 'codes': {
+          permissions.requireAdmin(userId, 'generate codes');
+          const target = setRefAndAmount(positional);
+          const set = await findSet(core, target.ref);
+          if (set.archived_at) throw new PromoError('conflict', `The promo set "${set.name}" is archived; it no longer issues codes.`);
+          await client.views.open({ trigger_id: command.trigger_id, view: generateCodesModal(set, target.amount ?? options.amount, { setId: set.id, channelId: command.channel_id }) });
+          return;
+        }
+        case 'edit': {
+          permissions.requireAdmin(userId, 'edit promo sets');
+          const set = await findSet(core, ref);
+          await client.views.open({ trigger_id: command.trigger_id, view: editSetModal(editableFields(set), { setId: set.id, channelId: command.channel_id }) });
+          return;
+        }
+        case 'rotate': {
+          permissions.requireAdmin(userId, 'rotate set URLs');
+          const set = await rotateSetKey(core, (await findSet(core, ref)).id, `slack:${userId}`);
+          await reply(setUpdatedMessage(set, 'has a new URL; the old one stopped working', setUrl(core, set)));
+          return;
+        }
+        case 'archive': {
+          permissions.requireAdmin(userId, 'archive promo sets');
+          const set = await archiveSet(core, (await findSet(core, ref)).id, `slack:${userId}`);
+          await reply(setUpdatedMessage(set, 'is archived; its URL no longer issues codes'));
+          return;
+        }
+        default:
+          await reply(usageMessage(`I don't know \`${subcommand.slice(0, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
+      }
+    } catch (error) {
+      await replyError(respond, error, deps);
+    }
+  });
+}
+
+export async function replyError(respond: RespondFn | undefined, error: unknown, deps: SlackDeps): Promise<void> {
+  const text = errorText(error, deps.logger);
+  if (!respond) return;
+  await respond(ephemeral(errorMessage(text))).catch((e: unknown) => deps.logger.warn('could not reply in Slack', { error: e instanceof Error ? e.message : String(e) }));
+}

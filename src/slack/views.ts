@@ -1,0 +1,100 @@
+import type { App } from '@slack/bolt';
+import { PromoError } from '../domain/errors.js';
+import { checkGenerationRequest } from '../service/generate-check.js';
+import { claimDelivery, releaseDelivery } from '../service/deliveries.js';
+import { createSet, editableFields, getSet, setUrl, updateSet } from '../service/sets.js';
+import { codesInputFromForm, GENERATE_CODES_CALLBACK, type CodesModalMetadata } from './blocks/codes-modal.js';
+import { readInputs } from './blocks/inputs.js';
+import { setCreatedMessage, setUpdatedMessage } from './blocks/messages.js';
+import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK, parseMetadata, setFormValues, setInputFromForm, type SetModalMetadata } from './blocks/set-modal.js';
+import { deliverBatch, postToUser } from './batch-delivery.js';
+import type { SlackDeps } from './deps.js';
+import { viewErrors } from './edge.js';
+
+/**
+ * Modal submissions. Each checks permission, validates through the service
+ * (errors go back inline with response_action 'errors', keyed by block_id),
+ * claims the delivery so a retried or replayed submission changes nothing a
+ * second time, acks, and only then does slow work.
+ */
+export function register(app: App, deps: SlackDeps): void {
+  const { core, permissions, logger, jobs } = deps;
+
+  app.view(NEW_SET_CALLBACK, async ({ ack, body, view, client }) => {
+    const userId = body.user.id;
+    const blockIds = Object.keys(view.state.values);
+    const key = `view:${view.id}`;
+    let created;
+    try {
+      permissions.requireAdmin(userId, 'create promo sets');
+      if (!(await claimDelivery(core, key))) {
+        await ack();
+        return;
+      }
+      try {
+        created = await createSet(core, setInputFromForm(readInputs(view.state.values)), `slack:${userId}`);
+      } catch (error) {
+        await releaseDelivery(core, key);
+        throw error;
+      }
+    } catch (error) {
+      await ack({ response_action: 'errors', errors: viewErrors(error, blockIds, 'name', logger) });
+      return;
+    }
+    await ack();
+    const set = created;
+    jobs.run('new set summary', () => postToUser(client, userId, setCreatedMessage(set, setUrl(core, set))));
+  });
+
+  app.view(EDIT_SET_CALLBACK, async ({ ack, body, view, client }) => {
+    const userId = body.user.id;
+    const blockIds = Object.keys(view.state.values);
+    const { setId } = parseMetadata<SetModalMetadata>(view.private_metadata);
+    let updated;
+    try {
+      permissions.requireAdmin(userId, 'edit promo sets');
+      const current = await getSet(core, formSetId(setId));
+      const changes = setInputFromForm(readInputs(view.state.values), setFormValues(editableFields(current)));
+      updated = await updateSet(core, current.id, changes, `slack:${userId}`);
+    } catch (error) {
+      await ack({ response_action: 'errors', errors: viewErrors(error, blockIds, 'name', logger) });
+      return;
+    }
+    await ack();
+    const set = updated;
+    jobs.run('edit summary', () => postToUser(client, userId, setUpdatedMessage(set, 'is saved')));
+  });
+
+  app.view(GENERATE_CODES_CALLBACK, async ({ ack, body, view, client }) => {
+    const userId = body.user.id;
+    const blockIds = Object.keys(view.state.values);
+    const metadata = parseMetadata<CodesModalMetadata>(view.private_metadata);
+    const key = `view:${view.id}`;
+    let order;
+    try {
+      permissions.requireAdmin(userId, 'generate codes');
+      const set = await getSet(core, formSetId(metadata.setId));
+      const request = await checkGenerationRequest(core, set, codesInputFromForm(readInputs(view.state.values)));
+      order = { set, request, userId, channelId: metadata.channelId };
+    } catch (error) {
+      await ack({ response_action: 'errors', errors: viewErrors(error, blockIds, 'amount', logger) });
+      return;
+    }
+    await ack();
+    // Claimed only once the input is valid, so a corrected resubmission of the same
+    // modal still goes through; and after ack, because on SQLite a running batch
+    // holds the write lock and Slack must get its answer at once.
+    const claimed = order;
+    jobs.run('generate codes', async () => {
+      if (await claimDelivery(core, key)) await deliverBatch(deps, client, claimed);
+      else logger.info('duplicate Slack delivery acknowledged, not processed', { kind: 'view' });
+    });
+  });
+}
+
+/** The set a modal was opened for (from private_metadata, which we wrote). */
+function formSetId(value: unknown): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0) throw new PromoError('bad_request', 'This form names no promo set; open it again from /promo.');
+  return id;
+}

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startService } from '../../src/main.js';
+import { startFakeSlack } from '../support/fake-slack.js';
+
+async function start(env: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'promoset-slack-start-'));
+  const lines: { level: string; msg: string }[] = [];
+  const logger = createLogger('info', (line) => lines.push(JSON.parse(line)));
+  const service = await startService(loadConfig({ PORT: '0', DATABASE_URL: join(dir, 'db.sqlite'), ...env }), logger);
+  return {
+    service,
+    lines,
+    async stop() {
+      await service.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('Slack at start-up', () => {
+  it('without credentials Slack is off with one clear log line, and the HTTP API still runs', async () => {
+    const { service, lines, stop } = await start({});
+    try {
+      expect(service.slack).toBeUndefined();
+      const off = lines.filter((l) => l.msg.startsWith('Slack is off'));
+      expect(off).toHaveLength(1);
+      expect(off[0].msg).toContain('SLACK_BOT_TOKEN');
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${service.url}/slack/events`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('with PROMO_ADMINS unset it warns that everyone is an admin; with it set, it does not', async () => {
+    const fake = await startFakeSlack();
+    const base = { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-for-start-test', SLACK_API_URL: fake.apiUrl };
+    const open = await start(base);
+    const closed = await start({ ...base, PROMO_ADMINS: 'UADMIN001' });
+    try {
+      expect(open.service.slack?.mode).toBe('http');
+      expect(open.lines.some((l) => l.level === 'warn' && l.msg.startsWith('PROMO_ADMINS is not set'))).toBe(true);
+      expect(closed.lines.some((l) => l.msg.startsWith('PROMO_ADMINS is not set'))).toBe(false);
+      // Secrets never reach the log.
+      const all = JSON.stringify([...open.lines, ...closed.lines]);
+      expect(all).not.toContain('xoxb-test');
+      expect(all).not.toContain('secret-for-start-test');
+    } finally {
+      await open.stop();
+      await closed.stop();
+      await fake.stop();
+    }
+  });
+
+  it('Socket Mode that cannot connect logs why, and the HTTP API still runs', async () => {
+    const fake = await startFakeSlack();
+    fake.failNext('apps.connections.open', 'invalid_auth');
+    const { service, lines, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_APP_TOKEN: 'xapp-test-token', SLACK_API_URL: fake.apiUrl });
+    try {
+      expect(service.slack).toBeUndefined();
+      // Bolt asked Slack for a socket with the app token (through SLACK_API_URL).
+      expect(fake.callsOf('apps.connections.open')[0].headers.authorization).toBe('Bearer xapp-test-token');
+      const off = lines.find((l) => l.msg.startsWith('Slack is off: Socket Mode could not connect'));
+      expect(off?.msg).toContain('invalid_auth');
+      expect(JSON.stringify(lines)).not.toContain('xapp-test-token');
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    } finally {
+      await stop();
+      await fake.stop();
+    }
+  });
+});

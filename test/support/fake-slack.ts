@@ -1,0 +1,170 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request the fake received: a Web API method, the upload POST, or a response_url reply. */
+export interface RecordedCall {
+  /** "chat.postMessage", …, "upload" for the file bytes, "response_url" for respond(). */
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  /** Parsed form or JSON body; JSON-encoded form values (view, blocks, files) are decoded. */
+  body: Record<string, any>;
+  /** For "upload": the uploaded file's text. */
+  file?: { name: string; text: string };
+  /** What the fake answered. */
+  response?: Record<string, any>;
+}
+
+/**
+ * A local stand-in for the Slack Web API: records every call and answers
+ * plausibly, so tests can assert what promoset asked Slack to do without
+ * reaching slack.com. Point SLACK_API_URL at `apiUrl`.
+ */
+export class FakeSlack {
+  readonly calls: RecordedCall[] = [];
+  private server: Server;
+  private counter = 0;
+  private failures = new Map<string, string>();
+  url = '';
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void this.handle(req, Buffer.concat(chunks)).then(({ status, body }) => {
+          const text = typeof body === 'string' ? body : JSON.stringify(body);
+          res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+          res.end(text);
+        });
+      });
+    });
+  }
+
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  /** A response_url for a slash command or interactive payload, answered and recorded by the fake. */
+  responseUrl(): string {
+    return `${this.url}/respond/${++this.counter}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Make the next call of `method` answer `{ok:false, error}`. */
+  failNext(method: string, error: string): void {
+    this.failures.set(method, error);
+  }
+
+  callsOf(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** Wait until a call of `method` matching `where` has arrived (the app works after ack, so calls come later). */
+  async waitFor(method: string, where: (call: RecordedCall) => boolean = () => true, timeoutMs = 60_000): Promise<RecordedCall> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.calls.find((c) => c.method === method && where(c));
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`fake Slack: no ${method} call arrived; calls so far: ${this.calls.map((c) => c.method).join(', ') || 'none'}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown }> {
+    const path = (req.url ?? '/').split('?')[0];
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (path.startsWith('/upload/')) {
+      const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData().catch(() => undefined);
+      let file: RecordedCall['file'];
+      for (const [, value] of form?.entries() ?? []) {
+        if (typeof value !== 'string') file = { name: value.name, text: await value.text() };
+      }
+      file ??= { name: '', text: raw.toString('utf8') };
+      this.calls.push({ method: 'upload', path, headers: req.headers, body: {}, file });
+      return { status: 200, body: `OK - ${raw.length}` };
+    }
+    const body = parseBody(contentType, raw.toString('utf8'));
+    if (path.startsWith('/respond/')) {
+      this.calls.push({ method: 'response_url', path, headers: req.headers, body });
+      return { status: 200, body: 'ok' };
+    }
+    const method = path.replace(/^\/api\//, '');
+    const failure = this.failures.get(method);
+    this.failures.delete(method);
+    const response = failure ? { ok: false, error: failure } : this.answer(method, body);
+    this.calls.push({ method, path, headers: req.headers, body, response });
+    return { status: 200, body: response };
+  }
+
+  private answer(method: string, body: Record<string, any>): Record<string, unknown> {
+    const n = ++this.counter;
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'promoset', team_id: 'T0FAKE', user_id: 'U0BOT', bot_id: 'B0BOT' };
+      case 'views.open':
+      case 'views.push':
+      case 'views.update':
+        return { ok: true, view: { ...(body.view ?? {}), id: `V${String(n).padStart(8, '0')}`, hash: `${n}.hash`, state: { values: {} } } };
+      case 'views.publish':
+        return { ok: true, view: { ...(body.view ?? {}), id: `V${n}` } };
+      case 'chat.postMessage':
+        return { ok: true, channel: body.channel, ts: `1700000000.${String(n).padStart(6, '0')}`, message: { text: body.text } };
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: `1700000000.${String(n).padStart(6, '0')}` };
+      case 'chat.update':
+        return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
+      case 'conversations.open':
+        return { ok: true, channel: { id: `D${String(body.users ?? 'X').replace(/^U/, '')}` } };
+      case 'users.info':
+        return { ok: true, user: { id: body.user, name: `user-${body.user}`, tz: 'UTC' } };
+      case 'files.getUploadURLExternal':
+        return { ok: true, upload_url: `${this.url}/upload/F${n}`, file_id: `F${n}` };
+      case 'files.completeUploadExternal': {
+        const files = (body.files ?? []) as { id: string; title?: string }[];
+        return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title, name: f.title })) };
+      }
+      default:
+        return { ok: true };
+    }
+  }
+}
+
+function parseBody(contentType: string, text: string): Record<string, any> {
+  if (contentType.startsWith('application/json')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return { _raw: text };
+    }
+  }
+  const out: Record<string, any> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    out[key] = /^[[{]/.test(value) ? tryJson(value) : value;
+  }
+  return out;
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function startFakeSlack(): Promise<FakeSlack> {
+  return new FakeSlack().start();
+}
