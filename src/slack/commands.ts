@@ -1,9 +1,9 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setUrl } from '../service/sets.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setAuditTrail, setUrl } from '../service/sets.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
+import { auditMessage, codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
@@ -69,6 +69,13 @@ export function register(app: App, deps: SlackDeps): void {
           permissions.requireAdmin(userId, 'rotate set URLs');
           const set = await rotateSetKey(core, (await findSet(core, ref)).id, `slack:${userId}`);
           await reply(setUpdatedMessage(set, 'has a new URL; the old one stopped working', setUrl(core, set)));
+          return;
+        }
+        case 'audit': {
+          // Actors include client IPs and people: for those who manage sets only.
+          permissions.requireAdmin(userId, 'see audit trails');
+          const set = await findSet(core, ref);
+          await reply(auditMessage(set, await setAuditTrail(core, set.id)));
           return;
         }
         case 'archive': {

@@ -69,6 +69,23 @@ describe('admin REST API (/api/sets)', () => {
     expect((await call('GET', '/api/sets?include_archived=1')).json.sets[0]).toMatchObject({ id, archived: true, promotions: 3, batches: 1 });
   });
 
+  it('GET /api/sets/{id}/audit shows who created, edited, generated and rotated, newest first', async () => {
+    const created = await call('POST', '/api/sets', { name: 'Audit me' });
+    const id = created.json.id;
+    await call('PATCH', `/api/sets/${id}`, { notes: 'changed' });
+    await rawRequest(local(created.json.url), { method: 'POST' });
+    await call('POST', `/api/sets/${id}/rotate`);
+    const audit = await call('GET', `/api/sets/${id}/audit`);
+    expect(audit.status).toBe(200);
+    expect(audit.json.events.map((e: { action: string; actor: string }) => `${e.action} ${e.actor}`).sort()).toEqual(
+      ['created admin-api', 'edited admin-api', 'generated http:127.0.0.1', 'rotated admin-api'],
+    );
+    expect(audit.json.events.find((e: { action: string }) => e.action === 'edited').detail).toEqual({ fields: ['notes'] });
+    expect(JSON.stringify(audit.json)).not.toContain(created.json.api_key);
+    expect((await call('GET', `/api/sets/${id}/audit?limit=0`)).status).toBe(400);
+    expect((await call('GET', `/api/sets/${id}/audit`, undefined, null)).status).toBe(401);
+  });
+
   it('answers validation errors with 400 and per-field messages, and conflicts with 409', async () => {
     const bad = await call('POST', '/api/sets', { name: 'Bad', promo_code_type: 'Percentage', promo_value: 150, api_ip_address: '10.0.0.0/33' });
     expect(bad.status).toBe(400);

@@ -127,4 +127,17 @@ describe('/promo commands', () => {
     expect((await getSet(slack.service.core, other.id)).archived_at).not.toBeNull();
     expect(await ask('code Rotating')).toContain('is archived; it no longer issues codes.');
   });
+
+  it('audit lists who did what, for admins only', async () => {
+    const audited = await createSet(slack.service.core, { name: 'Audited' }, 'slack:UCREATOR');
+    await ask('code Audited');
+    await ask('rotate Audited');
+    const trail = await ask('audit audited');
+    expect(trail).toContain('Audit trail of *Audited*');
+    expect(trail).toMatch(/rotated by <@UADMIN/);
+    expect(trail).toMatch(/generated 1 code \(batch \d+\) by <@UADMIN/);
+    expect(trail).toContain('created by <@UCREATOR>');
+    expect(trail).not.toContain((await getSet(slack.service.core, audited.id)).api_key);
+    expect(await ask('audit Audited', OTHER)).toContain('Only promo admins may see audit trails');
+  });
 });

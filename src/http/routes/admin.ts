@@ -3,7 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { Core } from '../../service/core.js';
 import { promotionsCsv } from '../../service/promotions.js';
-import { archiveSet, createSet, getSet, listSets, rotateSetKey, setUrl, updateSet } from '../../service/sets.js';
+import { archiveSet, createSet, getSet, listSets, rotateSetKey, setAuditTrail, setUrl, updateSet } from '../../service/sets.js';
 import { getPromotions } from '../../service/whmcs.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
@@ -91,9 +91,21 @@ async function promotions({ res, app, params, query }: RouteRequest): Promise<vo
   await streamPieces(res, jsonArrayPieces(`{"result":"success","set_id":${set.id},"totalresults":${total},"promotions":[`, items, ']}'));
 }
 
+/** Who created, edited, rotated or archived the set, and who generated codes from where; newest first. */
+async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
+  const set = await getSet(app.core, setIdParam(params[0]));
+  const limitText = query.get('limit') ?? '50';
+  if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
+    throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
+  }
+  const events = await setAuditTrail(app.core, set.id, Number(limitText));
+  sendJson(res, 200, { result: 'success', set_id: set.id, totalresults: events.length, events: events.map(({ id: _id, set_id: _set, ...event }) => event) });
+}
+
 export const adminRoutes: Route[] = [
   { pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
   { pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
   { pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
   { pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
 ];

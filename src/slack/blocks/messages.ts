@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../store/audit.js';
 import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
@@ -34,6 +35,7 @@ export const USAGE = [
   '• `/promo code <set> [value=… type="Fixed Amount" start=YYYY-MM-DD expiry=YYYY-MM-DD name=… notes="…"]`: one code, now',
   '• `/promo codes <set> [amount]`: many codes (up to 100,000; more than 20 arrive as a CSV file)',
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
+  '• `/promo audit <set>`: who created, changed, rotated or archived it, and who generated codes from where',
 ].join('\n');
 
 export function usageMessage(prefix?: string): Message {
@@ -164,4 +166,21 @@ export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchI
     text: text.slice(0, 3000),
     blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms)],
   };
+}
+
+/** The audit trail, newest first, one line an event. */
+export function auditMessage(set: PromoSet, events: AuditEvent[]): Message {
+  const heading = `Audit trail of *${escapeText(set.name)}* (id ${set.id}), newest first:`;
+  const lines = events.map((e) => {
+    const what = e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})` : e.action === 'edited' ? `edited ${(e.detail.fields as string[] | undefined)?.join(', ') || 'nothing'}` : e.action;
+    return `• ${e.created_at.slice(0, 19).replace('T', ' ')} UTC: ${what} by ${actorText(e.actor)}`;
+  });
+  const text = [heading, ...(lines.length > 0 ? lines : ['Nothing yet.'])].join('\n');
+  return { text: text.slice(0, 3000), blocks: [section(text)] };
+}
+
+/** "slack:U123" as a mention, "http:1.2.3.4" and "cli:alice" as they are. */
+function actorText(actor: string): string {
+  const slackUser = /^slack:([UW][A-Z0-9]+)$/.exec(actor);
+  return slackUser ? `<@${slackUser[1]}>` : `\`${escapeText(actor)}\``;
 }
