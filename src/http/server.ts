@@ -81,6 +81,18 @@ export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server
         sendError(res, error, ctx.logger);
       });
   });
+  // Bytes that are not HTTP at all never reach a route; they still get the error shape, not Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      result: 'error',
+      message: tooLarge ? 'The request headers are too large.' : 'The request is not valid HTTP (check Content-Length or Transfer-Encoding).',
+      code: tooLarge ? 'payload_too_large' : 'bad_request',
+      fields: {},
+    });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   // Slow clients must not hold sockets for ever.
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
