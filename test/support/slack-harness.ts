@@ -26,7 +26,7 @@ export interface SlackHarness {
   stop(): Promise<void>;
 }
 
-export async function startSlackHarness(env: Record<string, string> = {}): Promise<SlackHarness> {
+export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void } = {}): Promise<SlackHarness> {
   const fake = await startFakeSlack();
   const service = await startTestService({
     SLACK_BOT_TOKEN: 'xoxb-test-token',
@@ -34,7 +34,7 @@ export async function startSlackHarness(env: Record<string, string> = {}): Promi
     SLACK_API_URL: fake.apiUrl,
     PROMO_ADMINS: ADMIN,
     ...env,
-  });
+  }, options);
   const eventsUrl = `${service.url}/slack/events`;
   const trigger = () => `trigger-${randomUUID()}`;
 
