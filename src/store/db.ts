@@ -18,13 +18,38 @@ export function isPostgres(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+export interface OpenDatabaseOptions {
+  /**
+   * PostgreSQL only: the schema to work in (sets search_path on every
+   * connection). Tests use one schema per run; the same works from a URL with
+   * `?options=-c%20search_path%3Dname`.
+   */
+  schema?: string;
+  /** PostgreSQL only: pool size (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * How long a SQLite writer waits for another process's write lock. A 100,000-code
+ * batch holds it for a few seconds; several instances queueing behind each
+ * other must wait rather than fail.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 60_000;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 /**
  * Open the database named by `url`: a postgres:// URL, or a SQLite file path
  * (`sqlite:` prefix optional; `:memory:` for throwaway tests).
  */
-export function openDatabase(url: string = DEFAULT_SQLITE_PATH): Db {
+export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDatabaseOptions = {}): Db {
   if (isPostgresUrl(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) throw new Error(`Not a plain schema name: ${options.schema}`);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -32,16 +57,42 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH): Db {
   const path = url.replace(/^sqlite:(\/\/)?/i, '') || DEFAULT_SQLITE_PATH;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
+  // Several processes may share the file: wait for the write lock instead of
+  // failing. Set first, so switching to WAL also waits when instances start together.
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('journal_mode = WAL');
-  // Several processes may share the file: wait for the write lock instead of failing.
-  sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
+/**
+ * Bring the schema up to date. Safe when several instances start at once:
+ * on PostgreSQL Kysely's Migrator holds an advisory lock; on SQLite (where
+ * Kysely takes no lock) the whole run happens inside BEGIN IMMEDIATE, so the
+ * second instance waits, then finds nothing left to do.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  if (isPostgres(db)) {
+    // Kysely finds its own tables by name in *any* schema unless told which one;
+    // name the current schema so per-schema databases (tests, tenants) stay apart.
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+    return runMigrator(new Migrator({ db, provider: migrationProvider, migrationTableSchema: rows[0]?.schema ?? undefined }));
+  }
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const ran = await runMigrator(new Migrator({ db: conn, provider: migrationProvider }));
+      await sql`commit`.execute(conn);
+      return ran;
+    } catch (error) {
+      await sql`rollback`.execute(conn).catch(() => {});
+      throw error;
+    }
+  });
+}
+
+async function runMigrator(migrator: Migrator): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
