@@ -15,7 +15,7 @@ function seedSetInput(): Record<string, unknown> {
   return { ...fields, code_length: 6 };
 }
 
-const withoutVolatile = ({ id: _i, code: _c, uses: _u, startdate: _s, expirationdate: _e, ...rest }: Record<string, unknown>) => rest;
+const withoutVolatile = ({ id: _i, code: _c, uses: _u, startdate: _s, expirationdate: _e, ...rest }: { id: number; code: string; uses: number; startdate: string; expirationdate: string }) => rest;
 
 const hasPhp = spawnSync('php', ['--version'], { stdio: 'ignore' }).status === 0;
 
