@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { openCore, type Core } from './service/core.js';
+import { drainBackground, openCore, type Core } from './service/core.js';
+
+/** How long shutdown waits for in-flight requests before cutting connections. */
+const SHUTDOWN_GRACE_MS = 60_000;
 
 export interface RunningService {
   core: Core;
@@ -39,12 +42,27 @@ export async function startService(config: Config, logger: Logger = createLogger
     url: `http://127.0.0.1:${port}`,
     close() {
       closing ??= (async () => {
-        // Stop accepting, let in-flight requests finish, then close the database.
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        // Stop accepting; let in-flight requests (a 100k batch included) finish.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive sockets go idle as their last response is sent: close them
+        // then, so clients open a new connection (to another instance) instead.
+        server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        const deadline = setTimeout(() => {
+          logger.warn('shutdown grace period over: closing remaining connections', { graceMs: SHUTDOWN_GRACE_MS });
+          server.closeAllConnections();
+        }, SHUTDOWN_GRACE_MS);
+        deadline.unref();
+        try {
+          await closed;
+        } finally {
+          clearInterval(sweep);
+          clearTimeout(deadline);
+        }
+        // Batches started in the background (Slack) commit or roll back before the database closes.
+        await drainBackground(core);
         await core.db.destroy();
+        logger.info('promoset stopped');
       })();
       return closing;
     },
