@@ -30,11 +30,14 @@ export interface OpenDatabaseOptions {
 }
 
 /**
- * How long a SQLite writer waits for another process's write lock. A 100,000-code
- * batch holds it for a few seconds; several instances queueing behind each
- * other must wait rather than fail.
+ * SQLite's own busy wait sleeps *synchronously*, freezing the event loop (and
+ * every other request of the instance) while another process holds the write
+ * lock. So it stays short, for one-statement writes; transactions instead wait
+ * for the lock asynchronously (beginImmediate), for as long as a queue of
+ * 100,000-code batches from several instances may take.
  */
-const SQLITE_BUSY_TIMEOUT_MS = 60_000;
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_LOCK_WAIT_MS = 120_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -80,7 +83,7 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
     return runMigrator(new Migrator({ db, provider: migrationProvider, migrationTableSchema: rows[0]?.schema ?? undefined }));
   }
   return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+    await beginImmediate(conn);
     try {
       const ran = await runMigrator(new Migrator({ db: conn, provider: migrationProvider }));
       await sql`commit`.execute(conn);
@@ -100,13 +103,13 @@ async function runMigrator(migrator: Migrator): Promise<string[]> {
 
 /**
  * Run `work` in one write transaction. On SQLite it starts with BEGIN IMMEDIATE,
- * so a second process waits for the lock (busy_timeout) up front instead of
- * failing with SQLITE_BUSY when a read turns into a write halfway through.
+ * so a second process waits for the lock up front instead of failing with
+ * SQLITE_BUSY when a read turns into a write halfway through.
  */
 export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (isPostgres(db)) return db.transaction().execute(work);
   return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+    await beginImmediate(conn);
     try {
       const result = await work(conn);
       await sql`commit`.execute(conn);
@@ -116,4 +119,27 @@ export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T
       throw error;
     }
   });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * BEGIN IMMEDIATE on SQLite, waiting for another process's write lock without
+ * blocking the event loop: each attempt waits only briefly inside SQLite, then
+ * backs off with a timer, until SQLITE_LOCK_WAIT_MS have passed.
+ */
+async function beginImmediate(conn: Db): Promise<void> {
+  const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    await sql`pragma busy_timeout = 0`.execute(conn);
+    try {
+      await sql`begin immediate`.execute(conn);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+    } finally {
+      await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
+    }
+    await sleep(delay + Math.random() * delay);
+  }
 }

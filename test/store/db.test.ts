@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
-import { isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
+import { inWriteTransaction, isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
 import { countPromotions, countsBySet, insertBatch, insertCodes, listPromotionsPage } from '../../src/store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/store/sets.js';
 import { getOrCreateSetting } from '../../src/store/settings.js';
 import { SET_DEFAULTS } from '../../src/domain/set.js';
 import type { PromotionTerms } from '../../src/domain/promotion.js';
-import { describeEachDialect, useTestDatabase } from '../support/databases.js';
+import { createTestDatabase, describeEachDialect, useTestDatabase } from '../support/databases.js';
 
 const TERMS: PromotionTerms = {
   type: 'Free Setup', recurring: 1, value: '0.00', cycles: 'Monthly', appliesto: '1', requires: 'D.com', requiresexisting: 1,
@@ -72,5 +72,47 @@ describeEachDialect('storage', (dialect) => {
     const values = await Promise.all(Array.from({ length: 5 }, (_, i) => getOrCreateSetting(db, 'race', () => `value ${i}`)));
     expect(new Set(values).size).toBe(1);
     await db.destroy();
+  });
+
+  it('several connections migrating one fresh database at once: one applies, none fails', async () => {
+    const fresh = await createTestDatabase(dialect);
+    const dbs = [1, 2, 3, 4].map(() => openDatabase(fresh.url));
+    try {
+      const results = await Promise.all(dbs.map((d) => migrateToLatest(d)));
+      expect(results.flat()).toEqual(['001_initial']);
+    } finally {
+      await Promise.all(dbs.map((d) => d.destroy()));
+      await fresh.drop();
+    }
+  });
+
+  it('a writer queued behind another connection\'s write transaction waits without blocking the event loop', async () => {
+    const a = openDatabase(ctx.database.url);
+    const b = openDatabase(ctx.database.url);
+    try {
+      const order: string[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      const first = inWriteTransaction(a, async (trx) => {
+        await trx.insertInto('settings').values({ key: 'queue', value: 'a' }).execute();
+        entered();
+        await held;
+      });
+      await inside;
+      const second = inWriteTransaction(b, async (trx) => {
+        await trx.insertInto('settings').values({ key: 'queue', value: 'b' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+        order.push('b wrote');
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      order.push('timer ran');
+      release();
+      await Promise.all([first, second]);
+      expect(order).toEqual(['timer ran', 'b wrote']);
+      expect(await getOrCreateSetting(b, 'queue', () => 'c')).toBe('a');
+    } finally {
+      await Promise.all([a.destroy(), b.destroy()]);
+    }
   });
 });
