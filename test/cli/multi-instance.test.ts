@@ -141,4 +141,55 @@ describeEachDialect('3 instances on one database', (dialect) => {
       for (const exit of exits) expect(exit.code, exit.stderr).toBe(0);
     }
   }, 300_000);
+
+  it('across 3 servers: an Idempotency-Key creates one promotion however many instances receive it; a rotated key is dead on all at once', async (test) => {
+    const set = await createSetWithCli(ctx.database.url, 'Retries');
+    const servers: ServerProcess[] = await Promise.all(Array.from({ length: INSTANCES }, () => startServerProcess({ DATABASE_URL: ctx.database.url })));
+    try {
+      if ((await fetch(`${servers[0].url}${set.path}`)).status === 404) {
+        console.warn(`[multi-instance ${dialect}] SKIPPED idempotency/rotation across instances: GET {set URL} answers 404 (set URL routes not in this build yet).`);
+        test.skip();
+      }
+      const before = (await storedCodes(ctx.database.url)).length;
+      const post = (server: ServerProcess) =>
+        fetch(`${server.url}${set.path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': `order-${dialect}-42` },
+          body: 'notes=order+42',
+        });
+      // The same request, with the same key, sent 5 times to each instance at once (a client retrying through a load balancer).
+      const replies = await Promise.all(
+        Array.from({ length: 5 * INSTANCES }, async (_, i) => {
+          const res = await post(servers[i % INSTANCES]);
+          return { status: res.status, body: (await res.json()) as { code?: string; result?: string } };
+        }),
+      );
+      expect(replies.filter((r) => r.status >= 500)).toEqual([]);
+      const created = replies.filter((r) => r.status < 300);
+      expect(created.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(created.map((r) => r.body.code)).size).toBe(1);
+      for (const other of replies.filter((r) => r.status >= 300)) expect(other).toMatchObject({ status: 409, body: { result: 'error', code: 'conflict' } });
+      expect((await storedCodes(ctx.database.url)).length - before).toBe(1);
+      // Once settled, every instance replays the same promotion.
+      for (const server of servers) {
+        const res = await post(server);
+        expect(res.status).toBeLessThan(300);
+        expect(((await res.json()) as { code: string }).code).toBe(created[0].body.code);
+      }
+      expect((await storedCodes(ctx.database.url)).length - before).toBe(1);
+
+      // Rotation through another process (the CLI) is seen by every instance at once: no cache to go stale.
+      const rotated = await runCli(['sets', 'rotate', 'Retries'], { DATABASE_URL: ctx.database.url });
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const newPath = /New URL: https?:\/\/[^/]+(\/sets\/\S+)/.exec(rotated.stdout)?.[1];
+      expect(newPath).toBeDefined();
+      for (const server of servers) {
+        expect((await fetch(`${server.url}${set.path}`, { method: 'POST' })).status).toBe(404);
+        expect((await fetch(`${server.url}${newPath}`)).status).toBe(200);
+      }
+    } finally {
+      const exits = await Promise.all(servers.map((s) => s.stop('SIGTERM')));
+      for (const exit of exits) expect(exit.code, exit.stderr).toBe(0);
+    }
+  }, 120_000);
 });

@@ -121,6 +121,7 @@ describeEachDialect('start-up and shutdown of several instances', (dialect) => {
       const late = await fetch(`${server.url}/healthz`).then((r) => r.status, (e: Error) => (e.cause as { code?: string })?.code ?? e.message);
       const outcome = await request;
       const exit = await server.exited;
+      console.info(`[shutdown ${dialect}] SIGTERM during a 100,000-code HTTP request: status ${outcome.status}, ${outcome.body.count ?? 0} codes; a new connection meanwhile got ${late}`);
       expect(exit.code, exit.stderr).toBe(0);
       const after = await countRows(ctx.database.url);
       const added = after.promotions - before.promotions;
