@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { drainBackground, openCore, type Core } from './service/core.js';
+import { openCore, type Core } from './service/core.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -59,8 +59,7 @@ export async function startService(config: Config, logger: Logger = createLogger
           clearInterval(sweep);
           clearTimeout(deadline);
         }
-        // Batches started in the background (Slack) commit or roll back before the database closes.
-        await drainBackground(core);
+        // (When Slack is merged: `await slack?.stop()` here, so batches generated after ack() finish first.)
         await core.db.destroy();
         logger.info('promoset stopped');
       })();

@@ -53,26 +53,3 @@ export function today(core: Core): string {
 export function nowIso(core: Core): string {
   return core.now().toISOString();
 }
-
-const backgroundWork = new WeakMap<Core, Set<Promise<unknown>>>();
-
-/**
- * Work that outlives the request that started it (Slack acks at once, then
- * generates and uploads). Shutdown waits for it, so a deploy never cuts a
- * batch off halfway: it commits whole, or had not started.
- */
-export function runInBackground<T>(core: Core, work: () => Promise<T>): Promise<T> {
-  let pending = backgroundWork.get(core);
-  if (!pending) backgroundWork.set(core, (pending = new Set()));
-  const running = work();
-  const tracked = running.then(() => undefined, () => undefined);
-  pending.add(tracked);
-  void tracked.finally(() => pending.delete(tracked));
-  return running;
-}
-
-/** Resolves once no background work is running (work started meanwhile is waited for too). */
-export async function drainBackground(core: Core): Promise<void> {
-  const pending = backgroundWork.get(core);
-  while (pending && pending.size > 0) await Promise.all([...pending]);
-}
