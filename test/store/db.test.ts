@@ -7,7 +7,7 @@ import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/st
 import { getOrCreateSetting } from '../../src/store/settings.js';
 import { SET_DEFAULTS } from '../../src/domain/set.js';
 import type { PromotionTerms } from '../../src/domain/promotion.js';
-import { createTestDatabase, describeEachDialect, useTestDatabase } from '../support/databases.js';
+import { createTestDatabase, describeEachDialect, POSTGRES_URL, useTestDatabase } from '../support/databases.js';
 
 const TERMS: PromotionTerms = {
   type: 'Free Setup', recurring: 1, value: '0.00', cycles: 'Monthly', appliesto: '1', requires: 'D.com', requiresexisting: 1,
@@ -26,7 +26,16 @@ describeEachDialect('storage', (dialect) => {
     expect(await migrateToLatest(db)).toEqual([]);
   });
 
-  it.skipIf(dialect !== 'postgres')('on PostgreSQL the tables live in the test schema', async () => {
+  it.skipIf(dialect !== 'postgres')('on PostgreSQL the tables live in the test schema; openDatabase(url, { schema }) reaches the same ones', async () => {
+    const bySchema = openDatabase(POSTGRES_URL!, { schema: ctx.database.schema });
+    try {
+      const { rows: [where] } = await sql<{ schema: string }>`select current_schema() as schema`.execute(bySchema);
+      expect(where.schema).toBe(ctx.database.schema);
+      expect(await migrateToLatest(bySchema)).toEqual([]);
+    } finally {
+      await bySchema.destroy();
+    }
+    expect(() => openDatabase(POSTGRES_URL!, { schema: 'x; drop table promotions' })).toThrow('Not a plain schema name');
     const { rows } = await sql<{ table_schema: string }>`select distinct table_schema from information_schema.tables where table_name = 'promo_sets' and table_schema = current_schema()`.execute(db);
     expect(rows.map((r) => r.table_schema)).toEqual([ctx.database.schema]);
   });
