@@ -32,11 +32,12 @@ export interface OpenDatabaseOptions {
 /**
  * SQLite's own busy wait sleeps *synchronously*, freezing the event loop (and
  * every other request of the instance) while another process holds the write
- * lock. So it stays short, for one-statement writes; transactions instead wait
- * for the lock asynchronously (beginImmediate), for as long as a queue of
- * 100,000-code batches from several instances may take.
+ * lock. Only one-statement writes (creating a set, a setting) rely on it;
+ * transactions, which is where batches queue, wait for the lock asynchronously
+ * (beginImmediate), for as long as a queue of 100,000-code batches from
+ * several instances may take.
  */
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 const SQLITE_LOCK_WAIT_MS = 120_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
