@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Builds dist/ when stale: CLI and multi-process tests spawn the built CLI.
+    globalSetup: ['test/support/global-build.ts'],
   },
 });

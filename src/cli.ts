@@ -94,13 +94,18 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const service = await startService(config);
-      const stop = async (signal: string) => {
-        process.stderr.write(`${signal}: finishing in-flight requests, then exiting\n`);
-        await service.close();
-        process.exit(0);
+      const stop = (signal: string) => {
+        process.stderr.write(`${signal}: no new connections; finishing in-flight requests and batches, then exiting\n`);
+        service.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`Error while shutting down: ${error instanceof Error ? error.message : String(error)}\n`);
+            process.exit(1);
+          },
+        );
       };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      // A second signal while draining is ignored; the grace period bounds the wait.
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
       return -1; // keep running
     }
     case 'migrate': {

@@ -6,6 +6,9 @@ import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
 
+/** How long shutdown waits for in-flight requests before cutting connections. */
+const SHUTDOWN_GRACE_MS = 60_000;
+
 export interface RunningService {
   core: Core;
   server: Server;
@@ -50,14 +53,27 @@ export async function startService(config: Config, logger: Logger = createLogger
     url: `http://127.0.0.1:${port}`,
     close() {
       closing ??= (async () => {
-        // Stop accepting, let in-flight requests finish, then close the database.
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        // Batches generated after ack() must finish before the database closes.
+        // Stop accepting; let in-flight requests (a 100k batch included) finish.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive sockets go idle as their last response is sent: close them
+        // then, so clients open a new connection (to another instance) instead.
+        server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        const deadline = setTimeout(() => {
+          logger.warn('shutdown grace period over: closing remaining connections', { graceMs: SHUTDOWN_GRACE_MS });
+          server.closeAllConnections();
+        }, SHUTDOWN_GRACE_MS);
+        deadline.unref();
+        try {
+          await closed;
+        } finally {
+          clearInterval(sweep);
+          clearTimeout(deadline);
+        }
+        // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
         await core.db.destroy();
+        logger.info('promoset stopped');
       })();
       return closing;
     },

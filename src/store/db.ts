@@ -18,13 +18,42 @@ export function isPostgres(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+export interface OpenDatabaseOptions {
+  /**
+   * PostgreSQL only: the schema to work in (sets search_path on every
+   * connection). Tests use one schema per run; the same works from a URL with
+   * `?options=-c%20search_path%3Dname`.
+   */
+  schema?: string;
+  /** PostgreSQL only: pool size (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * SQLite's own busy wait sleeps *synchronously*, freezing the event loop (and
+ * every other request of the instance) while another process holds the write
+ * lock. Only one-statement writes (creating a set, a setting) rely on it;
+ * transactions, which is where batches queue, wait for the lock asynchronously
+ * (beginImmediate), for as long as a queue of 100,000-code batches from
+ * several instances may take.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+const SQLITE_LOCK_WAIT_MS = 120_000;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 /**
  * Open the database named by `url`: a postgres:// URL, or a SQLite file path
  * (`sqlite:` prefix optional; `:memory:` for throwaway tests).
  */
-export function openDatabase(url: string = DEFAULT_SQLITE_PATH): Db {
+export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDatabaseOptions = {}): Db {
   if (isPostgresUrl(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) throw new Error(`Not a plain schema name: ${options.schema}`);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -32,9 +61,10 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH): Db {
   const path = url.replace(/^sqlite:(\/\/)?/i, '') || DEFAULT_SQLITE_PATH;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
+  // Several processes may share the file: wait for the write lock instead of
+  // failing. Set first, so switching to WAL also waits when instances start together.
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('journal_mode = WAL');
-  // Several processes may share the file: wait for the write lock instead of failing.
-  sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
@@ -60,8 +90,33 @@ function withStatementCache(sqlite: SQLite.Database, max = 500) {
   };
 }
 
+/**
+ * Bring the schema up to date. Safe when several instances start at once:
+ * on PostgreSQL Kysely's Migrator holds an advisory lock; on SQLite (where
+ * Kysely takes no lock) the whole run happens inside BEGIN IMMEDIATE, so the
+ * second instance waits, then finds nothing left to do.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  if (isPostgres(db)) {
+    // Kysely finds its own tables by name in *any* schema unless told which one;
+    // name the current schema so per-schema databases (tests, tenants) stay apart.
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+    return runMigrator(new Migrator({ db, provider: migrationProvider, migrationTableSchema: rows[0]?.schema ?? undefined }));
+  }
+  return db.connection().execute(async (conn) => {
+    await beginImmediate(conn);
+    try {
+      const ran = await runMigrator(new Migrator({ db: conn, provider: migrationProvider }));
+      await sql`commit`.execute(conn);
+      return ran;
+    } catch (error) {
+      await sql`rollback`.execute(conn).catch(() => {});
+      throw error;
+    }
+  });
+}
+
+async function runMigrator(migrator: Migrator): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
@@ -69,13 +124,13 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
 
 /**
  * Run `work` in one write transaction. On SQLite it starts with BEGIN IMMEDIATE,
- * so a second process waits for the lock (busy_timeout) up front instead of
- * failing with SQLITE_BUSY when a read turns into a write halfway through.
+ * so a second process waits for the lock up front instead of failing with
+ * SQLITE_BUSY when a read turns into a write halfway through.
  */
 export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (isPostgres(db)) return db.transaction().execute(work);
   return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+    await beginImmediate(conn);
     try {
       const result = await work(conn);
       await sql`commit`.execute(conn);
@@ -85,4 +140,27 @@ export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T
       throw error;
     }
   });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * BEGIN IMMEDIATE on SQLite, waiting for another process's write lock without
+ * blocking the event loop: each attempt waits only briefly inside SQLite, then
+ * backs off with a timer, until SQLITE_LOCK_WAIT_MS have passed.
+ */
+async function beginImmediate(conn: Db): Promise<void> {
+  const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    await sql`pragma busy_timeout = 0`.execute(conn);
+    try {
+      await sql`begin immediate`.execute(conn);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+    } finally {
+      await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
+    }
+    await sleep(delay + Math.random() * delay);
+  }
 }
