@@ -1,61 +1,108 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
 import SQLite from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openCore } from '../../src/service/core.js';
-import { createSet } from '../../src/service/sets.js';
+import { createSet, setToken } from '../../src/service/sets.js';
+import { openDatabase } from '../../src/store/db.js';
+import { describeEachDialect, useTestDatabase, type TestDatabase } from '../support/databases.js';
+import { spawnCli, startServerProcess } from '../support/processes.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
-const ROUNDS = 4;
+const CLI_ROUNDS = 4;
+const HTTP_ROUNDS = 2;
+const URL_SECRET = 'crash-test-url-secret-0123456789';
+
+/** Every batch holds exactly its count, no promotion lacks its batch, and (SQLite) the file is intact. */
+async function assertAllOrNothing(database: TestDatabase): Promise<{ batches: number; promotions: number }> {
+  if (database.dialect === 'sqlite') {
+    const sqlite = new SQLite(database.url);
+    try {
+      expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      sqlite.close();
+    }
+  }
+  const db = openDatabase(database.url);
+  try {
+    const batches = await db
+      .selectFrom('batches as b')
+      .select((eb) => ['b.id', 'b.count', eb.selectFrom('promotions as p').whereRef('p.batch_id', '=', 'b.id').select((e) => e.fn.countAll<number | string>().as('n')).as('stored')])
+      .execute();
+    for (const batch of batches) expect(Number(batch.stored), `batch ${batch.id}`).toBe(Number(batch.count));
+    const promotions = await db.selectFrom('promotions').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+    expect(Number(promotions.n)).toBe(batches.reduce((sum, b) => sum + Number(b.count), 0));
+    return { batches: batches.length, promotions: Number(promotions.n) };
+  } finally {
+    await db.destroy();
+  }
+}
 
 /**
- * kill -9 in the middle of a 100k batch, then reopen: the batch is whole or
- * absent (never partial), and SQLite's integrity check passes. The kill lands
- * after a random number of progress steps, so each round cuts somewhere else.
+ * kill -9 in the middle of a 100k batch, then look again: the batch is whole
+ * or absent, never partial. The kill lands after a random number of progress
+ * steps (CLI) or a random delay (HTTP), so each round cuts somewhere else.
  */
-describe('crash safety: kill -9 during a 100k bulk generation', () => {
-  let dir: string;
-  let dbPath: string;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'promoset-crash-'));
-    dbPath = join(dir, 'crash.db');
-    const core = await openCore({ databaseUrl: dbPath, publicUrl: 'http://promo.test' });
+describeEachDialect('crash safety: kill -9 during a 100k bulk generation', (dialect) => {
+  const ctx = useTestDatabase(dialect);
+
+  it(`CLI: ${CLI_ROUNDS} rounds, each batch all-or-nothing`, async () => {
+    const core = await openCore({ databaseUrl: ctx.database.url, publicUrl: 'http://promo.test' });
     await createSet(core, { name: 'crashy' }, 'test');
     await core.db.destroy();
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it(`leaves each batch all-or-nothing over ${ROUNDS} rounds`, async () => {
     const outcomes: string[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < CLI_ROUNDS; round++) {
       const killAfterSteps = 1 + Math.floor(Math.random() * 40);
-      const child = spawn(process.execPath, [CLI, 'codes', 'crashy', '--amount', '100000', '--csv', join(dir, `r${round}.csv`)], {
-        env: { ...process.env, DATABASE_URL: dbPath, LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      const exit = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ? -9 : code)));
+      const child = spawnCli(['codes', 'crashy', '--amount', '100000'], { DATABASE_URL: ctx.database.url, LOG_LEVEL: 'silent' });
+      child.stdout?.resume();
+      const exit = new Promise<string>((resolve) => child.once('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? 'killed' : 'finished')));
       let steps = 0;
-      child.stderr.on('data', (chunk: Buffer) => {
-        steps += (chunk.toString().match(/Generating/g) ?? []).length;
+      child.stderr?.on('data', (chunk: Buffer | string) => {
+        steps += (String(chunk).match(/Generating/g) ?? []).length;
         if (steps >= killAfterSteps) child.kill('SIGKILL');
       });
-      outcomes.push((await exit) === -9 ? 'killed' : 'finished');
-
-      const sqlite = new SQLite(dbPath);
-      try {
-        expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
-        const batches = sqlite.prepare('select b.id, b.count, (select count(*) from promotions p where p.batch_id = b.id) as stored from batches b').all() as { id: number; count: number; stored: number }[];
-        for (const batch of batches) expect(batch.stored).toBe(batch.count);
-        const orphans = sqlite.prepare('select count(*) as n from promotions where batch_id not in (select id from batches)').get() as { n: number };
-        expect(orphans.n).toBe(0);
-      } finally {
-        sqlite.close();
-      }
+      outcomes.push(await exit);
+      await assertAllOrNothing(ctx.database);
     }
+    console.info(`[crash ${dialect}] CLI rounds: ${outcomes.join(', ')}`);
     // The test only means something if it really killed mid-batch.
     expect(outcomes).toContain('killed');
+  });
+
+  it(`HTTP: ${HTTP_ROUNDS} rounds of kill -9 during POST {set URL}/codes, then a restart serves again`, async () => {
+    const core = await openCore({ databaseUrl: ctx.database.url, publicUrl: 'http://promo.test', urlSecret: URL_SECRET });
+    const set = await createSet(core, { name: 'crashy-http' }, 'test');
+    const path = `/sets/${setToken(core, set)}/codes`;
+    await core.db.destroy();
+    const env = { DATABASE_URL: ctx.database.url, URL_SECRET };
+    const outcomes: string[] = [];
+    for (let round = 0; round < HTTP_ROUNDS; round++) {
+      const server = await startServerProcess(env);
+      const reply = new Promise<string>((resolve) => {
+        const req = request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`status ${res.statusCode}`));
+          res.on('error', () => resolve('cut mid-response'));
+        });
+        req.on('error', () => resolve('connection lost'));
+        req.end(JSON.stringify({ amount: 100000 }));
+      });
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 300));
+      server.child.kill('SIGKILL');
+      outcomes.push(await reply);
+      await server.exited;
+      await assertAllOrNothing(ctx.database);
+    }
+    // After the crashes, a new instance on the same database serves normally.
+    const restarted = await startServerProcess(env);
+    try {
+      const health = await fetch(`${restarted.url}/healthz`);
+      expect(health.status).toBe(200);
+      const after = await fetch(`${restarted.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 5 }) });
+      expect(after.status).toBe(200);
+      expect(((await after.json()) as { count: number }).count).toBe(5);
+    } finally {
+      await restarted.stop();
+    }
+    const totals = await assertAllOrNothing(ctx.database);
+    console.info(`[crash ${dialect}] HTTP rounds: ${outcomes.join(', ')}; afterwards ${totals.batches} batches, ${totals.promotions} promotions, all whole`);
   });
 });
