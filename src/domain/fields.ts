@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_PREFIX_LENGTH, PREFIX_PATTERN } from './codes.js';
 
 /**
  * Field parsers shared by sets and promotion overrides. Input arrives as
@@ -164,4 +165,16 @@ export function parseFields<P extends Record<string, z.ZodType>>(
     else errors[key] = result.error.issues[0]?.message ?? 'This value is not valid.';
   }
   return { values: values as { [K in keyof P]?: z.output<P[K]> }, errors };
+}
+
+/** A code prefix (joined to the random part with "-"); empty means none. */
+export function codePrefix(label: string) {
+  return z.unknown().transform((value, ctx): string => {
+    const prefix = typeof value === 'string' ? value.trim() : value == null ? '' : null;
+    if (prefix === null || (prefix !== '' && (!PREFIX_PATTERN.test(prefix) || prefix.length > MAX_PREFIX_LENGTH))) {
+      ctx.addIssue({ code: 'custom', message: `${label} may use letters, digits, ".", "_" and "-", start with a letter or digit, and be at most ${MAX_PREFIX_LENGTH} characters.` });
+      return z.NEVER;
+    }
+    return prefix;
+  });
 }

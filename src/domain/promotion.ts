@@ -1,9 +1,8 @@
 import { serialize } from 'php-serialize';
-import { z } from 'zod';
-import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MAX_PREFIX_LENGTH, MIN_CODE_LENGTH, PREFIX_PATTERN, type CodeAlphabet } from './codes.js';
+import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MIN_CODE_LENGTH, type CodeAlphabet } from './codes.js';
 import { addDays, NO_DATE } from './dates.js';
 import { PromoError } from './errors.js';
-import { money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
+import { codePrefix, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
 import { checkDates } from './rules.js';
 import { checkValue, type PromoSet } from './set.js';
 
@@ -51,14 +50,7 @@ export interface PromotionOverrides {
   notes?: string;
 }
 
-const prefixOverride = z.unknown().transform((value, ctx): string => {
-  const prefix = typeof value === 'string' ? value.trim() : '';
-  if (prefix !== '' && (!PREFIX_PATTERN.test(prefix) || prefix.length > MAX_PREFIX_LENGTH)) {
-    ctx.addIssue({ code: 'custom', message: `The name (code prefix) may use letters, digits, ".", "_" and "-", start with a letter or digit, and be at most ${MAX_PREFIX_LENGTH} characters.` });
-    return z.NEVER;
-  }
-  return prefix;
-});
+const prefixOverride = codePrefix('The name (code prefix)');
 
 export const OVERRIDE_PARSERS = {
   name: prefixOverride,

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { CODE_ALPHABET_NAMES, DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MAX_PREFIX_LENGTH, MIN_CODE_LENGTH, PREFIX_PATTERN, type CodeAlphabet } from './codes.js';
+import { CODE_ALPHABET_NAMES, DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH, type CodeAlphabet } from './codes.js';
 import { NO_DATE } from './dates.js';
 import { PromoError } from './errors.js';
-import { CYCLES, decimalText, flag, list, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
+import { codePrefix, CYCLES, decimalText, flag, list, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
 import { DATE_RULES, checkDates } from './rules.js';
 
 /** A promo set: the template every promotion of the set is generated from. */
@@ -82,15 +82,6 @@ export function isIpOrCidr(entry: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-const codePrefix = z.unknown().transform((value, ctx): string => {
-  const prefix = typeof value === 'string' ? value.trim() : value == null ? '' : null;
-  if (prefix === null || (prefix !== '' && (!PREFIX_PATTERN.test(prefix) || prefix.length > MAX_PREFIX_LENGTH))) {
-    ctx.addIssue({ code: 'custom', message: `The prefix may use letters, digits, ".", "_" and "-", start with a letter or digit, and be at most ${MAX_PREFIX_LENGTH} characters.` });
-    return z.NEVER;
-  }
-  return prefix;
-});
-
 const validDays = z.unknown().transform((value, ctx): number | null => {
   if (value === null || value === undefined || value === '' || value === 0 || value === '0') return null;
   const parsed = wholeNumber('Valid days', 1, 3650).safeParse(value);
@@ -141,7 +132,7 @@ export const SET_FIELD_PARSERS = {
   upgrade_value: decimalText,
   config_option_upgrades: list('Config option upgrades', /^\d{1,9}$/, 'use config option ids (numbers)'),
   notes: text('Notes', 2000),
-  code_prefix: codePrefix,
+  code_prefix: codePrefix('The prefix'),
   code_length: wholeNumber('The code length', MIN_CODE_LENGTH, MAX_CODE_LENGTH),
   code_alphabet: oneOf('The code type', CODE_ALPHABET_NAMES),
   valid_days: validDays,

@@ -1,6 +1,6 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
-import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionOverrides, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
+import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
 import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionRows, maxPromotionId, type Batch } from '../store/promotions.js';
