@@ -106,5 +106,8 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
       pending = freshCodes(collided.length);
     }
     onProgress?.(done, amount);
+    // better-sqlite3 answers synchronously, so without this a 100k batch would hold the
+    // event loop for its whole run: Slack acks and health checks must get through.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

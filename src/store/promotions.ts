@@ -104,25 +104,25 @@ export async function maxPromotionId(db: Db): Promise<number> {
   return Number(row?.max ?? 0);
 }
 
-const insertSqlCache = new Map<string, string>();
+const insertSqlCache = new Map<number, string>();
 
 /**
  * Insert codes for one batch, skipping any that collide with an existing code
  * (the unique index on lower(code)); returns how many went in. This is the hot
- * path of bulk generation, so the multi-row statement text is built once per
- * size and dialect and reused, instead of going through the query builder's
- * per-value node tree.
+ * path of bulk generation, so the statement text is built once per size (and
+ * cached) instead of going through the query builder's per-value node tree.
  */
 export async function insertCodes(db: Db, setId: number, batchId: number, codes: string[]): Promise<number> {
   if (codes.length === 0) return 0;
-  const postgres = isPostgres(db);
-  const cacheKey = `${postgres}:${codes.length}`;
-  let text = insertSqlCache.get(cacheKey);
+  if (isPostgres(db)) {
+    // One array parameter instead of three per row: PostgreSQL parses and plans it once.
+    const result = await db.executeQuery(CompiledQuery.raw(INSERT_CODES_POSTGRES, [setId, batchId, codes]));
+    return Number(result.numAffectedRows ?? 0n);
+  }
+  let text = insertSqlCache.get(codes.length);
   if (text === undefined) {
-    const rows: string[] = [];
-    for (let i = 0; i < codes.length; i++) rows.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
-    text = `insert into promotions (set_id, batch_id, code) values ${rows.join(', ')} on conflict do nothing`;
-    insertSqlCache.set(cacheKey, text);
+    text = `insert into promotions (set_id, batch_id, code) values ${new Array(codes.length).fill('(?, ?, ?)').join(', ')} on conflict do nothing`;
+    insertSqlCache.set(codes.length, text);
   }
   const parameters: unknown[] = new Array(codes.length * 3);
   for (let i = 0; i < codes.length; i++) {
@@ -133,6 +133,8 @@ export async function insertCodes(db: Db, setId: number, batchId: number, codes:
   const result = await db.executeQuery(CompiledQuery.raw(text, parameters));
   return Number(result.numAffectedRows ?? 0n);
 }
+
+const INSERT_CODES_POSTGRES = 'insert into promotions (set_id, batch_id, code) select $1, $2, unnest($3::text[]) on conflict do nothing';
 
 /** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
 export async function codesInBatch(db: Db, batchId: number, codes: string[]): Promise<Set<string>> {
