@@ -75,6 +75,26 @@ export async function insertBatch(db: Db, batch: NewBatch): Promise<number> {
   return Number(row.id);
 }
 
+/**
+ * Several batch rows in one statement; ids come back in the order of `batches`.
+ * Ids are sorted rather than taken in RETURNING order (which neither dialect
+ * promises): rows of one multi-row INSERT get increasing ids in VALUES order.
+ */
+export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number[]> {
+  if (batches.length === 0) return [];
+  const rows = await db
+    .insertInto('batches')
+    .values(batches.map(({ terms, ...rest }) => ({ ...rest, ...terms })))
+    .returning('id')
+    .execute();
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+/** Remove a batch row that got no codes (its transaction goes on without it). */
+export async function deleteBatch(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('batches').where('id', '=', id).execute();
+}
+
 export async function findBatch(db: Db, id: number): Promise<Batch | undefined> {
   const row = await db.selectFrom('batches').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toBatch(row);
@@ -132,6 +152,38 @@ export async function insertCodes(db: Db, setId: number, batchId: number, codes:
   }
   const result = await db.executeQuery(CompiledQuery.raw(text, parameters));
   return Number(result.numAffectedRows ?? 0n);
+}
+
+export interface NewPromotion {
+  set_id: number;
+  batch_id: number;
+  code: string;
+}
+
+/**
+ * One code per row, each for its own batch, skipping any that collide with a
+ * stored code (the unique index on lower(code)); returns the rows that went
+ * in, so callers need no read-back and can tell collided rows by batch id.
+ */
+export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): Promise<PromotionRow[]> {
+  if (rows.length === 0) return [];
+  const postgres = isPostgres(db);
+  const cacheKey = `returning:${postgres}:${rows.length}`;
+  let text = insertSqlCache.get(cacheKey);
+  if (text === undefined) {
+    const values: string[] = [];
+    for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id`;
+    insertSqlCache.set(cacheKey, text);
+  }
+  const parameters: unknown[] = new Array(rows.length * 3);
+  for (let i = 0; i < rows.length; i++) {
+    parameters[3 * i] = rows[i].set_id;
+    parameters[3 * i + 1] = rows[i].batch_id;
+    parameters[3 * i + 2] = rows[i].code;
+  }
+  const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
+  return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
 }
 
 /** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
