@@ -31,8 +31,14 @@ interface Waiting extends SingleCodeRequest {
 
 interface Queue {
   waiting: Waiting[];
-  /** A drain is scheduled or writing: new requests only join the queue. */
-  busy: boolean;
+  /** A group is about to be taken from `waiting`. */
+  scheduled: boolean;
+  /**
+   * A group is being written. One at a time per process: SQLite has one
+   * writer anyway, and on PostgreSQL two or three groups in flight measured
+   * no faster than one (bench/http.ts), only with smaller groups.
+   */
+  writing: boolean;
 }
 
 /** One queue per database handle: that is what serialises writes in this process. */
@@ -41,25 +47,30 @@ const queues = new WeakMap<Db, Queue>();
 /** Store one promotion for `request`, committed (possibly with others) before this resolves. */
 export function issueSingleCode(db: Db, request: SingleCodeRequest): Promise<PromotionRow> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = { waiting: [], busy: false }));
+  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false }));
   const q = queue;
   return new Promise<PromotionRow>((resolve, reject) => {
     q.waiting.push({ ...request, resolve, reject });
-    if (q.busy) return;
-    q.busy = true;
-    // Wait for the rest of this event-loop turn: requests whose sockets were
-    // readable together join the first transaction (on SQLite each write is
-    // synchronous, so without this nothing would ever be in flight to join).
-    setImmediate(() => void drain(db, q));
+    schedule(db, q);
   });
 }
 
-async function drain(db: Db, queue: Queue): Promise<void> {
-  try {
-    while (queue.waiting.length > 0) await commitGroup(db, queue.waiting.splice(0, MAX_GROUP));
-  } finally {
-    queue.busy = false;
-  }
+/**
+ * Take the next group at the end of this event-loop turn: requests whose
+ * sockets were readable together join the same transaction (on SQLite each
+ * write is synchronous, so without this wait nothing would ever be in flight to join).
+ */
+function schedule(db: Db, queue: Queue): void {
+  if (queue.scheduled || queue.writing || queue.waiting.length === 0) return;
+  queue.scheduled = true;
+  setImmediate(() => {
+    queue.scheduled = false;
+    queue.writing = true;
+    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP)).finally(() => {
+      queue.writing = false;
+      schedule(db, queue);
+    });
+  });
 }
 
 type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };
@@ -102,10 +113,11 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
       }
       break;
     }
-    const inserted = await insertPromotionsReturning(
-      trx,
-      pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) })),
-    );
+    const rows = pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) }));
+    // In one order of the unique key, so that groups of two processes that
+    // collide on two codes wait for each other instead of deadlocking.
+    rows.sort((a, b) => (a.code.toLowerCase() < b.code.toLowerCase() ? -1 : 1));
+    const inserted = await insertPromotionsReturning(trx, rows);
     const byBatch = new Map(inserted.map((row) => [row.batch_id, row]));
     // A code that collided (with a stored one, or another in this group) gets a fresh one next round.
     pending = pending.filter(({ index, batchId }) => {
