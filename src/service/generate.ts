@@ -3,9 +3,10 @@ import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, listPromotionRows, maxPromotionId, type Batch } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId, type Batch } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
+import { issueSingleCode } from './single-codes.js';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
 const CHUNK = 2000;
@@ -20,12 +21,24 @@ export interface GenerationResult {
 
 export type Progress = (done: number, total: number) => void;
 
-/** One promotion, now: seed 001's POST. `input` holds its optional fields, raw. */
+/**
+ * One promotion, now: seed 001's POST. `input` holds its optional fields, raw.
+ * Everything that can refuse this request is decided here, before it joins
+ * the group commit (single-codes.ts), which then writes it with its own batch row.
+ */
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
-  const result = await generate(core, set, { amount: 1, overrides, format: { prefix: overrides.name } }, 'single', actor);
-  const [row] = await listPromotionRows(core.db, { batchId: result.batchId }, 0, 1);
-  return toWhmcsPromotion(row.id, row.code, row.uses, result.terms);
+  if (set.archived_at !== null) throw archived(set);
+  const terms = promotionTerms(set, overrides, today(core));
+  const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
+  const row = await issueSingleCode(core.db, {
+    format,
+    batch: {
+      set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
+      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
+    },
+  });
+  return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */

@@ -5,6 +5,9 @@ import type { PromotionTerms } from '../domain/promotion.js';
 import { isPostgres, type Db } from './db.js';
 import type { BatchRow } from './schema.js';
 
+/** Multi-row INSERT texts by shape: built once, since building them costs more than running them. */
+const insertSqlCache = new Map<string, string>();
+
 export interface Batch {
   id: number;
   set_id: number;
@@ -75,6 +78,48 @@ export async function insertBatch(db: Db, batch: NewBatch): Promise<number> {
   return Number(row.id);
 }
 
+/** The batch columns a new batch row fills, in one fixed order (the statement text is cached per row count). */
+const NEW_BATCH_COLUMNS = ['set_id', 'kind', 'count', 'prefix_key', 'code_length', 'code_alphabet', 'created_by', 'created_at'] as const satisfies readonly (keyof NewBatch)[];
+const TERM_COLUMNS = Object.keys({
+  type: 1, recurring: 1, value: 1, cycles: 1, appliesto: 1, requires: 1, requiresexisting: 1, startdate: 1, expirationdate: 1, maxuses: 1,
+  lifetimepromo: 1, applyonce: 1, newsignups: 1, existingclient: 1, onceperclient: 1, recurfor: 1, upgrades: 1, upgradeconfig: 1, notes: 1,
+} satisfies Record<keyof PromotionTerms, 1>) as (keyof PromotionTerms)[];
+
+/**
+ * Several batch rows in one statement (the group commit of single codes);
+ * ids come back in the order of `batches`. They are sorted rather than taken
+ * in RETURNING order, which neither dialect promises: the rows of one
+ * multi-row INSERT get increasing ids in VALUES order. Raw, cached SQL like
+ * insertCodes: building this through the query builder cost more than running it.
+ */
+export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number[]> {
+  if (batches.length === 0) return [];
+  const postgres = isPostgres(db);
+  const width = NEW_BATCH_COLUMNS.length + TERM_COLUMNS.length;
+  const cacheKey = `batches:${postgres}:${batches.length}`;
+  let text = insertSqlCache.get(cacheKey);
+  if (text === undefined) {
+    const rows: string[] = [];
+    for (let i = 0; i < batches.length; i++) {
+      rows.push(`(${Array.from({ length: width }, (_, j) => (postgres ? `$${i * width + j + 1}` : '?')).join(', ')})`);
+    }
+    text = `insert into batches (${[...NEW_BATCH_COLUMNS, ...TERM_COLUMNS].join(', ')}) values ${rows.join(', ')} returning id`;
+    insertSqlCache.set(cacheKey, text);
+  }
+  const parameters: unknown[] = [];
+  for (const batch of batches) {
+    for (const column of NEW_BATCH_COLUMNS) parameters.push(batch[column]);
+    for (const column of TERM_COLUMNS) parameters.push(batch.terms[column]);
+  }
+  const result = await db.executeQuery<{ id: number | string }>(CompiledQuery.raw(text, parameters));
+  return result.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+/** Remove a batch row that got no codes (its transaction goes on without it). */
+export async function deleteBatch(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('batches').where('id', '=', id).execute();
+}
+
 export async function findBatch(db: Db, id: number): Promise<Batch | undefined> {
   const row = await db.selectFrom('batches').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toBatch(row);
@@ -104,8 +149,6 @@ export async function maxPromotionId(db: Db): Promise<number> {
   return Number(row?.max ?? 0);
 }
 
-const insertSqlCache = new Map<number, string>();
-
 /**
  * Insert codes for one batch, skipping any that collide with an existing code
  * (the unique index on lower(code)); returns how many went in. This is the hot
@@ -119,10 +162,10 @@ export async function insertCodes(db: Db, setId: number, batchId: number, codes:
     const result = await db.executeQuery(CompiledQuery.raw(INSERT_CODES_POSTGRES, [setId, batchId, codes]));
     return Number(result.numAffectedRows ?? 0n);
   }
-  let text = insertSqlCache.get(codes.length);
+  let text = insertSqlCache.get(`codes:${codes.length}`);
   if (text === undefined) {
     text = `insert into promotions (set_id, batch_id, code) values ${new Array(codes.length).fill('(?, ?, ?)').join(', ')} on conflict do nothing`;
-    insertSqlCache.set(codes.length, text);
+    insertSqlCache.set(`codes:${codes.length}`, text);
   }
   const parameters: unknown[] = new Array(codes.length * 3);
   for (let i = 0; i < codes.length; i++) {
@@ -135,6 +178,38 @@ export async function insertCodes(db: Db, setId: number, batchId: number, codes:
 }
 
 const INSERT_CODES_POSTGRES = 'insert into promotions (set_id, batch_id, code) select $1, $2, unnest($3::text[]) on conflict do nothing';
+
+export interface NewPromotion {
+  set_id: number;
+  batch_id: number;
+  code: string;
+}
+
+/**
+ * One code per row, each for its own batch, skipping any that collide with a
+ * stored code (the unique index on lower(code)); returns the rows that went
+ * in, so callers need no read-back and can tell collided rows by batch id.
+ */
+export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): Promise<PromotionRow[]> {
+  if (rows.length === 0) return [];
+  const postgres = isPostgres(db);
+  const cacheKey = `returning:${postgres}:${rows.length}`;
+  let text = insertSqlCache.get(cacheKey);
+  if (text === undefined) {
+    const values: string[] = [];
+    for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id`;
+    insertSqlCache.set(cacheKey, text);
+  }
+  const parameters: unknown[] = new Array(rows.length * 3);
+  for (let i = 0; i < rows.length; i++) {
+    parameters[3 * i] = rows[i].set_id;
+    parameters[3 * i + 1] = rows[i].batch_id;
+    parameters[3 * i + 2] = rows[i].code;
+  }
+  const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
+  return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
+}
 
 /** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
 export async function codesInBatch(db: Db, batchId: number, codes: string[]): Promise<Set<string>> {

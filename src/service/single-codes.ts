@@ -1,0 +1,164 @@
+import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
+import { PromoError } from '../domain/errors.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, maxPromotionId, type NewBatch, type PromotionRow } from '../store/promotions.js';
+
+/**
+ * Group commit for one-code requests (seed 001's POST). A write transaction
+ * costs far more than the rows in it (lock, statements, commit), so requests
+ * that arrive while one is being written wait and go into the next one
+ * together. Each keeps its own batch row and code, and its own outcome: every
+ * check that can refuse one request is made per request, so nothing but the
+ * database itself can fail the whole group. The unique index and the write
+ * transaction stay the judges across processes, as for bulk generation.
+ */
+
+/** Requests per transaction: bounded so one INSERT's bound parameters stay far below either dialect's limit. */
+const MAX_GROUP = 200;
+/** Rounds of regenerating collided codes before giving up on a request; feasibility makes even two rare. */
+const MAX_COLLISION_ROUNDS = 25;
+
+export interface SingleCodeRequest {
+  format: CodeFormat;
+  /** Its batch row (count 1), terms and actor already decided. */
+  batch: NewBatch;
+}
+
+interface Waiting extends SingleCodeRequest {
+  resolve: (row: PromotionRow) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Queue {
+  waiting: Waiting[];
+  /** A group is about to be taken from `waiting`. */
+  scheduled: boolean;
+  /**
+   * A group is being written. One at a time per process: SQLite has one
+   * writer anyway, and on PostgreSQL two or three groups in flight measured
+   * no faster than one (bench/http.ts), only with smaller groups.
+   */
+  writing: boolean;
+}
+
+/** One queue per database handle: that is what serialises writes in this process. */
+const queues = new WeakMap<Db, Queue>();
+
+/** Store one promotion for `request`, committed (possibly with others) before this resolves. */
+export function issueSingleCode(db: Db, request: SingleCodeRequest): Promise<PromotionRow> {
+  let queue = queues.get(db);
+  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false }));
+  const q = queue;
+  return new Promise<PromotionRow>((resolve, reject) => {
+    q.waiting.push({ ...request, resolve, reject });
+    schedule(db, q);
+  });
+}
+
+/**
+ * Take the next group at the end of this event-loop turn: requests whose
+ * sockets were readable together join the same transaction (on SQLite each
+ * write is synchronous, so without this wait nothing would ever be in flight to join).
+ */
+function schedule(db: Db, queue: Queue): void {
+  if (queue.scheduled || queue.writing || queue.waiting.length === 0) return;
+  queue.scheduled = true;
+  setImmediate(() => {
+    queue.scheduled = false;
+    queue.writing = true;
+    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP)).finally(() => {
+      queue.writing = false;
+      schedule(db, queue);
+    });
+  });
+}
+
+type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };
+
+/** Write one group in one transaction; settles every member, and only after COMMIT. */
+async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
+  let outcomes: Outcome[];
+  try {
+    outcomes = await inWriteTransaction(db, (trx) => writeGroup(trx, group));
+  } catch (error) {
+    for (const member of group) member.reject(error);
+    return;
+  }
+  group.forEach((member, i) => {
+    const outcome = outcomes[i];
+    if (outcome.ok) member.resolve(outcome.row);
+    else member.reject(outcome.error);
+  });
+}
+
+async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = new Array(group.length);
+  const accepted = await feasibleMembers(trx, group, outcomes);
+  const batchIds = await insertBatches(trx, accepted.map((i) => group[i].batch));
+
+  const generators = new Map<string, () => string>();
+  const nextCode = (format: CodeFormat) => {
+    const key = `${format.prefix}|${format.length}|${format.alphabet}`;
+    let next = generators.get(key);
+    if (next === undefined) generators.set(key, (next = codeGenerator(format)));
+    return next();
+  };
+  // Each pending member: its index in the group and its batch id.
+  let pending = accepted.map((index, i) => ({ index, batchId: batchIds[i] }));
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === MAX_COLLISION_ROUNDS) {
+      for (const { index, batchId } of pending) {
+        await deleteBatch(trx, batchId);
+        outcomes[index] = { ok: false, error: new PromoError('generation_failed', 'Could not find an unused code; nothing was saved. Try a longer code length.') };
+      }
+      break;
+    }
+    const rows = pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) }));
+    // In one order of the unique key, so that groups of two processes that
+    // collide on two codes wait for each other instead of deadlocking.
+    rows.sort((a, b) => (a.code.toLowerCase() < b.code.toLowerCase() ? -1 : 1));
+    const inserted = await insertPromotionsReturning(trx, rows);
+    const byBatch = new Map(inserted.map((row) => [row.batch_id, row]));
+    // A code that collided (with a stored one, or another in this group) gets a fresh one next round.
+    pending = pending.filter(({ index, batchId }) => {
+      const row = byBatch.get(batchId);
+      if (row) outcomes[index] = { ok: true, row };
+      return !row;
+    });
+  }
+  return outcomes;
+}
+
+/**
+ * The feasibility rule for each member, in arrival order, as if each had its
+ * own transaction: the highest promotion id (once per group) plus the members
+ * accepted before it bounds how many codes exist; only when a code space is
+ * nearly full is the exact count for it read. A refused member gets its own
+ * error; the indexes of the accepted ones are returned.
+ */
+async function feasibleMembers(trx: Db, group: Waiting[], outcomes: Outcome[]): Promise<number[]> {
+  const storedBound = await maxPromotionId(trx);
+  const storedInSpace = new Map<string, number>();
+  const acceptedInSpace = new Map<string, number>();
+  const accepted: number[] = [];
+  for (let i = 0; i < group.length; i++) {
+    const { format, batch } = group[i];
+    const space = `${batch.prefix_key}|${batch.code_length}`;
+    const fits = async () => {
+      if (codeSpace(format) - (storedBound + accepted.length) >= 2) return;
+      let stored = storedInSpace.get(space);
+      if (stored === undefined) storedInSpace.set(space, (stored = await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)));
+      assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));
+    };
+    try {
+      await fits();
+    } catch (error) {
+      if (!(error instanceof PromoError)) throw error;
+      outcomes[i] = { ok: false, error };
+      continue;
+    }
+    accepted.push(i);
+    acceptedInSpace.set(space, (acceptedInSpace.get(space) ?? 0) + 1);
+  }
+  return accepted;
+}

@@ -1,0 +1,83 @@
+import { expect, it, vi } from 'vitest';
+import { PromoError } from '../../src/domain/errors.js';
+import type { PromotionTerms } from '../../src/domain/promotion.js';
+import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
+import { createSet } from '../../src/service/sets.js';
+import { insertBatch, insertBatches, insertPromotionsReturning } from '../../src/store/promotions.js';
+import { describeEachDialect, useTestCore } from '../support/databases.js';
+
+// Count the group commit's statements: fewer batch INSERTs than requests proves requests were coalesced.
+vi.mock('../../src/store/promotions.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/store/promotions.js')>();
+  return { ...actual, insertBatches: vi.fn(actual.insertBatches), insertPromotionsReturning: vi.fn(actual.insertPromotionsReturning) };
+});
+
+const TERMS = { type: 'Percentage', recurring: 0, value: '10.00', cycles: '', appliesto: '', requires: '', requiresexisting: 0, startdate: '0000-00-00', expirationdate: '0000-00-00', maxuses: 1, lifetimepromo: 0, applyonce: 0, newsignups: 0, existingclient: 0, onceperclient: 0, recurfor: 0, upgrades: 0, upgradeconfig: '', notes: '' } satisfies PromotionTerms;
+
+describeEachDialect('group commit of single codes', (dialect) => {
+  const ctx = useTestCore(dialect);
+  let setNumber = 0;
+  const newSet = (fields: Record<string, unknown> = {}) => createSet(ctx.core, { name: `group ${++setNumber}`, ...fields }, 'cli:test');
+
+  it('100 concurrent requests are written in fewer transactions, each with its own batch, actor, terms and code', async () => {
+    const set = await newSet();
+    vi.mocked(insertBatches).mockClear();
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => generatePromotion(ctx.core, set, { notes: `request ${i}` }, `cli:user${i}`)));
+    expect(vi.mocked(insertBatches).mock.calls.length).toBeLessThan(100);
+    expect(new Set(results.map((r) => r.code.toLowerCase())).size).toBe(100);
+    expect(new Set(results.map((r) => r.id)).size).toBe(100);
+    const rows = await ctx.core.db
+      .selectFrom('promotions')
+      .innerJoin('batches', 'batches.id', 'promotions.batch_id')
+      .select(['promotions.id', 'promotions.code', 'batches.created_by', 'batches.notes', 'batches.kind', 'batches.count'])
+      .where('promotions.set_id', '=', set.id)
+      .execute();
+    expect(rows).toHaveLength(100);
+    const byId = new Map(rows.map((r) => [Number(r.id), r]));
+    results.forEach((result, i) => {
+      expect(result.notes).toBe(`request ${i}`);
+      const row = byId.get(result.id)!;
+      expect(row).toMatchObject({ code: result.code, created_by: `cli:user${i}`, notes: `request ${i}`, kind: 'single' });
+      expect(Number(row.count)).toBe(1);
+    });
+    const batches = await ctx.core.db.selectFrom('batches').select('id').where('set_id', '=', set.id).execute();
+    expect(batches).toHaveLength(100);
+  });
+
+  it('in a crowded code space, codes that collide inside a group or with stored ones are regenerated', async () => {
+    // 3-digit codes: 1,000 possible; 300 taken already, so about a third of first tries collide.
+    const set = await newSet({ code_alphabet: 'numeric', code_length: 3 });
+    const taken = Array.from({ length: 300 }, (_, i) => String(i * 3).padStart(3, '0'));
+    const seedBatch = await generatePromotions(ctx.core, set, { amount: 1 }, 'cli:test');
+    await ctx.core.db.deleteFrom('promotions').where('batch_id', '=', seedBatch.batchId).execute();
+    await ctx.core.db.insertInto('promotions').values(taken.map((code) => ({ set_id: set.id, batch_id: seedBatch.batchId, code }))).execute();
+    vi.mocked(insertBatches).mockClear();
+    vi.mocked(insertPromotionsReturning).mockClear();
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => generatePromotion(ctx.core, set, {}, `cli:user${i}`)));
+    const codes = results.map((r) => r.code);
+    expect(new Set(codes).size).toBe(50);
+    for (const code of codes) expect(taken).not.toContain(code);
+    // More code INSERTs than batch INSERTs: regeneration rounds happened.
+    expect(vi.mocked(insertPromotionsReturning).mock.calls.length).toBeGreaterThan(vi.mocked(insertBatches).mock.calls.length);
+    const stored = await ctx.core.db.selectFrom('promotions').select('code').where('set_id', '=', set.id).execute();
+    expect(stored).toHaveLength(350);
+  });
+
+  it('a request the feasibility rule refuses gets its own error; the others in its group succeed', async () => {
+    // Make the cheap bound useless (many promotions stored elsewhere), then record 996 of 1,000 3-digit codes as issued.
+    const other = await newSet();
+    await generatePromotions(ctx.core, other, { amount: 1000 }, 'cli:test');
+    const set = await newSet({ code_alphabet: 'numeric', code_length: 3, code_prefix: 'FULL' });
+    await insertBatch(ctx.core.db, { set_id: set.id, kind: 'bulk', count: 996, prefix_key: 'full', code_length: 3, code_alphabet: 'numeric', created_by: 'cli:test', created_at: new Date().toISOString(), terms: TERMS });
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => generatePromotion(ctx.core, set, {}, `cli:user${i}`)));
+    // Room for 3 more (each must leave at least as many free as it takes), in arrival order.
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
+    for (const outcome of outcomes.slice(3)) {
+      const error = (outcome as PromiseRejectedResult).reason;
+      expect(error).toBeInstanceOf(PromoError);
+      expect((error as PromoError).code).toBe('code_space_exhausted');
+    }
+    const batches = await ctx.core.db.selectFrom('batches').select(['created_by', 'kind']).where('set_id', '=', set.id).where('kind', '=', 'single').orderBy('id').execute();
+    expect(batches.map((b) => b.created_by)).toEqual(['cli:user0', 'cli:user1', 'cli:user2']);
+  });
+});
