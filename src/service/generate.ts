@@ -3,7 +3,7 @@ import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId, type Batch } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -43,11 +43,33 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, onProgress?: Progress): Promise<GenerationResult> {
-  const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
-  return generate(core, set, request, 'bulk', actor, onProgress);
+  const { request, terms, format } = await prepareBulk(core, set, input);
+  const amount = request.amount;
+  const batchId = await inWriteTransaction(core.db, async (trx) => {
+    // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
+    const id = await insertBatch(trx, {
+      set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
+      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
+    });
+    // Checked again under the write lock: another writer may have used the space meanwhile.
+    await checkFeasible(trx, format, amount, amount);
+    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
+    return id;
+  });
+  return { batchId, count: amount, terms };
 }
 
-async function generate(core: Core, set: PromoSet, request: BulkRequest, kind: Batch['kind'], actor: string, onProgress?: Progress): Promise<GenerationResult> {
+/**
+ * Every check a bulk request must pass, without writing anything. Slack
+ * answers its modal with these errors inline (within its 3 seconds) and only
+ * then starts the batch, which runs them again.
+ */
+export async function checkGenerationRequest(core: Core, set: PromoSet, input: Record<string, unknown>): Promise<BulkRequest> {
+  return (await prepareBulk(core, set, input)).request;
+}
+
+async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest): Promise<{ request: BulkRequest; terms: PromotionTerms; format: CodeFormat }> {
+  const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
   if (set.archived_at !== null) throw archived(set);
   const terms = promotionTerms(set, request.overrides, today(core));
   const format: CodeFormat = {
@@ -55,21 +77,8 @@ async function generate(core: Core, set: PromoSet, request: BulkRequest, kind: B
     length: request.format.length ?? set.code_length,
     alphabet: request.format.alphabet ?? set.code_alphabet,
   };
-  const amount = request.amount;
-  // Refuse hopeless requests before taking the write lock; checked again inside.
-  await checkFeasible(core.db, format, amount, 0);
-
-  const batchId = await inWriteTransaction(core.db, async (trx) => {
-    // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
-    const id = await insertBatch(trx, {
-      set_id: set.id, kind, count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
-    });
-    await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
-    return id;
-  });
-  return { batchId, count: amount, terms };
+  await checkFeasible(core.db, format, request.amount, 0);
+  return { request, terms, format };
 }
 
 /**

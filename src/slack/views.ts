@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
-import { checkGenerationRequest } from '../service/generate-check.js';
 import { claimDelivery, releaseDelivery } from '../service/deliveries.js';
+import { checkGenerationRequest } from '../service/generate.js';
 import { createSet, editableFields, getSet, setUrl, updateSet } from '../service/sets.js';
 import { codesInputFromForm, GENERATE_CODES_CALLBACK, type CodesModalMetadata } from './blocks/codes-modal.js';
 import { readInputs } from './blocks/inputs.js';
