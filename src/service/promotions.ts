@@ -13,6 +13,8 @@ export async function* eachPromotionRow(core: Core, filter: PromotionFilter): As
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
     afterId = page[page.length - 1].id;
+    // SQLite reads are synchronous: let other requests (Slack acks) in between pages.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

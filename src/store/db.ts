@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -7,6 +9,8 @@ import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+
+const require = createRequire(import.meta.url);
 
 export const DEFAULT_SQLITE_PATH = './data/promoset.db';
 
@@ -67,7 +71,30 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path);
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, checkpointer) }) });
+}
+
+/**
+ * SQLite copies the WAL back into the database file ("checkpoint") on the
+ * commit that crosses 1,000 pages, synchronously: after a 100k-code batch that
+ * held this process's event loop for ~20 ms. A worker thread with its own
+ * connection does it instead, every second, in PASSIVE mode (it never blocks
+ * writers), and the main connection stops checkpointing by itself.
+ */
+function startCheckpointer(sqlite: SQLite.Database, path: string): Worker {
+  sqlite.pragma('wal_autocheckpoint = 0');
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const db = new (require(workerData.module))(workerData.path);
+     db.pragma('busy_timeout = 1000');
+     setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} }, 1000);`,
+    { eval: true, workerData: { path, module: require.resolve('better-sqlite3') } },
+  );
+  worker.unref();
+  // A checkpoint that cannot run is retried next second; it must never take the process down.
+  worker.on('error', () => {});
+  return worker;
 }
 
 /**
@@ -75,10 +102,13 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
  * running the statements of a one-code POST. Statements are reused by SQL text
  * (bounded), except one still busy iterating, which gets a fresh one.
  */
-function withStatementCache(sqlite: SQLite.Database, max = 500) {
+function withStatementCache(sqlite: SQLite.Database, checkpointer?: Worker, max = 500) {
   const cache = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      void checkpointer?.terminate();
+      sqlite.close();
+    },
     prepare(text: string) {
       const cached = cache.get(text);
       if (cached && !cached.busy) return cached;
