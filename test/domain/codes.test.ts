@@ -1,8 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { assertFeasible, CODE_ALPHABETS, codeGenerator, codeSpace } from '../../src/domain/codes.js';
 import { PromoError } from '../../src/domain/errors.js';
 
 describe('codes', () => {
+  it('draws from the CSPRNG, never Math.random, and spreads over the whole alphabet', () => {
+    const spy = vi.spyOn(Math, 'random').mockImplementation(() => {
+      throw new Error('Math.random must not be used for codes');
+    });
+    try {
+      const next = codeGenerator({ prefix: '', length: 8, alphabet: 'default' });
+      const codes = Array.from({ length: 5000 }, next);
+      expect(new Set(codes).size).toBe(5000);
+      const seen = new Set(codes.join(''));
+      expect([...seen].sort().join('')).toBe([...CODE_ALPHABETS.default].sort().join(''));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('the default alphabet has no vowels and no look-alikes', () => {
     for (const banned of 'AEIOU01ILV') expect(CODE_ALPHABETS.default).not.toContain(banned);
     expect(new Set(CODE_ALPHABETS.default).size).toBe(CODE_ALPHABETS.default.length);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PromoError } from '../../src/domain/errors.js';
-import { parseBulkRequest, parseOverrides, promotionTerms, upgradeConfig } from '../../src/domain/promotion.js';
+import { csvCell, parseBulkRequest, parseOverrides, promotionCsvLine, promotionTerms, upgradeConfig } from '../../src/domain/promotion.js';
 import { SET_DEFAULTS, type PromoSet } from '../../src/domain/set.js';
 
 const TODAY = '2026-03-10';
@@ -54,5 +54,17 @@ describe('promotion overrides follow the same rules as the set', () => {
     expect(refusal(() => parseBulkRequest({ code_length: '31' })).fields).toEqual({ code_length: 'The code length must be a whole number from 3 to 30.' });
     expect(parseBulkRequest({ amount: 100000, name: 'shop', code_type: 'numeric' })).toMatchObject({ amount: 100000, format: { prefix: 'shop', alphabet: 'numeric' } });
     expect(parseBulkRequest({ code_prefix: 'a', name: 'b' }).format.prefix).toBe('a');
+  });
+});
+
+describe('CSV cells', () => {
+  it('quote commas, quotes and newlines, and defuse spreadsheet formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('two\nlines')).toBe('"two\nlines"');
+    for (const formula of ['=HYPERLINK("http://x")', '+1+1', '-2', '@SUM(A1)']) expect(csvCell(formula).replace(/^"/, '')).toMatch(/^'/);
+    const terms = promotionTerms({ ...set, notes: '=cmd|"/c calc"!A1' }, {}, TODAY);
+    expect(promotionCsvLine(7, 'ABC', 0, terms)).toBe(`7,ABC,Percentage,20.00,2026-04-01,2026-05-01,1,0,"'=cmd|""/c calc""!A1"\n`);
   });
 });
