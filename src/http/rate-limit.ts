@@ -42,6 +42,22 @@ export class RateLimiter {
 }
 
 /**
+ * Whom a limit counts: an IPv4 address, or an IPv6 client's /64. One IPv6
+ * subscriber usually holds a whole /64, so counting full addresses would let
+ * it multiply its allowance by rotating them.
+ */
+export function rateLimitClient(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const [head, tail = ''] = ip.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
  * The limits of one server: single-code POSTs at RATE_LIMIT_PER_MINUTE, and
  * bulk POSTs (up to 100,000 codes each) at a sixtieth of it, at least one a
  * minute: 10 a minute at the default of 600.

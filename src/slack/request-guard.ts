@@ -106,6 +106,9 @@ export interface GuardResult {
  * shape (400). The buffered body is left on `req.rawBody`, where Bolt's
  * receiver looks for an already-read body.
  */
+/** Slack's own rule for signed requests: five minutes. */
+const SIGNATURE_MAX_AGE_S = 5 * 60;
+
 export async function guardSlackRequest(req: IncomingMessage, signingSecret: string, handled?: Handled, nowMs = Date.now()): Promise<GuardResult> {
   const raw = await readBody(req);
   (req as IncomingMessage & { rawBody?: Buffer }).rawBody = raw;
@@ -116,7 +119,9 @@ export async function guardSlackRequest(req: IncomingMessage, signingSecret: str
   if (isObject(body) && body.ssl_check === '1' && contentType === 'application/x-www-form-urlencoded') return { ok: true };
   const signature = req.headers['x-slack-signature'];
   const timestamp = Number(req.headers['x-slack-request-timestamp']);
-  const signed = typeof signature === 'string' && Number.isFinite(timestamp)
+  // Bolt refuses old timestamps only; one from the future would make a captured request replayable later.
+  const fresh = Number.isFinite(timestamp) && Math.abs(nowMs / 1000 - timestamp) <= SIGNATURE_MAX_AGE_S;
+  const signed = typeof signature === 'string' && fresh
     && isValidSlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp }, nowMilliseconds: nowMs });
   if (!signed) return { ok: false, status: 401 };
   const reason = malformedReason(body, handled);

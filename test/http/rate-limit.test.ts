@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../src/http/rate-limit.js';
+import { RateLimiter, rateLimitClient } from '../../src/http/rate-limit.js';
 import { countPromotions } from '../../src/store/promotions.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm, rawRequest } from './helpers.js';
@@ -30,6 +30,16 @@ describe('rate limits on set URL POSTs', () => {
     expect((await rawRequest(url, { headers: as('203.0.113.1') })).status).toBe(200);
   });
 
+  it('counts an IPv6 client by its /64, so rotating addresses inside it gains nothing', async () => {
+    const set = await makeSet(service);
+    const url = localSetUrl(service, set);
+    const from = (ip: string) => postForm(url, '', { 'x-forwarded-for': ip });
+    for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::9']) expect((await from(ip)).status).toBe(200);
+    expect((await from('2001:db8:1:2:abcd::7')).status).toBe(429);
+    expect((await from('2001:db8:1:3::1')).status).toBe(200); // the next /64 is someone else
+    expect(await countPromotions(service.core.db, { setId: set.id })).toBe(4);
+  });
+
   it('gives bulk its own lower limit: max(1, limit / 60) a minute', async () => {
     const set = await makeSet(service);
     const url = `${localSetUrl(service, set)}/codes`;
@@ -39,6 +49,17 @@ describe('rate limits on set URL POSTs', () => {
     expect(limited.headers['retry-after']).toMatch(/^\d+$/);
     expect(limited.json.message).toMatch(/^Too many bulk requests from your address to this promo set: the limit is 1 a minute\./);
     expect(await countPromotions(service.core.db, { setId: set.id })).toBe(2);
+  });
+});
+
+describe('rateLimitClient', () => {
+  it('keeps IPv4 as is and reduces IPv6 to its /64 in one spelling', () => {
+    expect(rateLimitClient('203.0.113.7')).toBe('203.0.113.7');
+    expect(rateLimitClient('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(rateLimitClient('2001:DB8:0001:0002:0:0:0:1')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitClient('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(rateLimitClient('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(rateLimitClient('::1')).toBe('0:0:0:0::/64');
   });
 });
 

@@ -50,6 +50,11 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const staleInteractive = await send(slack.eventsUrl, signInteractive(SIGNING_SECRET, { type: 'block_actions', user: { id: ADMIN }, actions: [{ action_id: 'set_archive', value: String(set.id) }] }, { timestamp: sixMinutesAgo }));
       expect(staleInteractive.status).toBe(401);
 
+      // A timestamp from the future would let a captured request be replayed later.
+      const sixMinutesAhead = Math.floor(Date.now() / 1000) + 6 * 60;
+      const future = await send(slack.eventsUrl, signSlashCommand(SIGNING_SECRET, fields('code Guarded'), { timestamp: sixMinutesAhead }));
+      expect(future.status).toBe(401);
+
       await new Promise((r) => setTimeout(r, 200));
       expect(await state()).toEqual(before);
       // No Web API call was made on behalf of any of them (auth.test is Bolt checking its own token at start-up).

@@ -5,7 +5,7 @@ import { generatePromotion } from '../../service/generate.js';
 import { resolveSetToken, setUrl } from '../../service/sets.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
-import { rateLimited, type RateLimiter } from '../rate-limit.js';
+import { rateLimitClient, rateLimited, type RateLimiter } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
 import type { AppContext, Route, RouteRequest } from '../server.js';
 
@@ -27,7 +27,7 @@ export async function resolveCaller(app: AppContext, req: IncomingMessage, token
 
 /** Count a POST against its limit; over it, 429 with Retry-After. */
 export function enforceRateLimit(limiter: RateLimiter, res: ServerResponse, caller: SetCaller, what: string): void {
-  const wait = limiter.hit(`${caller.set.id}|${caller.ip}`);
+  const wait = limiter.hit(`${caller.set.id}|${rateLimitClient(caller.ip)}`);
   if (wait === 0) return;
   res.setHeader('retry-after', String(wait));
   throw rateLimited(wait, limiter.limitPerMinute, what);
