@@ -3,7 +3,7 @@ import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '../../dom
 import { PROMO_TYPES } from '../../domain/fields.js';
 import { DEFAULT_BULK_AMOUNT, MAX_BULK_AMOUNT } from '../../domain/promotion.js';
 import type { PromoSet } from '../../domain/set.js';
-import { dateInput, numberInput, selectInput, textInput } from './inputs.js';
+import { dateInput, modal, numberInput, selectInput, textInput } from './inputs.js';
 
 export const GENERATE_CODES_CALLBACK = 'promo_generate_codes';
 
@@ -14,26 +14,18 @@ export interface CodesModalMetadata {
 
 /** Block ids are the bulk request's field names (the set URL's `/codes` fields), so errors land inline. */
 export function generateCodesModal(set: PromoSet, amount: string | undefined, metadata: CodesModalMetadata): types.ModalView {
-  return {
-    type: 'modal',
-    callback_id: GENERATE_CODES_CALLBACK,
-    private_metadata: JSON.stringify(metadata),
-    title: { type: 'plain_text', text: 'Generate codes' },
-    submit: { type: 'plain_text', text: 'Generate' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `From the set *${escapeText(set.name)}* (id ${set.id}). Up to 20 codes are posted as a message; more arrive as a CSV file.` } },
-      numberInput('amount', { label: 'How many codes', initial: amount ?? String(DEFAULT_BULK_AMOUNT), min: 1, max: MAX_BULK_AMOUNT }),
-      textInput('code_prefix', { label: 'Prefix', initial: set.code_prefix, optional: true, maxLength: 40 }),
-      numberInput('code_length', { label: 'Random part length', initial: set.code_length, min: MIN_CODE_LENGTH, max: MAX_CODE_LENGTH }),
-      selectInput('code_type', { label: 'Code type', options: CODE_ALPHABET_NAMES, initial: set.code_alphabet }),
-      numberInput('value', { label: 'Value', initial: set.promo_value, decimal: true }),
-      selectInput('promo_code_type', { label: 'Discount type', options: PROMO_TYPES, initial: set.promo_code_type }),
-      dateInput('start_date', { label: 'Start date', initial: set.start_date }),
-      dateInput('expiry_date', { label: 'Expiry date', initial: set.expiration_date, hint: set.valid_days ? `Empty: ${set.valid_days} days after generation` : undefined }),
-      textInput('notes', { label: 'Notes', initial: set.notes, optional: true, multiline: true, maxLength: 2000 }),
-    ],
-  };
+  return modal(GENERATE_CODES_CALLBACK, 'Generate codes', 'Generate', metadata, [
+    { type: 'section', text: { type: 'mrkdwn', text: `From the set *${escapeText(set.name)}* (id ${set.id}). Up to 20 codes are posted as a message; more arrive as a CSV file.` } },
+    numberInput('amount', { label: 'How many codes', initial: amount ?? String(DEFAULT_BULK_AMOUNT), min: 1, max: MAX_BULK_AMOUNT }),
+    textInput('code_prefix', { label: 'Prefix', initial: set.code_prefix, optional: true, maxLength: 40 }),
+    numberInput('code_length', { label: 'Random part length', initial: set.code_length, min: MIN_CODE_LENGTH, max: MAX_CODE_LENGTH }),
+    selectInput('code_type', { label: 'Code type', options: CODE_ALPHABET_NAMES, initial: set.code_alphabet }),
+    numberInput('value', { label: 'Value', initial: set.promo_value, decimal: true }),
+    selectInput('promo_code_type', { label: 'Discount type', options: PROMO_TYPES, initial: set.promo_code_type }),
+    dateInput('start_date', { label: 'Start date', initial: set.start_date }),
+    dateInput('expiry_date', { label: 'Expiry date', initial: set.expiration_date, hint: set.valid_days ? `Empty: ${set.valid_days} days after generation` : undefined }),
+    textInput('notes', { label: 'Notes', initial: set.notes, optional: true, multiline: true, maxLength: 2000 }),
+  ]);
 }
 
 /** Empty inputs mean "as the set says": they are left out of the request. */

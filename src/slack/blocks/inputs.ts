@@ -30,6 +30,19 @@ function input(blockId: string, common: Common, element: types.InputBlock['eleme
   };
 }
 
+/** A modal with a title, a submit button and a Cancel button; context travels in private_metadata. */
+export function modal(callbackId: string, title: string, submit: string, metadata: unknown, blocks: Block[]): types.ModalView {
+  return {
+    type: 'modal',
+    callback_id: callbackId,
+    private_metadata: JSON.stringify(metadata),
+    title: { type: 'plain_text', text: title },
+    submit: { type: 'plain_text', text: submit },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks,
+  };
+}
+
 export function textInput(blockId: string, common: Common & { initial?: string; multiline?: boolean; placeholder?: string; maxLength?: number }): Block {
   return input(blockId, common, {
     type: 'plain_text_input',

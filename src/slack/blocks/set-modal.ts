@@ -2,7 +2,7 @@ import type { types } from '@slack/bolt';
 import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '../../domain/codes.js';
 import { CYCLES, PROMO_TYPES } from '../../domain/fields.js';
 import { SET_DEFAULTS, SET_FIELD_NAMES, UPGRADE_TYPES, type SetFields } from '../../domain/set.js';
-import { dateInput, flagInput, multiSelectInput, numberInput, selectInput, textInput } from './inputs.js';
+import { dateInput, flagInput, modal, multiSelectInput, numberInput, selectInput, textInput } from './inputs.js';
 
 export const NEW_SET_CALLBACK = 'promo_new_set';
 export const EDIT_SET_CALLBACK = 'promo_edit_set';
@@ -113,27 +113,11 @@ function setBlocks(v: FormValues): types.KnownBlock[] {
 }
 
 export function newSetModal(name: string, metadata: SetModalMetadata): types.ModalView {
-  return {
-    type: 'modal',
-    callback_id: NEW_SET_CALLBACK,
-    private_metadata: JSON.stringify(metadata),
-    title: { type: 'plain_text', text: 'New promo set' },
-    submit: { type: 'plain_text', text: 'Create' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks: setBlocks(setFormValues({ ...SET_DEFAULTS, name })),
-  };
+  return modal(NEW_SET_CALLBACK, 'New promo set', 'Create', metadata, setBlocks(setFormValues({ ...SET_DEFAULTS, name })));
 }
 
 export function editSetModal(fields: SetFields, metadata: SetModalMetadata): types.ModalView {
-  return {
-    type: 'modal',
-    callback_id: EDIT_SET_CALLBACK,
-    private_metadata: JSON.stringify(metadata),
-    title: { type: 'plain_text', text: 'Edit promo set' },
-    submit: { type: 'plain_text', text: 'Save' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks: setBlocks(setFormValues(fields)),
-  };
+  return modal(EDIT_SET_CALLBACK, 'Edit promo set', 'Save', metadata, setBlocks(setFormValues(fields)));
 }
 
 export function parseMetadata<T>(text: string | undefined): Partial<T> {
