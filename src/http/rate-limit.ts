@@ -47,9 +47,8 @@ export class RateLimiter {
  * it multiply its allowance by rotating them.
  */
 export function rateLimitClient(ip: string): string {
+  // IPv4-mapped addresses were already turned into IPv4 (normaliseIp).
   if (!ip.includes(':')) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
   const [head, tail = ''] = ip.toLowerCase().split('%')[0].split('::');
   const left = head ? head.split(':') : [];
   const right = ip.includes('::') && tail ? tail.split(':') : [];
