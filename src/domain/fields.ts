@@ -17,6 +17,16 @@ export const CYCLES = [
 
 export type Flag = 0 | 1;
 
+/**
+ * A client's value, safe to quote in a message: never String() on an object,
+ * whose toString the client controls (`{"toString": ""}` throws).
+ */
+export function printable(value: unknown, max = 40): string {
+  if (typeof value === 'string') return value.slice(0, max);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return `${value}`;
+  return Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+}
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'y']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', 'n', '']);
 
@@ -111,7 +121,7 @@ export function list(label: string, itemPattern: RegExp, itemHint: string, allow
       if (text === '') continue;
       const canonical = text === null ? undefined : allowed ? allowed.find((a) => a.toLowerCase() === text.toLowerCase()) : itemPattern.test(text) ? text : undefined;
       if (canonical === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${label}: "${String(item).slice(0, 40)}" is not valid; ${itemHint}.` });
+        ctx.addIssue({ code: 'custom', message: `${label}: "${printable(item)}" is not valid; ${itemHint}.` });
         return z.NEVER;
       }
       if (!out.includes(canonical)) out.push(canonical);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CODE_ALPHABET_NAMES, DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH, type CodeAlphabet } from './codes.js';
 import { NO_DATE } from './dates.js';
 import { PromoError } from './errors.js';
-import { codePrefix, CYCLES, decimalText, flag, list, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
+import { codePrefix, CYCLES, printable, decimalText, flag, list, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
 import { DATE_RULES, checkDates } from './rules.js';
 
 /** A promo set: the template every promotion of the set is generated from. */
@@ -55,7 +55,7 @@ const PRODUCT_ITEM = /^(\d{1,9}|A\d{1,9}|D\.[A-Za-z0-9][A-Za-z0-9.-]{0,62})$/;
 const PRODUCT_HINT = 'use product ids (12), addon ids (A12) or domains (D.com)';
 
 const ipList = z.unknown().transform((value, ctx): string => {
-  const raw = Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : '';
+  const raw = Array.isArray(value) ? value.map((item) => (typeof item === 'string' ? item : printable(item))).join(',') : typeof value === 'string' ? value : '';
   const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
   if (entries.length === 0 || entries.some((e) => e.toLowerCase() === 'any')) {
     if (entries.length > 1) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { isValidSlackRequest } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
+import { printable } from '../domain/fields.js';
 
 /** As Bolt's own limit: Slack's payloads (even big modals) are far smaller. */
 export const SLACK_BODY_LIMIT = 4 * 1024 * 1024;
@@ -76,7 +77,7 @@ export function malformedReason(body: unknown, handled?: Handled): string | unde
       return undefined;
     }
     default:
-      return `Payloads of type "${String(body.type).slice(0, 40)}" are not handled here.`;
+      return `Payloads of type "${printable(body.type)}" are not handled here.`;
   }
 }
 

@@ -120,6 +120,19 @@ describe('HTTP fuzzing: every endpoint, hostile input', () => {
     );
   });
 
+  it('values whose toString the client controls (found by fuzzing) get a 400, not a 500', async () => {
+    const hostile = { toString: '' };
+    for (const body of [{ name: 'x', applies_to: [hostile] }, { name: 'y', api_ip_address: [hostile] }, { name: 'z', cycles: [hostile, 'Monthly'] }]) {
+      const reply = await send(`${service.url}/api/sets`, 'POST', 'application/json', JSON.stringify(body), { authorization: `Bearer ${ADMIN_TOKEN}` });
+      expect(reply.status).toBe(400);
+      expect(Object.values(reply.json.fields as Record<string, string>).join(' ')).toContain('a object');
+    }
+    // A set of its own: the admin fuzzing above may have rotated the shared one.
+    const own = localSetUrl(service, await makeSet(service));
+    const bulk = await rawRequest(`${own}/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: hostile, notes: [hostile] }) });
+    expect(bulk.status).toBe(400);
+  });
+
   it('unknown paths and methods', async () => {
     await fc.assert(
       fc.asyncProperty(fc.webPath(), fc.constantFrom('GET', 'POST', 'PATCH', 'OPTIONS', 'TRACE'), async (path, method) => {

@@ -43,6 +43,12 @@ describe('Slack payload fuzzing', () => {
     { type: 'event_callback', event_id: 'Ev1', event: { type: 'app_home_opened', user: ADMIN, tab: 'home' } },
   ];
 
+  it('a payload type whose toString the sender controls gets 400 (a fuzzing find)', async () => {
+    const res = await send(slack.eventsUrl, signInteractive(SIGNING_SECRET, { ...skeletons()[0], type: { toString: '' } }));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ result: 'error', message: 'Payloads of type "a object" are not handled here.' });
+  });
+
   it('signed interactive payloads with random parts replaced get no 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(5), fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), fc.anything({ maxDepth: 2 }), fc.nat(), async (which, path, value, salt) => {
