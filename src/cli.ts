@@ -197,8 +197,10 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
     if (values.type !== undefined) input.code_type = values.type;
     const showProgress = process.stderr.isTTY || Number(values.amount) >= 10_000;
     const started = Date.now();
-    const result = await generatePromotions(core, set, input, actor(), (done, total) => {
-      if (showProgress) process.stderr.write(`\rGenerating… ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+    const result = await generatePromotions(core, set, input, actor(), {
+      onProgress: (done, total) => {
+        if (showProgress) process.stderr.write(`\rGenerating… ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+      },
     });
     if (showProgress) process.stderr.write('\n');
     if (values.csv) {

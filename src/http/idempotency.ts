@@ -11,6 +11,7 @@ import {
   releaseIdempotencyKey,
   type IdempotencyRecord,
 } from '../store/idempotency.js';
+import { findBatchIdByRequestKey } from '../store/promotions.js';
 
 const KEEP_MS = 24 * 60 * 60 * 1000;
 /** A claim still pending after this long belongs to a request that died (crash, kill); it may be taken over. */
@@ -18,8 +19,14 @@ const ABANDONED_MS = 10 * 60 * 1000;
 export const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 export type IdempotencyOutcome =
-  | { kind: 'new'; setId: number; key: string }
+  /** `requestKey` goes on the batch the request makes (GenerationOptions.requestKey). */
+  | { kind: 'new'; setId: number; key: string; requestKey: string }
   | { kind: 'replay'; record: IdempotencyRecord };
+
+/** One claim of one key: a key reused after it expired names a different request. */
+export function requestKeyFor(setId: number, key: string, claimedAt: string): string {
+  return `idempotency:${setId}:${claimedAt}:${key}`;
+}
 
 let lastPurge = 0;
 
@@ -29,7 +36,7 @@ let lastPurge = 0;
  * `finish` or `abandon`. A known key: the stored outcome, to be replayed.
  * A key whose first request is still running: 409, never a second batch.
  */
-export async function beginIdempotent(core: Core, req: IncomingMessage, res: ServerResponse, setId: number, request: (string | Buffer)[]): Promise<IdempotencyOutcome | null> {
+export async function beginIdempotent(core: Core, req: IncomingMessage, res: ServerResponse, setId: number, request: (string | Buffer)[], format: string | null = null): Promise<IdempotencyOutcome | null> {
   const header = req.headers['idempotency-key'];
   if (header === undefined) return null;
   const key = Array.isArray(header) ? header[0] : header;
@@ -41,9 +48,12 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
   const fingerprint = requestFingerprint(request);
 
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (await claimIdempotencyKey(core.db, { setId, key, fingerprint, now: now.toISOString() })) return { kind: 'new', setId, key };
-    const record = await findIdempotencyKey(core.db, setId, key);
+    if (await claimIdempotencyKey(core.db, { setId, key, fingerprint, format, now: now.toISOString() })) {
+      return { kind: 'new', setId, key, requestKey: requestKeyFor(setId, key, now.toISOString()) };
+    }
+    let record = await findIdempotencyKey(core.db, setId, key);
     if (record === undefined) continue; // released in between: claim again
+    if (record.state === 'pending' && record.fingerprint === fingerprint) record = await recoverCommitted(core, record);
     const age = now.getTime() - Date.parse(record.createdAt);
     if (age >= KEEP_MS || (record.state === 'pending' && age >= ABANDONED_MS)) {
       await deleteIdempotencyKeyIfCreatedAt(core.db, setId, key, record.createdAt);
@@ -59,6 +69,19 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
     return { kind: 'replay', record };
   }
   throw new PromoError('conflict', 'This Idempotency-Key is being used by several requests at once. Retry in a moment.');
+}
+
+/**
+ * A pending claim whose batch has committed is done, whatever became of the
+ * request that made it (still streaming its reply, or killed right after
+ * COMMIT): the batch carries the claim's request key, written in its own transaction.
+ */
+async function recoverCommitted(core: Core, record: IdempotencyRecord): Promise<IdempotencyRecord> {
+  const batchId = await findBatchIdByRequestKey(core.db, requestKeyFor(record.setId, record.key, record.createdAt));
+  if (batchId === undefined) return record;
+  const done = { status: 200, batchId, format: record.format ?? undefined };
+  await completeIdempotencyKey(core.db, record.setId, record.key, done);
+  return { ...record, state: 'done', status: 200, batchId };
 }
 
 /** What a key is bound to: the kind of request, its query format and its exact body bytes. */

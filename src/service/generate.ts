@@ -21,12 +21,22 @@ export interface GenerationResult {
 
 export type Progress = (done: number, total: number) => void;
 
+export interface GenerationOptions {
+  onProgress?: Progress;
+  /**
+   * Names the request this generation answers (an Idempotency-Key claim). It
+   * is stored on the batch in the same transaction, so a retry can find the
+   * batch even if the process died right after COMMIT.
+   */
+  requestKey?: string;
+}
+
 /**
  * One promotion, now: seed 001's POST. `input` holds its optional fields, raw.
  * Everything that can refuse this request is decided here, before it joins
  * the group commit (single-codes.ts), which then writes it with its own batch row.
  */
-export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string): Promise<WhmcsPromotion> {
+export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw archived(set);
   const terms = promotionTerms(set, overrides, today(core));
@@ -35,25 +45,25 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     format,
     batch: {
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
+      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
   });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */
-export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, onProgress?: Progress): Promise<GenerationResult> {
+export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), terms,
+      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
     await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
+    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress);
     return id;
   });
   return { batchId, count: amount, terms };

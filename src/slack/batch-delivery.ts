@@ -70,12 +70,14 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
   try {
     if (asFile) progress = await postWhereAsked(client, order.channelId, userId, { text: `:hourglass_flowing_sand: Generating ${label}…` });
     let lastTenth = 0;
-    const result = await generatePromotions(deps.core, set, request, `slack:${userId}`, (done, total) => {
-      const tenth = Math.floor((done * 10) / total);
-      if (tenth > lastTenth && done < total) {
-        lastTenth = tenth;
-        update(`:hourglass_flowing_sand: Generating ${label}… ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`);
-      }
+    const result = await generatePromotions(deps.core, set, request, `slack:${userId}`, {
+      onProgress: (done, total) => {
+        const tenth = Math.floor((done * 10) / total);
+        if (tenth > lastTenth && done < total) {
+          lastTenth = tenth;
+          update(`:hourglass_flowing_sand: Generating ${label}… ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`);
+        }
+      },
     });
 
     if (!asFile) {

@@ -28,10 +28,10 @@ function toRecord(row: IdempotencyKeysTable): IdempotencyRecord {
 }
 
 /** Insert a pending row; false when the key is already taken (by any instance: the primary key decides). */
-export async function claimIdempotencyKey(db: Db, claim: { setId: number; key: string; fingerprint: string; now: string }): Promise<boolean> {
+export async function claimIdempotencyKey(db: Db, claim: { setId: number; key: string; fingerprint: string; format: string | null; now: string }): Promise<boolean> {
   const result = await db
     .insertInto('idempotency_keys')
-    .values({ set_id: claim.setId, key: claim.key, fingerprint: claim.fingerprint, state: 'pending', status: null, body: null, batch_id: null, format: null, created_at: claim.now })
+    .values({ set_id: claim.setId, key: claim.key, fingerprint: claim.fingerprint, state: 'pending', status: null, body: null, batch_id: null, format: claim.format, created_at: claim.now })
     .onConflict((oc) => oc.columns(['set_id', 'key']).doNothing())
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;

@@ -135,6 +135,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('slack_deliveries_created_idx').on('slack_deliveries').column('created_at').execute();
     },
   },
+  '005_batch_request_key': {
+    async up(db: Kysely<any>) {
+      // The request (an Idempotency-Key claim) a batch was made for, written in the batch's own
+      // transaction: a retry after a crash between COMMIT and the reply finds the batch, not a new one.
+      await db.schema.alterTable('batches').addColumn('request_key', 'text').execute();
+      await db.schema.createIndex('batches_request_key').on('batches').unique().column('request_key').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -69,6 +69,7 @@ export interface NewBatch {
   code_alphabet: CodeAlphabet;
   created_by: string;
   created_at: string;
+  request_key?: string | null;
   terms: PromotionTerms;
 }
 
@@ -79,7 +80,7 @@ export async function insertBatch(db: Db, batch: NewBatch): Promise<number> {
 }
 
 /** The batch columns a new batch row fills, in one fixed order (the statement text is cached per row count). */
-const NEW_BATCH_COLUMNS = ['set_id', 'kind', 'count', 'prefix_key', 'code_length', 'code_alphabet', 'created_by', 'created_at'] as const satisfies readonly (keyof NewBatch)[];
+const NEW_BATCH_COLUMNS = ['set_id', 'kind', 'count', 'prefix_key', 'code_length', 'code_alphabet', 'created_by', 'created_at', 'request_key'] as const satisfies readonly (keyof NewBatch)[];
 const TERM_COLUMNS = Object.keys({
   type: 1, recurring: 1, value: 1, cycles: 1, appliesto: 1, requires: 1, requiresexisting: 1, startdate: 1, expirationdate: 1, maxuses: 1,
   lifetimepromo: 1, applyonce: 1, newsignups: 1, existingclient: 1, onceperclient: 1, recurfor: 1, upgrades: 1, upgradeconfig: 1, notes: 1,
@@ -108,11 +109,17 @@ export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number
   }
   const parameters: unknown[] = [];
   for (const batch of batches) {
-    for (const column of NEW_BATCH_COLUMNS) parameters.push(batch[column]);
+    for (const column of NEW_BATCH_COLUMNS) parameters.push(batch[column] ?? null);
     for (const column of TERM_COLUMNS) parameters.push(batch.terms[column]);
   }
   const result = await db.executeQuery<{ id: number | string }>(CompiledQuery.raw(text, parameters));
   return result.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+/** The batch made for a request (an Idempotency-Key claim), if its transaction committed. */
+export async function findBatchIdByRequestKey(db: Db, requestKey: string): Promise<number | undefined> {
+  const row = await db.selectFrom('batches').select('id').where('request_key', '=', requestKey).executeTakeFirst();
+  return row && Number(row.id);
 }
 
 /** Remove a batch row that got no codes (its transaction goes on without it). */

@@ -72,6 +72,8 @@ export interface BatchesTable {
   /** "slack:U123", "http:203.0.113.7", "cli:alice", "admin-api:…". */
   created_by: string;
   created_at: string;
+  /** The Idempotency-Key claim this batch answers, if any (see http/idempotency.ts). */
+  request_key: string | null;
   type: string;
   recurring: number;
   value: string;

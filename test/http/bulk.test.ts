@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromoSet } from '../../src/domain/set.js';
-import { requestFingerprint } from '../../src/http/idempotency.js';
+import { requestFingerprint, requestKeyFor } from '../../src/http/idempotency.js';
+import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
 import { claimIdempotencyKey } from '../../src/store/idempotency.js';
 import { countPromotions } from '../../src/store/promotions.js';
 import { startTestService, type TestService } from '../support/service.js';
@@ -159,13 +160,36 @@ describe('Idempotency-Key on set URL POSTs', () => {
 
   it('answers 409 while the first request with the key is still running (here: claimed by another instance)', async () => {
     const body = 'amount=20';
-    await claimIdempotencyKey(service.core.db, { setId: set.id, key: 'in-flight', fingerprint: requestFingerprint(['bulk', '', Buffer.from(body)]), now: new Date().toISOString() });
+    await claimIdempotencyKey(service.core.db, { setId: set.id, key: 'in-flight', fingerprint: requestFingerprint(['bulk', '', Buffer.from(body)]), format: 'json', now: new Date().toISOString() });
     const count = await countPromotions(service.core.db, { setId: set.id });
     const reply = await postForm(`${url}/codes`, body, { 'idempotency-key': 'in-flight' });
     expect(reply.status).toBe(409);
     expect(reply.headers['retry-after']).toBe('1');
     expect(reply.json.message).toBe('A request with this Idempotency-Key is still being processed. Retry in a moment to get its response; nothing new will be created.');
     expect(await countPromotions(service.core.db, { setId: set.id })).toBe(count);
+  });
+
+  it('a process killed between COMMIT and its reply: the retry gets that batch, not a second one', async () => {
+    // What the dead request left behind: its claim, still pending, and its committed batch carrying the claim's request key.
+    const body = 'amount=7';
+    const claimedAt = new Date().toISOString();
+    await claimIdempotencyKey(service.core.db, { setId: set.id, key: 'crashed-bulk', fingerprint: requestFingerprint(['bulk', '', Buffer.from(body)]), format: 'csv', now: claimedAt });
+    const made = await generatePromotions(service.core, set, { amount: 7 }, 'http:127.0.0.1', { requestKey: requestKeyFor(set.id, 'crashed-bulk', claimedAt) });
+    const count = await countPromotions(service.core.db, { setId: set.id });
+    const retry = await postForm(`${url}/codes`, body, { 'idempotency-key': 'crashed-bulk' });
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.headers['x-batch-id']).toBe(String(made.batchId)); // in the format the first request asked for: CSV
+    expect(retry.text.trimEnd().split('\n')).toHaveLength(8);
+    expect(await countPromotions(service.core.db, { setId: set.id })).toBe(count);
+
+    const singleAt = new Date().toISOString();
+    await claimIdempotencyKey(service.core.db, { setId: set.id, key: 'crashed-single', fingerprint: requestFingerprint(['single', Buffer.from('notes=lost reply')]), format: null, now: singleAt });
+    const promotion = await generatePromotion(service.core, set, { notes: 'lost reply' }, 'http:127.0.0.1', { requestKey: requestKeyFor(set.id, 'crashed-single', singleAt) });
+    const again = await postForm(url, 'notes=lost reply', { 'idempotency-key': 'crashed-single' });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(promotion);
+    expect(await countPromotions(service.core.db, { setId: set.id })).toBe(count + 1);
   });
 
   it('concurrent duplicates create exactly one batch', async () => {

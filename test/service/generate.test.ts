@@ -84,9 +84,11 @@ describeEachDialect('generating promotions', (dialect) => {
     const set = await newSet();
     const before = await counts(ctx.core);
     const progress: number[] = [];
-    const failure = await generatePromotions(ctx.core, set, { amount: 7000 }, 'cli:test', (done) => {
-      progress.push(done);
-      if (done >= 4000) throw new Error('disk on fire');
+    const failure = await generatePromotions(ctx.core, set, { amount: 7000 }, 'cli:test', {
+      onProgress: (done) => {
+        progress.push(done);
+        if (done >= 4000) throw new Error('disk on fire');
+      },
     }).then(() => undefined, (e: unknown) => e);
     expect((failure as Error).message).toBe('disk on fire');
     // It failed after 4,000 codes were inserted inside the transaction: none of them survive.

@@ -36,7 +36,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   const body = await readBody(req);
   const { format: bodyFormat, ...fields } = body.fields;
   const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);
-  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['bulk', query.get('format') ?? '', body.raw]);
+  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['bulk', query.get('format') ?? '', body.raw], format);
   if (claim?.kind === 'replay') {
     // The first response, re-rendered from its batch (in its format), not a stored 100k-code body.
     const batch = await getBatch(app.core, claim.record.batchId ?? 0, caller.set.id);
@@ -46,7 +46,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   }
   let result;
   try {
-    result = await generatePromotions(app.core, caller.set, fields, `http:${caller.ip}`);
+    result = await generatePromotions(app.core, caller.set, fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined });
   } catch (error) {
     await abandonIdempotent(app.core, claim);
     throw error;

@@ -3,6 +3,7 @@ import type { PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
 import { resolveSetToken, setUrl } from '../../service/sets.js';
+import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
 import { rateLimitClient, rateLimited, type RateLimiter } from '../rate-limit.js';
@@ -45,12 +46,15 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   const body = await readBody(req);
   const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['single', body.raw]);
   if (claim?.kind === 'replay') {
-    sendReplay(res, claim.record.status ?? 200, claim.record.body ?? '{}');
+    // A claim recovered from its batch (see recoverCommitted) has no stored body: render it from the batch.
+    const { record } = claim;
+    const body = record.body ?? JSON.stringify((await listPromotions(app.core, { batchId: record.batchId ?? 0 }))[0] ?? {});
+    sendReplay(res, record.status ?? 200, body);
     return;
   }
   let text: string;
   try {
-    const promotion = await generatePromotion(app.core, caller.set, body.fields, `http:${caller.ip}`);
+    const promotion = await generatePromotion(app.core, caller.set, body.fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined });
     text = JSON.stringify(promotion);
   } catch (error) {
     await abandonIdempotent(app.core, claim);
