@@ -2,6 +2,7 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
+import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
 import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
@@ -48,6 +49,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
   });
+  codesIssued.inc({ source: sourceOfActor(actor, false) });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
 
@@ -66,6 +68,7 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress);
     return id;
   });
+  codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   return { batchId, count: amount, terms };
 }
 

@@ -1,7 +1,7 @@
 import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
-import type { Mount } from '../http/server.js';
+import type { Mount } from '../http/routing.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';

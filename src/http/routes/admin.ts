@@ -8,7 +8,7 @@ import { getPromotions } from '../../service/whmcs.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
 import { secretEquals } from '../secrets.js';
-import type { AppContext, Route, RouteHandler, RouteRequest } from '../server.js';
+import type { AppContext, Route, RouteHandler, RouteRequest } from '../routing.js';
 import { jsonArrayPieces, streamPieces } from '../stream.js';
 import { sendCsv } from './bulk.js';
 
@@ -103,9 +103,9 @@ async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
 }
 
 export const adminRoutes: Route[] = [
-  { pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
-  { pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
+  { name: '/api/sets', pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
+  { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
+  { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
+  { name: '/api/sets/{id}/promotions', pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
+  { name: '/api/sets/{id}/audit', pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
 ];
