@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ErrorCode } from '../domain/errors.js';
+import { codesWithStatus, type ErrorCode } from '../domain/errors.js';
 import * as schemas from './schemas.js';
 
 /**
@@ -44,7 +44,7 @@ function errors(byStatus: Record<number, ErrorCode[]>): Record<string, unknown> 
 const BODY_ERRORS = { 400: ['validation_failed', 'bad_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } satisfies Record<number, ErrorCode[]>;
 const SET_URL_ERRORS = { 403: ['forbidden'], 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
 const GENERATION_ERRORS = {
-  ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: ['generation_failed'],
+  ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: codesWithStatus(503),
 } satisfies Record<number, ErrorCode[]>;
 const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'] } satisfies Record<number, ErrorCode[]>;
 const ADMIN_SET_ERRORS = { ...ADMIN_ERRORS, 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
@@ -54,7 +54,7 @@ const tokenParam = {
   description: 'The set\'s token, as it appears in the set URL (a secret: whoever holds it may issue codes).',
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'The set id.' };
-const formatParam = (description: string) => ({ name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'csv'] }, description });
+const formatParam = (description: string) => ({ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input'), description });
 const idempotencyKey = {
   name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 },
   description: 'Retry-safe: the same key with the same request replays the first response (header Idempotent-Replayed: true).',
@@ -135,14 +135,14 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       '/api/sets/{id}/promotions': {
         parameters: [idParam],
         get: {
-          ...admin, operationId: 'setPromotions', summary: 'The set\'s promotions', parameters: [formatParam('json (default) or csv.')],
+          ...admin, operationId: 'setPromotions', summary: 'The set\'s promotions', parameters: [{ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input') }],
           responses: { 200: { description: 'The promotions.', content: { ...json(schemas.setPromotionsResponse), ...csv } }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
         },
       },
       '/api/sets/{id}/audit': {
         parameters: [idParam],
         get: {
-          ...admin, operationId: 'setAudit', summary: 'Who did what to the set, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } }],
+          ...admin, operationId: 'setAudit', summary: 'Who did what to the set, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: jsonSchema(schemas.auditLimit, 'input') }],
           responses: { 200: { description: 'The events.', content: json(schemas.auditResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
         },
       },

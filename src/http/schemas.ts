@@ -36,6 +36,15 @@ export const whmcsApiRequest = z
   })
   .meta({ description: 'WHMCS API form fields.' });
 
+/* Query parameters the admin API validates. */
+export const auditLimit = z
+  .string()
+  .regex(/^\d{1,4}$/)
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(1000))
+  .meta({ description: 'How many events, newest first: 1 to 1000 (default 50).' });
+export const listFormat = z.enum(['json', 'csv']).meta({ description: 'json (default) or csv.' });
+
 /* Responses. */
 const flag = z.union([z.literal(0), z.literal(1)]);
 const date = z.string().meta({ description: 'YYYY-MM-DD, or 0000-00-00 for none (WHMCS\'s convention).' });
@@ -79,10 +88,14 @@ export const auditResponse = z
   })
   .strict();
 export const healthResponse = z.object({ status: z.literal('ok') }).strict();
-const dependencyState = z.enum(['ok', 'down', 'off']).meta({ description: 'ok, down (failing), or off (not configured).' });
+const dependencyState = z.string().meta({ description: 'ok, or what is wrong: unreachable, refused, off (not configured), …' });
 export const readyResponse = z
-  .object({ status: z.enum(['ok', 'unavailable']), dependencies: z.object({ database: dependencyState, slack: dependencyState, whmcs: dependencyState.optional() }).loose() })
-  .meta({ description: 'Readiness: 200 when every configured dependency answers, else 503.' });
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    dependencies: z.object({ database: dependencyState, slack: dependencyState, whmcs: dependencyState.optional() }).catchall(dependencyState),
+  })
+  .strict()
+  .meta({ description: 'Readiness: 200 when every required dependency (the database) is ok, else 503; optional ones (Slack, WHMCS) are reported only.' });
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
