@@ -43,9 +43,9 @@ export function createLogger(level: LogLevel = 'info', write?: (line: string) =>
     },
     destination,
   );
+  // msg inside the object keeps it right after level and time, where readers (and grep) expect it.
   const at = (method: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => {
-    if (extra === undefined) log[method](msg);
-    else log[method](extra, msg);
+    log[method]({ msg, ...extra });
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

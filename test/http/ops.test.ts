@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { generatePromotions } from '../../src/service/generate.js';
 import { setToken } from '../../src/service/sets.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { startTestService, type TestService } from '../support/service.js';
@@ -80,6 +81,8 @@ describe('GET /metrics', () => {
     expect((await rawRequest(url.replace(/.{4}$/, '0000'), { method: 'POST' })).status).toBe(404); // forged token
     expect((await rawRequest(url, { method: 'POST' })).status).toBe(200);
     expect((await rawRequest(url, { method: 'POST' })).status).toBe(429); // RATE_LIMIT_PER_MINUTE=2
+    // The CLI's actor (in its own process it counts in its own registry; here, in the server's).
+    await generatePromotions(service.core, set, { amount: 3 }, 'cli:tester');
 
     const after = await rawRequest(`${service.url}/metrics`);
     expect(after.status).toBe(200);
@@ -88,7 +91,7 @@ describe('GET /metrics', () => {
     expect(moved('promoset_codes_issued_total', { source: 'set_url' })).toBe(2);
     expect(moved('promoset_codes_issued_total', { source: 'bulk' })).toBe(7);
     expect(moved('promoset_codes_issued_total', { source: 'slack' })).toBe(1);
-    expect(moved('promoset_codes_issued_total', { source: 'cli' })).toBe(0);
+    expect(moved('promoset_codes_issued_total', { source: 'cli' })).toBe(3);
     expect(moved('promoset_slack_acks_total', { kind: 'command' })).toBe(1);
     expect(moved('promoset_http_refused_total', { route: '/sets/{token}', reason: 'not_found' })).toBe(1);
     expect(moved('promoset_http_refused_total', { route: '/sets/{token}', reason: 'rate_limited' })).toBe(1);
