@@ -1,5 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { generatePromotions } from '../../src/service/generate.js';
 import { setToken } from '../../src/service/sets.js';
@@ -185,5 +186,12 @@ describe('the logger', () => {
     expect(lines[0]).toMatch(/WARN.*disk nearly full/);
     expect(lines[0]).toMatch(/percent: 97/);
     expect(lines[0]).not.toContain('hush');
+  });
+
+  it('reads LOG_FORMAT and METRICS_TOKEN from the environment, refusing bad values with a clear line', () => {
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).LOG_FORMAT).toBe('pretty');
+    expect(loadConfig({}).LOG_FORMAT).toBe('json');
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow('Invalid configuration: LOG_FORMAT must be one of json, pretty.');
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow('Invalid configuration: METRICS_TOKEN must be at least 16 characters.');
   });
 });
