@@ -153,6 +153,16 @@ async function runMigrator(migrator: Migrator): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** For /readyz: does the database answer a trivial query? */
+export async function databaseState(db: Db): Promise<'ok' | 'unreachable'> {
+  try {
+    await sql`select 1`.execute(db);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}
+
 /**
  * PostgreSQL's verdicts on a transaction that lost a race with another one:
  * a deadlock (two inserts each waiting on the other's uncommitted unique
