@@ -65,15 +65,17 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   const deps: SlackDeps = { core, logger, permissions, jobs };
   const boltLogger = toBoltLogger(logger);
   const apiUrl = config.SLACK_API_URL ? config.SLACK_API_URL.replace(/\/*$/, '/') : 'https://slack.com/api/';
+  // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
+  // unhandled when Slack is down or refuses the token, and that exits the process.
+  const connection = new SlackConnection({ token, apiUrl, logger });
+  const authorize = connection.authorize;
   const clientOptions = {
     slackApiUrl: apiUrl,
     // A few quick retries; Bolt's default keeps retrying for half an hour.
     retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+    // Every Web API call tells the connection whether Slack still works.
+    fetch: connection.fetch,
   };
-  // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
-  // unhandled when Slack is down or refuses the token, and that exits the process.
-  const connection = new SlackConnection({ token, apiUrl, logger, boltLogger });
-  const authorize = connection.authorize;
 
   let receiver: HTTPReceiver | undefined;
   let app: App;
@@ -97,10 +99,9 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   app.error(async (error) => {
     if ((error as { code?: string }).code === 'slack_bolt_authorization_error') {
       // SlackConnection already said what is wrong and what to check, once.
-      logger.warn(`A Slack request was not handled: ${error.message}`);
+      logger.warn(`A Slack request was not handled: ${(error as { original?: Error }).original?.message ?? error.message}`);
       return;
     }
-    connection.noteFailure((error as { original?: unknown }).original ?? error);
     logger.error('Slack listener failed', { error: error instanceof Error ? error.stack : String(error) });
   });
 

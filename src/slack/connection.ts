@@ -29,22 +29,31 @@ export interface SlackVerdict {
   reason?: string;
 }
 
+/** The innermost error code (ECONNREFUSED, ENOTFOUND, …): fetch wraps it in `cause`, the Web API client in `original`. */
+function networkCode(error: unknown): string | undefined {
+  let current = error as { code?: unknown; cause?: unknown; original?: unknown } | undefined;
+  let found: string | undefined;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (typeof current.code === 'string' && !current.code.startsWith('slack_')) found = current.code;
+    current = (current.original ?? current.cause) as typeof current;
+  }
+  return found;
+}
+
 /** Sort a Web API failure into "unreachable" or "refused", with its short reason. */
 export function classifySlackError(error: unknown): SlackVerdict {
-  const e = error as { code?: string; data?: { error?: string }; original?: { code?: string; message?: string }; statusCode?: number; message?: string } | null;
+  const e = error as { code?: string; data?: { error?: string }; statusCode?: number; message?: string } | null;
   switch (e?.code) {
     case webApi.ErrorCode.PlatformError: {
       const reason = e.data?.error ?? 'unknown_error';
       return { state: REFUSALS.has(reason) ? 'refused' : 'unreachable', reason };
     }
-    case webApi.ErrorCode.RequestError:
-      return { state: 'unreachable', reason: e.original?.code ?? e.original?.message ?? 'request failed' };
     case webApi.ErrorCode.HTTPError:
       return { state: 'unreachable', reason: `HTTP ${e.statusCode}` };
     case webApi.ErrorCode.RateLimitedError:
       return { state: 'unreachable', reason: 'ratelimited' };
     default:
-      return { state: 'unreachable', reason: e?.message ?? String(error) };
+      return { state: 'unreachable', reason: networkCode(error) ?? e?.message ?? String(error) };
   }
 }
 
@@ -62,8 +71,18 @@ export interface SlackConnectionOptions {
   /** Base URL of the Web API, with its trailing slash. */
   apiUrl: string;
   logger: Logger;
-  boltLogger: BoltLogger;
 }
+
+/** The check client's own logging: silent, since every failure becomes our one line (and a retry would repeat it). */
+const quiet: BoltLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
 
 /**
  * Whether Slack accepts our bot token, found out by auth.test without ever
@@ -87,8 +106,7 @@ export class SlackConnection {
   constructor(private readonly options: SlackConnectionOptions) {
     this.client = new webApi.WebClient(undefined, {
       slackApiUrl: options.apiUrl,
-      logger: options.boltLogger,
-      logLevel: LogLevel.ERROR,
+      logger: quiet,
       // This class does its own retrying, in the background.
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
@@ -121,15 +139,33 @@ export class SlackConnection {
   };
 
   /**
-   * A Web API call made for a listener failed: if Slack refused the token
-   * (revoked since the last check), say so once and start re-checking.
+   * The `fetch` for the bot's Web API clients (Bolt's clientOptions): every
+   * call a listener or background job makes is watched, so a token revoked
+   * or a Slack gone down after start-up is noticed (said once, re-checked in
+   * the background) without waiting for the next check.
    */
-  noteFailure(error: unknown): void {
-    const verdict = classifySlackError(error);
-    if (verdict.state === 'refused' && this.verdict?.state === 'ok') {
-      this.settle(verdict);
-      this.scheduleRecheck();
+  readonly fetch: webApi.FetchFunction = async (url, init) => {
+    const isApiCall = String(url).startsWith(this.options.apiUrl);
+    let response: Awaited<ReturnType<webApi.FetchFunction>>;
+    try {
+      response = await fetch(url, init as RequestInit);
+    } catch (error) {
+      if (isApiCall) this.observe({ state: 'unreachable', reason: networkCode(error) ?? (error instanceof Error ? error.message : String(error)) });
+      throw error;
     }
+    if (isApiCall && (response.headers.get('content-type') ?? '').includes('json')) {
+      const body = (await (response as Response).clone().json().catch(() => undefined)) as { ok?: boolean; error?: string } | undefined;
+      if (body?.ok === false && body.error && REFUSALS.has(body.error)) this.observe({ state: 'refused', reason: body.error });
+      else if (body?.ok === true && this.verdict?.state !== 'ok') void this.check();
+    }
+    return response;
+  };
+
+  /** A listener's call says Slack stopped working: say so once and start re-checking. */
+  private observe(verdict: SlackVerdict): void {
+    if (this.verdict?.state !== 'ok') return;
+    this.settle(verdict);
+    this.scheduleRecheck();
   }
 
   /** auth.test now; concurrent callers share one call. */
