@@ -32,7 +32,7 @@ export interface SlackTransport {
   app: App;
   /** Listeners for our own HTTP server (HTTP mode: /slack/events). */
   mounts: Mount[];
-  /** Whether Slack accepts our token (HTTP mode; Socket Mode is connected when this exists). */
+  /** Whether Slack answers and accepts our bot token (auth.test, re-checked while it fails). */
   connection: SlackConnection;
   /** Work still running after ack() (large batches, uploads). */
   idle(): Promise<void>;
