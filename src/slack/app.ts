@@ -9,7 +9,7 @@ import type { Readiness } from '../service/readiness.js';
 import { pruneDeliveries } from '../service/deliveries.js';
 import * as actions from './actions.js';
 import * as commands from './commands.js';
-import { classifySlackError, SlackConnection } from './connection.js';
+import { classifySlackError, SLACK_UNAVAILABLE_TEXT, SlackConnection } from './connection.js';
 import { createBackgroundJobs, type SlackDeps } from './deps.js';
 import * as events from './events.js';
 import { guardSlackRequest, refuse, type Handled } from './request-guard.js';
@@ -92,16 +92,19 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     app = new App({ authorize, receiver, logger: boltLogger, clientOptions });
   }
 
+  // First of our middleware: while Slack does not work, nothing else runs (it would fail at its first call).
+  app.use(async ({ context, body, next, ...args }) => {
+    const problem = context.slackProblem as string | undefined;
+    if (problem === undefined) return next();
+    logger.warn(`A Slack request was not handled: ${problem}`);
+    const ack = (args as { ack?: (response?: unknown) => Promise<void> }).ack;
+    if (ack) await ack('command' in body ? { response_type: 'ephemeral', text: SLACK_UNAVAILABLE_TEXT } : undefined);
+  });
   commands.register(app, deps);
   views.register(app, deps);
   actions.register(app, deps);
   events.register(app, deps);
   app.error(async (error) => {
-    if ((error as { code?: string }).code === 'slack_bolt_authorization_error') {
-      // SlackConnection already said what is wrong and what to check, once.
-      logger.warn(`A Slack request was not handled: ${(error as { original?: Error }).original?.message ?? error.message}`);
-      return;
-    }
     logger.error('Slack listener failed', { error: error instanceof Error ? error.stack : String(error) });
   });
 

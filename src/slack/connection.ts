@@ -57,6 +57,10 @@ export function classifySlackError(error: unknown): SlackVerdict {
   }
 }
 
+/** What a person sees after a slash command while Slack refuses us or cannot be reached. */
+export const SLACK_UNAVAILABLE_TEXT =
+  "promoset can't use Slack right now (Slack is unreachable from promoset, or refuses its token), so this command was not run. Please tell whoever runs promoset: its log says what to check. Set URLs and the HTTP API keep working.";
+
 /** The one log line for a Slack that does not work: what is wrong, and what to check. */
 export function describeSlackProblem(verdict: SlackVerdict, apiUrl: string): string {
   const retry = `the HTTP API runs without Slack; retrying in the background (at most every ${RECHECK_MAX_MS / 1000} s, and on each Slack request)`;
@@ -131,10 +135,15 @@ export class SlackConnection {
     return this.verdict.state;
   }
 
-  /** Bolt's `authorize`: our one token, with the bot's ids from auth.test (Bolt's ignoreSelf needs them). */
+  /**
+   * Bolt's `authorize`: our one token, with the bot's ids from auth.test
+   * (Bolt's ignoreSelf needs them). While Slack does not work it still
+   * answers, with `slackProblem` set, so that unavailableGuard can tell the
+   * person why nothing happens (a slash command's answer needs no token).
+   */
   readonly authorize = async (): Promise<AuthorizeResult> => {
     const verdict = this.verdict?.state === 'ok' ? this.verdict : await this.check();
-    if (verdict.state !== 'ok') throw new Error(describeSlackProblem(verdict, this.options.apiUrl));
+    if (verdict.state !== 'ok') return { botToken: this.options.token, slackProblem: describeSlackProblem(verdict, this.options.apiUrl) };
     return { botToken: this.options.token, ...this.identity };
   };
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SLACK_UNAVAILABLE_TEXT } from '../../src/slack/connection.js';
 import { localSetUrl, makeSet, postForm } from '../http/helpers.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 
@@ -40,6 +41,8 @@ describe('Slack outage in HTTP mode', () => {
       // A command while Slack is down is acknowledged but cannot be handled; the log does not repeat itself.
       const during = await slack.command('new Spring sale');
       expect(during.res.status).toBe(200);
+      // The person is told why nothing happens (a slash command's answer needs no token).
+      expect(await during.res.json()).toEqual({ response_type: 'ephemeral', text: SLACK_UNAVAILABLE_TEXT });
       expect(unreachable()).toHaveLength(1);
       expect(lines.some((l) => l.level === 'warn' && l.msg.startsWith('A Slack request was not handled: Slack is unreachable at')), JSON.stringify(lines, null, 1)).toBe(true);
 
@@ -73,6 +76,7 @@ describe('Slack outage in HTTP mode', () => {
 
       const during = await slack.command('new Refused');
       expect(during.res.status).toBe(200);
+      expect(await during.res.json()).toEqual({ response_type: 'ephemeral', text: SLACK_UNAVAILABLE_TEXT });
       // Checked again on that request (still refused), and nothing else was asked of Slack.
       expect(slack.fake.calls.map((c) => c.method).filter((m) => m !== 'auth.test')).toEqual([]);
       expect(refused()).toHaveLength(1);
