@@ -31,7 +31,7 @@ const body = (schema: z.ZodType, description: string, forms = true) => ({
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is not valid; `fields` names each problem.', 401: 'Missing or wrong bearer token.', 403: 'Refused.', 404: 'Not found.',
   409: 'Conflicts with the current state.', 413: 'The body is too large.', 415: 'The body is not JSON or a form.', 422: 'The code space is too small for this request.',
-  429: 'Rate limited; see Retry-After.', 503: 'Could not finish; nothing was saved. Retry.',
+  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy); nothing was saved. Retry after Retry-After.',
 };
 
 /** Error responses: the error shape with the `code`s each status may carry on this operation. */
@@ -48,6 +48,8 @@ const GENERATION_ERRORS = {
 } satisfies Record<number, ErrorCode[]>;
 const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'] } satisfies Record<number, ErrorCode[]>;
 const ADMIN_SET_ERRORS = { ...ADMIN_ERRORS, 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
+/** Any write may meet a database too busy to take it (503 database_busy, Retry-After). */
+const WRITE_ERRORS = { 503: codesWithStatus(503) } satisfies Record<number, ErrorCode[]>;
 
 const tokenParam = {
   name: 'token', in: 'path', required: true, schema: { type: 'string' },
@@ -116,7 +118,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         get: { ...admin, operationId: 'listSets', summary: 'All sets', parameters: [{ name: 'include_archived', in: 'query', required: false, schema: { type: 'string' }, description: '1/true/yes to include archived sets.' }], responses: { 200: { description: 'The sets.', content: json(schemas.setList) }, ...errors(ADMIN_ERRORS) } },
         post: {
           ...admin, operationId: 'createSet', summary: 'Create a set', requestBody: { ...body(schemas.setCreateRequest, 'The set\'s fields.'), required: true },
-          responses: { 201: { description: 'Created (Location header).', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 409: ['conflict'] }) },
+          responses: { 201: { description: 'Created (Location header).', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
         },
       },
       '/api/sets/{id}': {
@@ -124,13 +126,13 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors(ADMIN_SET_ERRORS) } },
         patch: {
           ...admin, operationId: 'updateSet', summary: 'Change a set', requestBody: { ...body(schemas.setUpdateRequest, 'The fields to change.'), required: true },
-          responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'] }) },
+          responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
         },
-        delete: { ...admin, operationId: 'archiveSet', summary: 'Archive a set (its URL stops issuing codes)', responses: { 200: { description: 'The archived set.', content: json(schemas.setDetails) }, ...errors(ADMIN_SET_ERRORS) } },
+        delete: { ...admin, operationId: 'archiveSet', summary: 'Archive a set (its URL stops issuing codes)', responses: { 200: { description: 'The archived set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
       },
       '/api/sets/{id}/rotate': {
         parameters: [idParam],
-        post: { ...admin, operationId: 'rotateSetKey', summary: 'New key and URL; the old URL answers 404', responses: { 200: { description: 'The set with its new URL.', content: json(schemas.setDetails) }, ...errors(ADMIN_SET_ERRORS) } },
+        post: { ...admin, operationId: 'rotateSetKey', summary: 'New key and URL; the old URL answers 404', responses: { 200: { description: 'The set with its new URL.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
       },
       '/api/sets/{id}/promotions': {
         parameters: [idParam],

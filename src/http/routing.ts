@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
+import type { Readiness } from '../service/readiness.js';
 import type { IpAllowlists } from './allowlist.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { RateLimits } from './rate-limit.js';
@@ -14,6 +15,8 @@ export interface HttpContext {
   core: Core;
   config: Config;
   logger: Logger;
+  /** The dependency probes behind GET /readyz (added by the composition root). */
+  readiness: Readiness;
 }
 
 /** What route handlers get: the context plus the per-server helpers built once at start. */

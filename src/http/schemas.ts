@@ -99,7 +99,7 @@ export const readyResponse = z
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'database_busy',
 ] as const satisfies readonly ErrorCode[];
 
 /** The error shape, with the codes one response may carry. */

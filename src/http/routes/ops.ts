@@ -6,9 +6,17 @@ import { sendJson } from '../respond.js';
 import type { AppContext, Route, RouteRequest } from '../routing.js';
 import { secretEquals } from '../secrets.js';
 
+/** Liveness and readiness: no auth, no rate limit (a load balancer polls them). */
+
 /** GET /healthz: liveness, 200 while the process serves. */
 function health({ res }: RouteRequest): void {
   sendJson(res, 200, { status: 'ok' });
+}
+
+/** GET /readyz: 200 while every required dependency answers, else 503; never cached. */
+async function ready({ res, app }: RouteRequest): Promise<void> {
+  const { ready, body } = await app.readiness.report();
+  sendJson(res, ready ? 200 : 503, body, { 'cache-control': 'no-store' });
 }
 
 /** GET /metrics: Prometheus text; behind a bearer token when METRICS_TOKEN is set. */
@@ -36,6 +44,7 @@ function openApi({ res, app }: RouteRequest): void {
 
 export const opsRoutes: Route[] = [
   { name: '/healthz', pattern: /^\/healthz$/, methods: { GET: health } },
+  { name: '/readyz', pattern: /^\/readyz$/, methods: { GET: ready } },
   { name: '/metrics', pattern: /^\/metrics$/, methods: { GET: metrics } },
   { name: '/openapi.json', pattern: /^\/openapi\.json$/, methods: { GET: openApi } },
 ];
