@@ -52,6 +52,12 @@ describe('GET /openapi.json', () => {
     expect(reply.text).not.toContain(setToken(service.core, set));
   });
 
+  it('documents /readyz as rel built it (the reply passes the contract check)', async () => {
+    const reply = await rawRequest(`${service.url}/readyz`);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ status: 'ready', dependencies: { database: 'ok', slack: 'off' } });
+  });
+
   it('is what the HTTP tests check replies against: an undocumented status fails', async () => {
     const { checkAgainstOpenApi } = await import('../support/openapi-contract.js');
     const json = { 'content-type': 'application/json; charset=utf-8' };
