@@ -140,3 +140,31 @@ describe('Socket Mode end to end', () => {
     expect(reply.body.text).toContain('Socket Sale');
   });
 });
+
+describe('Socket Mode reconnect during a Slack outage', () => {
+  it('a socket dropped while apps.connections.open fails keeps retrying, the HTTP API stays up, and Slack works again when it recovers', async () => {
+    const web = await startFakeSlack();
+    const socket = await startFakeSocketMode(web);
+    const lines: string[] = [];
+    const service = await startTestService({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-test-token', SLACK_API_URL: web.apiUrl, PROMO_ADMINS: ADMIN }, { log: (line) => lines.push(line) });
+    try {
+      await socket.waitForConnection(1);
+      // Slack's API answers 503 to every attempt the client makes on its first reconnect (3 with its retries), then recovers.
+      web.failHttp('apps.connections.open', 503, 3);
+      socket.disconnect('refresh_requested');
+      await socket.waitForConnection(2);
+      expect(web.callsOf('apps.connections.open').filter((c) => c.response?.http_status === 503)).toHaveLength(3);
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+      expect(lines.some((l) => l.includes('Socket Mode could not reconnect'))).toBe(true);
+
+      const command = socket.command('help');
+      expect((await socket.ack(command.envelopeId)).payload).toEqual({});
+      const reply = await web.waitFor('response_url', (c) => c.path === new URL(command.responseUrl).pathname);
+      expect(reply.body.text).toContain('/promo new');
+    } finally {
+      await service.stop();
+      await socket.stop();
+      await web.stop();
+    }
+  });
+});

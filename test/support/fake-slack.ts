@@ -29,6 +29,7 @@ export class FakeSlack {
   private server: Server;
   private counter = 0;
   private failures = new Map<string, string>();
+  private httpFailures = new Map<string, { status: number; left: number }>();
   private answers = new Map<string, (body: Record<string, any>) => Record<string, unknown>>();
   /**
    * Block Kit limit breaches seen in views.*, chat.* and response_url payloads
@@ -79,6 +80,11 @@ export class FakeSlack {
     this.failures.set(method, error);
   }
 
+  /** Answer the next `times` calls of `method` with HTTP `status` (a Slack outage, a proxy error). */
+  failHttp(method: string, status: number, times = 1): void {
+    this.httpFailures.set(method, { status, left: times });
+  }
+
   /** Answer every call of `method` with `answer(body)` instead of the built-in reply. */
   answerWith(method: string, answer: (body: Record<string, any>) => Record<string, unknown>): void {
     this.answers.set(method, answer);
@@ -126,6 +132,12 @@ export class FakeSlack {
       return problems ? { status: 400, body: 'invalid_blocks' } : { status: 200, body: 'ok' };
     }
     const method = path.replace(/^\/api\//, '');
+    const httpFailure = this.httpFailures.get(method);
+    if (httpFailure && httpFailure.left > 0) {
+      httpFailure.left -= 1;
+      this.calls.push({ method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      return { status: httpFailure.status, body: 'Service Unavailable' };
+    }
     const failure = this.failures.get(method);
     this.failures.delete(method);
     const problems = this.check(method, body);
