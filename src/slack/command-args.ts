@@ -104,3 +104,21 @@ export function setRefAndAmount(positional: string[]): { ref: string; amount?: s
   }
   return { ref: positional.join(' ') };
 }
+
+/**
+ * A trailing `page N` on a command's words (`list page 2`, `audit Spring Sale page 3`):
+ * the words before it, and the page (1 when none is given). A set whose name
+ * ends in "page 2" is named in quotes, which keeps it one word.
+ */
+export function pageArgument(positional: string[]): { rest: string[]; page: number } {
+  const at = positional.findIndex((word, i) => word.toLowerCase() === 'page' && i >= positional.length - 2);
+  if (at === -1) return { rest: positional, page: 1 };
+  const value = positional[at + 1];
+  // "Landing page" as a set name: a last word "page" with nothing after it belongs to the name.
+  if (value === undefined && at > 0) return { rest: positional, page: 1 };
+  if (value === undefined) throw new PromoError('bad_request', 'Give a page number after "page", like `page 2`.', { page: 'A whole number from 1.' });
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1) {
+    throw new PromoError('bad_request', `"${value.slice(0, 20)}" is not a page number; pages are numbered from 1, like \`page 2\`.`, { page: 'A whole number from 1.' });
+  }
+  return { rest: positional.slice(0, at), page: Number(value) };
+}

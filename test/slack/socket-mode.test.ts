@@ -137,7 +137,7 @@ describe('Socket Mode end to end', () => {
     const command = socket.command('list');
     expect((await socket.ack(command.envelopeId)).payload).toEqual({});
     const reply = await web.waitFor('response_url', (c) => c.path === new URL(command.responseUrl).pathname);
-    expect(reply.body.text).toContain('Socket Sale');
+    expect(JSON.stringify(reply.body.blocks)).toContain('Socket Sale');
   });
 });
 

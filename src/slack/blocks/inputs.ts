@@ -50,7 +50,9 @@ export function textInput(blockId: string, common: Common & { initial?: string; 
     multiline: common.multiline ?? false,
     ...(common.initial ? { initial_value: common.initial } : {}),
     ...(common.placeholder ? { placeholder: plain(common.placeholder) } : {}),
-    ...(common.maxLength ? { max_length: common.maxLength } : {}),
+    // Slack refuses a view whose initial value is longer than its max_length: a value stored
+    // before a limit was lowered is shown whole, and validation then says what to shorten.
+    ...(common.maxLength ? { max_length: Math.min(3000, Math.max(common.maxLength, common.initial?.length ?? 0)) } : {}),
   });
 }
 
