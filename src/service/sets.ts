@@ -9,6 +9,7 @@ import { inWriteTransaction, type Db } from '../store/db.js';
 import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, updateSetFields } from '../store/sets.js';
 import { nowIso, today, type Core } from './core.js';
+import { truncate } from '../domain/text.js';
 
 /** api keys look like seed 001's: 25 upper-case letters and digits. */
 const newApiKey = customAlphabet('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 25);
@@ -163,7 +164,7 @@ export async function findSet(core: Core, ref: string): Promise<PromoSet> {
   if (set) return set;
   const suggestions = closestNames(wanted, await listSetNames(core.db));
   const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(' or ')}?` : '';
-  throw new PromoError('not_found', `There is no promo set "${wanted.slice(0, 80)}".${hint}`);
+  throw new PromoError('not_found', `There is no promo set "${truncate(wanted, 80)}".${hint}`);
 }
 
 export interface SetSummary {

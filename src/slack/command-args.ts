@@ -1,4 +1,5 @@
 import { PromoError } from '../domain/errors.js';
+import { truncate } from '../domain/text.js';
 
 /**
  * Parsing of `/promo` command text. Slack clients often turn straight quotes
@@ -61,7 +62,7 @@ export function parseCommandText(text: string): CommandText {
       if (key in options) throw new PromoError('bad_request', `"${key}" is given twice; give each option once.`);
       options[key] = token.slice(eq + 1);
     } else if (Object.keys(options).length > 0) {
-      throw new PromoError('bad_request', `"${token.slice(0, 40)}" comes after the options; put the set first and quote values with spaces, like notes="for the partner".`);
+      throw new PromoError('bad_request', `"${truncate(token, 40)}" comes after the options; put the set first and quote values with spaces, like notes="for the partner".`);
     } else {
       positional.push(token);
     }
@@ -90,7 +91,7 @@ export function codeOverrides(options: Record<string, string>): Record<string, s
   for (const [key, value] of Object.entries(options)) {
     const field = CODE_OPTION_NAMES[key];
     if (!field) {
-      throw new PromoError('bad_request', `Unknown option "${key.slice(0, 40)}". Use value=, type=, start=, expiry=, name= or notes=.`, { [key.slice(0, 40)]: 'Unknown option.' });
+      throw new PromoError('bad_request', `Unknown option "${truncate(key, 40)}". Use value=, type=, start=, expiry=, name= or notes=.`, { [truncate(key, 40)]: 'Unknown option.' });
     }
     input[field] = value;
   }
@@ -118,7 +119,7 @@ export function pageArgument(positional: string[]): { rest: string[]; page: numb
   if (value === undefined && at > 0) return { rest: positional, page: 1 };
   if (value === undefined) throw new PromoError('bad_request', 'Give a page number after "page", like `page 2`.', { page: 'A whole number from 1.' });
   if (!/^\d{1,6}$/.test(value) || Number(value) < 1) {
-    throw new PromoError('bad_request', `"${value.slice(0, 20)}" is not a page number; pages are numbered from 1, like \`page 2\`.`, { page: 'A whole number from 1.' });
+    throw new PromoError('bad_request', `"${truncate(value, 20)}" is not a page number; pages are numbered from 1, like \`page 2\`.`, { page: 'A whole number from 1.' });
   }
   return { rest: positional.slice(0, at), page: Number(value) };
 }

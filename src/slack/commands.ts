@@ -10,6 +10,7 @@ import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from '
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
+import { truncate } from '../domain/text.js';
 
 export const COMMAND = '/promo';
 
@@ -34,7 +35,7 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         case 'list': {
           const { rest, page } = pageArgument(positional);
-          if (rest.length > 0) throw new PromoError('bad_request', `\`/promo list\` takes only a page, like \`/promo list page 2\`; for one set use \`/promo info ${rest.join(' ').slice(0, 40).replace(/`/g, "'")}\`.`);
+          if (rest.length > 0) throw new PromoError('bad_request', `\`/promo list\` takes only a page, like \`/promo list page 2\`; for one set use \`/promo info ${truncate(rest.join(' '), 40).replace(/`/g, "'")}\`.`);
           const sets = await listSets(core);
           const window = pageWindow(sets.length, page, SETS_PER_PAGE, 'sets');
           await reply(setListMessage(sets.slice(window.offset, window.offset + window.size), window));
@@ -93,7 +94,7 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         }
         default:
-          await reply(usageMessage(`I don't know \`${subcommand.slice(0, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
+          await reply(usageMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
       }
     } catch (error) {
       await replyError(respond, error, deps);

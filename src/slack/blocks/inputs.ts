@@ -1,4 +1,5 @@
 import type { types, ViewStateValue } from '@slack/bolt';
+import { truncate } from '../../domain/text.js';
 
 /**
  * Input blocks for modals. Every element uses the action_id "value", and the
@@ -11,7 +12,7 @@ type Block = types.KnownBlock;
 type Option = types.PlainTextOption;
 
 const plain = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
-const option = (value: string, label = value): Option => ({ text: plain(label.slice(0, 75)), value });
+const option = (value: string, label = value): Option => ({ text: plain(truncate(label, 75)), value });
 
 interface Common {
   label: string;

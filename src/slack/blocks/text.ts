@@ -1,19 +1,12 @@
+import { ELLIPSIS, isHighSurrogate, truncate } from '../../domain/text.js';
+
 /**
  * Text that fits Slack's Block Kit limits without breaking: cuts fall on a
  * code point (never inside a surrogate pair), outside an escaped entity
  * (&amp;) or a <…> mention, and are marked with "…".
  */
 
-export const ELLIPSIS = '…';
-
-/** At most `max` UTF-16 units, cut on a code point boundary, with … when cut. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - ELLIPSIS.length;
-  // A high surrogate at the cut would leave half an emoji.
-  if (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
-  return text.slice(0, Math.max(0, end)) + ELLIPSIS;
-}
+export { ELLIPSIS, truncate };
 
 /** Like truncate, for mrkdwn: also never inside &amp;/&lt;/&gt; or a <@U…>/<url|label> span. */
 export function truncateMrkdwn(text: string, max: number): string {
@@ -38,6 +31,3 @@ export function shortText(text: string, max: number): string {
   return escapeText(truncate(text, max));
 }
 
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
