@@ -155,6 +155,12 @@ describe('Slack surfaces at scale stay within Block Kit limits and say what they
     await slack.openedView(codes.triggerId);
     const one = await ask(`code ${set.id}`);
     expect(one.text).toMatch(/^A new code from \*Set 011 /);
+    // A name pasted far too long opens the form anyway (cut at Slack's 3,000), and submitting it says what is wrong.
+    const pasted = await slack.command(`new ${'Very long name '.repeat(250)}`);
+    const form = await slack.openedView(pasted.triggerId);
+    expect(form.blocks[0].element.initial_value).toHaveLength(3000);
+    const refused = await slack.submit(form);
+    expect(await refused.json()).toEqual({ response_action: 'errors', errors: { name: 'The name is required and must be at most 80 characters.' } });
   });
 
   it('no payload sent to Slack cut a character in half or an entity short, and none broke a limit', () => {

@@ -49,7 +49,8 @@ export function textInput(blockId: string, common: Common & { initial?: string; 
     type: 'plain_text_input',
     action_id: VALUE,
     multiline: common.multiline ?? false,
-    ...(common.initial ? { initial_value: common.initial } : {}),
+    // Slack takes at most 3,000 characters in a text input; a longer value (a pasted `/promo new` name) is cut there.
+    ...(common.initial ? { initial_value: truncate(common.initial, 3000) } : {}),
     ...(common.placeholder ? { placeholder: plain(common.placeholder) } : {}),
     // Slack refuses a view whose initial value is longer than its max_length: a value stored
     // before a limit was lowered is shown whole, and validation then says what to shorten.
