@@ -126,7 +126,8 @@ export function setInfoMessage(summary: SetSummary, url: string, secrets: boolea
 
 /** Whether setFieldLines or a heading had to shorten something of this set. */
 function isShortened(set: PromoSet): boolean {
-  return set.name.length > NAME_CHARS || set.notes.length > NOTES_CHARS || set.api_ip_address.length > LIST_CHARS
+  // Escaping (& → &amp;) can push even 1,000 characters of notes past a section's 3,000.
+  return set.name.length > NAME_CHARS || set.notes.length > NOTES_CHARS || shortText(set.notes, NOTES_CHARS).length + 20 > SECTION_CHARS || set.api_ip_address.length > LIST_CHARS
     || [set.cycles, set.applies_to, set.requires, set.config_option_upgrades].some((list) => list.join(', ').length > LIST_CHARS);
 }
 
