@@ -37,6 +37,9 @@ export class FakeSlack {
    * that caused them; a test that breaches on purpose takes them first.
    */
   readonly violations: { method: string; problems: string[] }[] = [];
+  /** While set, every Web API method answers `{ok:false, error: refusal}` (a revoked or mistyped token). */
+  private refusal: string | undefined;
+  private port = 0;
   url = '';
 
   constructor() {
@@ -63,16 +66,40 @@ export class FakeSlack {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     liveFakes.add(this);
     return this;
   }
 
   async stop(): Promise<void> {
     liveFakes.delete(this);
+    await this.down();
+  }
+
+  /** Slack is down: nothing listens at `apiUrl` (connections are refused) until `up()`. */
+  async down(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Slack is back, at the same URL. */
+  async up(): Promise<void> {
+    await this.start();
+  }
+
+  /** Refuse the bot token on every Web API method (`invalid_auth` by default) until `acceptToken()`. */
+  refuseToken(error = 'invalid_auth'): void {
+    this.refusal = error;
+  }
+
+  acceptToken(): void {
+    this.refusal = undefined;
   }
 
   /** Make the next call of `method` answer `{ok:false, error}`. */
@@ -140,10 +167,11 @@ export class FakeSlack {
     }
     const failure = this.failures.get(method);
     this.failures.delete(method);
+    const refused = failure ?? this.refusal;
     const problems = this.check(method, body);
     const custom = this.answers.get(method);
-    const response = failure
-      ? { ok: false, error: failure }
+    const response = refused
+      ? { ok: false, error: refused }
       : problems
         ? { ok: false, error: method.startsWith('views.') ? 'invalid_arguments' : 'invalid_blocks', response_metadata: { messages: problems.map((p) => `[ERROR] ${p}`) } }
         : custom
