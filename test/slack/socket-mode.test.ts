@@ -48,6 +48,12 @@ describe('Socket Mode end to end', () => {
     expect(socket.connections).toBe(1);
   });
 
+  it('/readyz reports Slack as ok once the socket is up (the bot token was checked through the fake)', async () => {
+    const res = await fetch(`${service.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).dependencies.slack).toBe('ok');
+  });
+
   async function openedView(triggerId: string) {
     const call = await web.waitFor('views.open', (c) => c.body.trigger_id === triggerId);
     return { ...call.body.view, id: call.response?.view?.id };
