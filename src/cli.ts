@@ -69,7 +69,7 @@ function fieldArgs(words: string[]): Record<string, string> {
 }
 
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET });
+  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET, webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS } });
   try {
     return await work(core);
   } finally {

@@ -27,6 +27,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     publicUrl: config.PUBLIC_URL,
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
+    webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
   });
   let slack: SlackTransport | undefined;
   try {
