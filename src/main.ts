@@ -5,6 +5,7 @@ import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
+import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -15,6 +16,8 @@ export interface RunningService {
   /** Undefined when Slack is off (no credentials). */
   slack?: SlackTransport;
   /** The port actually bound (PORT=0 picks a free one, as tests do). */
+  /** Delivers this instance's (and, polling, other instances') outbox events. */
+  webhooks: WebhookDispatcher;
   port: number;
   url: string;
   close(): Promise<void>;
@@ -43,6 +46,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     server.listen(config.PORT, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const webhooks = startWebhookDispatcher(core, logger);
   logger.info('promoset listening', { port, publicUrl: core.publicUrl, database: config.DATABASE_URL.startsWith('postgres') ? 'postgres' : 'sqlite' });
 
   let closing: Promise<void> | undefined;
@@ -50,6 +54,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     core,
     server,
     slack,
+    webhooks,
     port,
     url: `http://127.0.0.1:${port}`,
     close() {
@@ -73,6 +78,8 @@ export async function startService(config: Config, logger: Logger = createLogger
         }
         // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
+        // Deliveries in flight finish (each bounded by its timeout); the rest wait in the outbox for the next start.
+        await webhooks.stop();
         await core.db.destroy();
         logger.info('promoset stopped');
       })();

@@ -134,10 +134,20 @@ export async function claimDueEvents(db: Db, { now, leaseUntil, limit }: { now: 
   });
 }
 
-/** The earliest next_attempt_at among pending events, to sleep until then. */
-export async function nextDueAt(db: Db): Promise<string | undefined> {
-  const row = await db.selectFrom('webhook_events').select((eb) => eb.fn.min('next_attempt_at').as('next')).where('status', '=', 'pending').executeTakeFirst();
-  return (row?.next as string | null) ?? undefined;
+/**
+ * When the next event not leased by a live dispatcher falls due (a read, so
+ * an idle dispatcher never takes SQLite's write lock). A leased event counts
+ * from when its lease runs out.
+ */
+export async function nextDueAt(db: Db, now: string): Promise<string | undefined> {
+  const [free, leased] = await Promise.all([
+    db.selectFrom('webhook_events').select((eb) => eb.fn.min('next_attempt_at').as('next'))
+      .where('status', '=', 'pending').where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)])).executeTakeFirst(),
+    db.selectFrom('webhook_events').select((eb) => eb.fn.min('lease_until').as('next'))
+      .where('status', '=', 'pending').where('lease_until', '>=', now).executeTakeFirst(),
+  ]);
+  const times = [free?.next, leased?.next].filter((t): t is string => typeof t === 'string');
+  return times.sort()[0];
 }
 
 export interface AttemptResult {
