@@ -3,6 +3,7 @@ import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
+import type { WebhookOverview } from '../../service/webhooks.js';
 import { escapeText } from './codes-modal.js';
 
 type Block = types.KnownBlock;
@@ -36,6 +37,7 @@ export const USAGE = [
   '• `/promo codes <set> [amount]`: many codes (up to 100,000; more than 20 arrive as a CSV file)',
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
   '• `/promo audit <set>`: who created, changed, rotated or archived it, and who generated codes from where',
+  '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
 export function usageMessage(prefix?: string): Message {
@@ -70,6 +72,9 @@ export function setFieldLines(set: PromoSet, url: string, secrets: boolean): str
   ];
   if (secrets) {
     lines.push(`*api_key:* \`${set.api_key}\``, `*URL:* ${url}`);
+    if (set.webhook_url) lines.push(`*Webhook:* ${escapeText(set.webhook_url)}    *Signing secret:* \`${set.webhook_secret ?? '—'}\``);
+  } else if (set.webhook_url) {
+    lines.push('*Webhook:* on');
   }
   return lines;
 }
@@ -177,6 +182,24 @@ export function auditMessage(set: PromoSet, events: AuditEvent[]): Message {
   });
   const text = [heading, ...(lines.length > 0 ? lines : ['Nothing yet.'])].join('\n');
   return { text: text.slice(0, 3000), blocks: [section(text)] };
+}
+
+/** Recent deliveries of a set's webhook events: what arrived, what is retrying, what failed and why. */
+export function webhooksMessage(overview: WebhookOverview): Message {
+  const { set, counts, deliveries } = overview;
+  const heading = set.webhook_url
+    ? `Webhooks of *${escapeText(set.name)}* (id ${set.id}) to ${escapeText(set.webhook_url)}: ${counts.delivered} delivered, ${counts.pending} pending, ${counts.failed} failed.`
+    : `*${escapeText(set.name)}* (id ${set.id}) has no webhook URL. Set one with \`/promo edit\`.`;
+  const lines = deliveries.map((d) => {
+    const when = d.created_at.slice(0, 19).replace('T', ' ');
+    const state = d.status === 'delivered' ? ':white_check_mark: delivered' : d.status === 'failed' ? ':x: failed' : `:hourglass: pending, next try ${d.next_attempt_at?.slice(11, 19)} UTC`;
+    const error = d.last_error && d.status !== 'delivered' ? ` — ${escapeText(d.last_error)}` : '';
+    return `• ${when} UTC \`${d.event_id}\` ${d.type}: ${state} (${count(d.attempts, 'attempt')})${error}`;
+  });
+  const text = [heading, ...lines].join('\n');
+  const blocks = chunkSections(text);
+  if (deliveries.length > 0) blocks.push(context('Send one again: `/promo webhooks ' + set.id + ' resend <evt_…>`. New signing secret: `/promo webhooks ' + set.id + ' rotate-secret`.'));
+  return { text: text.slice(0, 3000), blocks };
 }
 
 /** "slack:U123" as a mention, "http:1.2.3.4" and "cli:alice" as they are. */
