@@ -116,7 +116,7 @@ async function deliveries({ res, app, params, query }: RouteRequest): Promise<vo
 }
 
 async function resend({ res, app, params }: RouteRequest): Promise<void> {
-  const delivery = await resendDelivery(app.core, setIdParam(params[0]), decodeURIComponent(params[1]), ACTOR);
+  const delivery = await resendDelivery(app.core, setIdParam(params[0]), params[1], ACTOR);
   sendJson(res, 202, { result: 'success', delivery });
 }
 
