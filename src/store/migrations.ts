@@ -161,6 +161,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('retry_until', 'text', (c) => c.notNull())
         .addColumn('lease_until', 'text')
         .addColumn('last_status', 'integer')
         .addColumn('last_error', 'text')

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { customAlphabet } from 'nanoid';
-import type { WebhookEventBody, WebhookEventType } from '../domain/webhooks.js';
+import { RETRY_WINDOW_MS, type WebhookEventBody, type WebhookEventType } from '../domain/webhooks.js';
 import { inWriteTransaction, isPostgres, type Db } from './db.js';
 
 /**
@@ -35,6 +35,7 @@ export interface OutboxEvent {
   status: 'pending' | 'delivered' | 'failed';
   attempts: number;
   next_attempt_at: string;
+  retry_until: string;
   lease_until: string | null;
   last_status: number | null;
   last_error: string | null;
@@ -58,7 +59,8 @@ function announce(): void {
 export function outboxRow(setId: number, type: WebhookEventType, data: Record<string, unknown>, createdAt = new Date().toISOString()) {
   const eventId = newEventId();
   const body: WebhookEventBody = { id: eventId, type, created_at: createdAt, set_id: setId, data };
-  return { event_id: eventId, set_id: setId, type, body: JSON.stringify(body), created_at: createdAt, status: 'pending', next_attempt_at: createdAt };
+  const retryUntil = new Date(Date.parse(createdAt) + RETRY_WINDOW_MS).toISOString();
+  return { event_id: eventId, set_id: setId, type, body: JSON.stringify(body), created_at: createdAt, status: 'pending', next_attempt_at: createdAt, retry_until: retryUntil };
 }
 
 /**
@@ -160,8 +162,9 @@ export interface AttemptResult {
   error?: string;
 }
 
+/** In a write transaction: on SQLite that waits for another process's write lock without freezing the event loop. */
 export async function recordAttempt(db: Db, result: AttemptResult): Promise<void> {
-  await db
+  await inWriteTransaction(db, (trx) => trx
     .updateTable('webhook_events')
     .set({
       status: result.outcome === 'retry' ? 'pending' : result.outcome,
@@ -174,7 +177,7 @@ export async function recordAttempt(db: Db, result: AttemptResult): Promise<void
     })
     .where('id', '=', result.id)
     .where('status', '=', 'pending')
-    .execute();
+    .execute());
 }
 
 /** Newest first: what /promo webhooks and the admin API show. */
@@ -197,8 +200,9 @@ export async function findSetEvent(db: Db, setId: number, eventId: string): Prom
   return row && toOutboxEvent(row);
 }
 
-/** Queue an event again (same id and body, so receivers dedupe it): due now, attempts from zero. */
+/** Queue an event again (same id and body, so receivers dedupe it): due now, attempts from zero, retried for another 24 hours. */
 export async function requeueEvent(db: Db, id: number, now: string): Promise<void> {
-  await db.updateTable('webhook_events').set({ status: 'pending', attempts: 0, next_attempt_at: now, lease_until: null, delivered_at: null }).where('id', '=', id).execute();
+  const retryUntil = new Date(Date.parse(now) + RETRY_WINDOW_MS).toISOString();
+  await db.updateTable('webhook_events').set({ status: 'pending', attempts: 0, next_attempt_at: now, retry_until: retryUntil, lease_until: null, delivered_at: null }).where('id', '=', id).execute();
   announce();
 }

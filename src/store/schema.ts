@@ -163,6 +163,8 @@ export interface WebhookEventsTable {
   status: string;
   attempts: Generated<number>;
   next_attempt_at: string;
+  /** Failed attempts are retried until then (24 hours after the event, or after a resend); then it is marked failed. */
+  retry_until: string;
   /** While set and in the future, one dispatcher owns the row; expired leases are claimed again. */
   lease_until: string | null;
   last_status: number | null;

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { PromoError } from '../domain/errors.js';
-import { EVENT_ID_HEADER, RETRY_WINDOW_MS, retryDelaySeconds, SIGNATURE_HEADER, signWebhook } from '../domain/webhooks.js';
+import { EVENT_ID_HEADER, retryDelaySeconds, SIGNATURE_HEADER, signWebhook } from '../domain/webhooks.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
 import { claimDueEvents, nextDueAt, onOutboxWrite, recordAttempt, type AttemptResult, type OutboxEvent } from '../store/outbox.js';
@@ -100,7 +100,7 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
     if (outcome.ok) {
       result = { id: event.id, attempts, outcome: 'delivered', at: at.toISOString(), status: outcome.status };
     } else {
-      const windowEnd = Date.parse(event.created_at) + RETRY_WINDOW_MS;
+      const windowEnd = Date.parse(event.retry_until);
       const next = Math.min(at.getTime() + retryDelaySeconds(core.webhooks.retryBaseSeconds, attempts) * 1000, windowEnd);
       const givingUp = outcome.final || at.getTime() >= windowEnd;
       result = {

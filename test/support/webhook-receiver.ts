@@ -29,6 +29,8 @@ export interface WebhookReceiver {
   setSecret(secret: string): void;
   /** Answer every delivery 500 (true) or accept (false). */
   fail(on: boolean): void;
+  /** Never answer (the sender's timeout must end the attempt). */
+  hang(on: boolean): void;
   /** Stop listening: deliveries get connection refused. */
   down(): Promise<void>;
   /** Listen again on the same port. */
@@ -39,8 +41,10 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(secret = ''): Promise<WebhookReceiver> {
+/** `nowMs` is the receiver's clock (tests that move the sender's clock move it too). */
+export async function startWebhookReceiver(secret = '', { nowMs = () => Date.now() }: { nowMs?: () => number } = {}): Promise<WebhookReceiver> {
   let failing = false;
+  let hanging = false;
   const sockets = new Set<Socket>();
   const receiver = {} as WebhookReceiver;
   const handler = createServer((req, res) => {
@@ -48,12 +52,13 @@ export async function startWebhookReceiver(secret = ''): Promise<WebhookReceiver
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(parts).toString('utf8');
+      if (hanging) return;
       if (failing) {
         receiver.failedRequests++;
         res.writeHead(500).end('down for maintenance');
         return;
       }
-      const check = verifyWebhookSignature(receiver.secret, raw, req.headers['promoset-signature'] as string | undefined);
+      const check = verifyWebhookSignature(receiver.secret, raw, req.headers['promoset-signature'] as string | undefined, { nowSeconds: Math.floor(nowMs() / 1000) });
       if (!check.ok || req.headers['content-type'] !== 'application/json') {
         receiver.rejected.push({ reason: check.ok ? 'content-type' : check.reason, raw });
         res.writeHead(400).end();
@@ -92,6 +97,9 @@ export async function startWebhookReceiver(secret = ''): Promise<WebhookReceiver
     },
     fail(on: boolean) {
       failing = on;
+    },
+    hang(on: boolean) {
+      hanging = on;
     },
     async down() {
       if (!listening) return;
