@@ -4,7 +4,9 @@ import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
+import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
+import { databaseState } from './store/db.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
@@ -15,9 +17,11 @@ export interface RunningService {
   server: Server;
   /** Undefined when Slack is off (no credentials). */
   slack?: SlackTransport;
-  /** The port actually bound (PORT=0 picks a free one, as tests do). */
+  /** GET /readyz's probes: one per dependency. */
+  readiness: Readiness;
   /** Delivers this instance's (and, polling, other instances') outbox events. */
   webhooks: WebhookDispatcher;
+  /** The port actually bound (PORT=0 picks a free one, as tests do). */
   port: number;
   url: string;
   close(): Promise<void>;
@@ -32,15 +36,17 @@ export async function startService(config: Config, logger: Logger = createLogger
     urlSecret: config.URL_SECRET,
     webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
   });
+  // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
+  const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
   let slack: SlackTransport | undefined;
   try {
-    slack = await startSlack(core, config, logger);
+    slack = await startSlack(core, config, logger, readiness);
   } catch (error) {
     await core.db.destroy();
     throw error;
   }
   const mounts: Mount[] = [...(slack?.mounts ?? [])];
-  const server = createHttpServer({ core, config, logger }, mounts);
+  const server = createHttpServer({ core, config, logger, readiness }, mounts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, () => resolve());
@@ -55,6 +61,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     server,
     slack,
     webhooks,
+    readiness,
     port,
     url: `http://127.0.0.1:${port}`,
     close() {

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'bad_request'
   | 'method_not_allowed'
-  | 'generation_failed';
+  | 'generation_failed'
+  | 'database_busy';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -32,6 +33,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
+  database_busy: 503,
 };
 
 export class PromoError extends Error {
@@ -39,13 +42,16 @@ export class PromoError extends Error {
   readonly status: number;
   /** Per-field messages, keyed by the field's public name (seed 001 names). */
   readonly fields: Record<string, string>;
+  /** When set, the client may retry after this many seconds (HTTP: Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'PromoError';
     this.code = code;
     this.status = STATUS_BY_CODE[code];
     this.fields = fields;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   static validation(fields: Record<string, string>): PromoError {
