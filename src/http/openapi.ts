@@ -148,6 +148,25 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           responses: { 200: { description: 'The events.', content: json(schemas.auditResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
         },
       },
+      '/api/sets/{id}/webhooks/deliveries': {
+        parameters: [idParam],
+        get: {
+          ...admin, operationId: 'webhookDeliveries', summary: 'The set\'s webhook events and their delivery state, newest first',
+          parameters: [{ name: 'limit', in: 'query', required: false, schema: jsonSchema(schemas.auditLimit, 'input') }, { name: 'status', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { 200: { description: 'Counts by status and the newest deliveries.', content: json(schemas.webhookDeliveriesResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
+        },
+      },
+      '/api/sets/{id}/webhooks/deliveries/{eventId}/resend': {
+        parameters: [idParam, { name: 'eventId', in: 'path', required: true, schema: { type: 'string' }, description: 'The event id (evt_…).' }],
+        post: {
+          ...admin, operationId: 'resendWebhook', summary: 'Deliver an event again',
+          responses: { 202: { description: 'Queued for delivery.', content: json(schemas.webhookResendResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'], 409: ['conflict'], ...WRITE_ERRORS }) },
+        },
+      },
+      '/api/sets/{id}/webhooks/rotate-secret': {
+        parameters: [idParam],
+        post: { ...admin, operationId: 'rotateWebhookSecret', summary: 'A new webhook signing secret', responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) } },
+      },
       '/healthz': { get: { tags: ['operations'], operationId: 'healthz', summary: 'Liveness', responses: { 200: { description: 'The process serves.', content: json(schemas.healthResponse) } } } },
       '/readyz': {
         get: {

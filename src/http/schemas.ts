@@ -73,6 +73,7 @@ export const setDetails = z
     ...setFields,
     code_prefix: z.string(), code_length: z.int(), code_alphabet: z.enum(CODE_ALPHABET_NAMES), valid_days: z.int().nullable(),
     created_by: z.string(), created_at: z.string(), updated_at: z.string(), archived: z.boolean(),
+    webhook_url: z.string().nullable().meta({ description: 'Where events are POSTed, signed; null for none.' }),
   })
   .strict()
   .meta({ description: 'The seed 001 GET shape plus promoset\'s own fields (admin API).' });
@@ -80,13 +81,20 @@ export const setList = z.object({ result: z.literal('success'), totalresults: z.
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
-const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated'] as const satisfies readonly AuditAction[];
+const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
+const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;
+void everyAction;
 export const auditResponse = z
   .object({
     result: z.literal('success'), set_id: z.int(), totalresults: z.int(),
     events: z.array(z.object({ action: z.enum(AUDIT_ACTIONS), actor: z.string(), detail: z.record(z.string(), z.unknown()), created_at: z.string() }).strict()),
   })
   .strict();
+const webhookDelivery = z.object({}).catchall(z.unknown()).meta({ description: 'One event and its delivery state (id, type, status, attempts, next and last attempt, last error).' });
+export const webhookDeliveriesResponse = z
+  .object({ result: z.literal('success'), set_id: z.int(), webhook_url: z.string().nullable(), counts: z.record(z.string(), z.number()), deliveries: z.array(webhookDelivery) })
+  .strict();
+export const webhookResendResponse = z.object({ result: z.literal('success'), delivery: webhookDelivery }).strict();
 export const healthResponse = z.object({ status: z.literal('ok') }).strict();
 const dependencyState = z.string().meta({ description: 'ok, or what is wrong: unreachable, refused, off (not configured), …' });
 export const readyResponse = z
