@@ -118,21 +118,21 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         get: { ...admin, operationId: 'listSets', summary: 'All sets', parameters: [{ name: 'include_archived', in: 'query', required: false, schema: { type: 'string' }, description: '1/true/yes to include archived sets.' }], responses: { 200: { description: 'The sets.', content: json(schemas.setList) }, ...errors(ADMIN_ERRORS) } },
         post: {
           ...admin, operationId: 'createSet', summary: 'Create a set', requestBody: { ...body(schemas.setCreateRequest, 'The set\'s fields.'), required: true },
-          responses: { 201: { description: 'Created (Location header).', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
+          responses: { 201: { description: 'Created (Location header).', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
         },
       },
       '/api/sets/{id}': {
         parameters: [idParam],
-        get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors(ADMIN_SET_ERRORS) } },
+        get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors(ADMIN_SET_ERRORS) } },
         patch: {
           ...admin, operationId: 'updateSet', summary: 'Change a set', requestBody: { ...body(schemas.setUpdateRequest, 'The fields to change.'), required: true },
-          responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
+          responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
         },
-        delete: { ...admin, operationId: 'archiveSet', summary: 'Archive a set (its URL stops issuing codes)', responses: { 200: { description: 'The archived set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
+        delete: { ...admin, operationId: 'archiveSet', summary: 'Archive a set (its URL stops issuing codes)', responses: { 200: { description: 'The archived set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
       },
       '/api/sets/{id}/rotate': {
         parameters: [idParam],
-        post: { ...admin, operationId: 'rotateSetKey', summary: 'New key and URL; the old URL answers 404', responses: { 200: { description: 'The set with its new URL.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
+        post: { ...admin, operationId: 'rotateSetKey', summary: 'New key and URL; the old URL answers 404', responses: { 200: { description: 'The set with its new URL.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
       },
       '/api/sets/{id}/promotions': {
         parameters: [idParam],
@@ -165,7 +165,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       },
       '/api/sets/{id}/webhooks/rotate-secret': {
         parameters: [idParam],
-        post: { ...admin, operationId: 'rotateWebhookSecret', summary: 'A new webhook signing secret', responses: { 200: { description: 'The set.', content: json(schemas.setDetails) }, ...errors({ ...ADMIN_SET_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) } },
+        post: { ...admin, operationId: 'rotateWebhookSecret', summary: 'A new webhook signing secret', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) } },
       },
       '/healthz': { get: { tags: ['operations'], operationId: 'healthz', summary: 'Liveness', responses: { 200: { description: 'The process serves.', content: json(schemas.healthResponse) } } } },
       '/readyz': {

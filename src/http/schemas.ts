@@ -3,7 +3,7 @@ import { CODE_ALPHABET_NAMES } from '../domain/codes.js';
 import type { ErrorCode } from '../domain/errors.js';
 import { PROMO_TYPES } from '../domain/fields.js';
 import { BULK_PARSERS, OVERRIDE_PARSERS, type WhmcsPromotion } from '../domain/promotion.js';
-import { SET_FIELD_PARSERS, UPGRADE_TYPES, type toSetDetails, type toSetResponse } from '../domain/set.js';
+import { SET_FIELD_PARSERS, UPGRADE_TYPES, type toSetAdminDetails, type toSetDetails, type toSetResponse } from '../domain/set.js';
 import type { AuditAction } from '../store/audit.js';
 
 /**
@@ -77,7 +77,9 @@ export const setDetails = z
   })
   .strict()
   .meta({ description: 'The seed 001 GET shape plus promoset\'s own fields (admin API).' });
-export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setDetails.extend({ promotions: z.int(), batches: z.int() })) }).strict();
+/** What the admin API shows: the details plus the webhook signing secret (the API is the operator's). */
+export const setAdminDetails = setDetails.extend({ webhook_secret: z.string().nullable().meta({ description: 'The whsec_ secret webhook deliveries are signed with; null without a webhook.' }) });
+export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int() })) }).strict();
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
@@ -128,7 +130,8 @@ const agreements: [
   Agrees<z.infer<typeof whmcsPromotion>, WhmcsPromotion>,
   Agrees<z.infer<typeof setResponse>, ReturnType<typeof toSetResponse>>,
   Agrees<z.infer<typeof setDetails>, ReturnType<typeof toSetDetails>>,
-] = [true, true, true];
+  Agrees<z.infer<typeof setAdminDetails>, ReturnType<typeof toSetAdminDetails>>,
+] = [true, true, true, true];
 void agreements;
 
 // Keep ERROR_CODES complete: every ErrorCode is listed.
