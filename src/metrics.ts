@@ -53,7 +53,7 @@ export const redemptions = new Counter({
 
 export const webhookDeliveries = new Counter({
   name: 'promoset_webhook_deliveries_total',
-  help: 'Webhook delivery attempts, by outcome (delivered, failed).',
+  help: 'Webhook delivery attempts, by outcome: delivered, retry (failed, will retry), failed (given up).',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
