@@ -8,7 +8,7 @@ import { PromoError } from './domain/errors.js';
 import { toSetDetails } from './domain/set.js';
 import { startService } from './main.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
-import { openCore, type Core } from './service/core.js';
+import { closeCore, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
 import { archiveSet, createSet, findSet, listSets, rotateSetKey, setAuditTrail, setUrl } from './service/sets.js';
@@ -69,11 +69,14 @@ function fieldArgs(words: string[]): Record<string, string> {
 }
 
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET });
+  const core = await openCore({
+    databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET,
+    whmcsDatabaseUrl: config.WHMCS_DATABASE_URL, whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
+  });
   try {
     return await work(core);
   } finally {
-    await core.db.destroy();
+    await closeCore(core);
   }
 }
 
@@ -145,15 +148,15 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } } });
         const sets = await listSets(core, { includeArchived: values.all });
         if (sets.length === 0) out('No promo sets yet. Create one: promoset sets create NAME');
-        for (const { set, promotions } of sets) {
-          out(`${String(set.id).padStart(4)}  ${set.name.padEnd(24)} ${set.promo_code_type} ${set.promo_value}  ${promotions} codes${set.archived_at ? '  (archived)' : ''}`);
+        for (const { set, promotions, redeemed } of sets) {
+          out(`${String(set.id).padStart(4)}  ${set.name.padEnd(24)} ${set.promo_code_type} ${set.promo_value}  ${promotions} codes, ${redeemed} redeemed${set.archived_at ? '  (archived)' : ''}`);
         }
         return 0;
       }
       case 'show': {
         const set = await findSet(core, rest.join(' '));
         const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
-        out(JSON.stringify({ ...toSetDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0 }, null, 2));
+        out(JSON.stringify({ ...toSetDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0, redeemed: summary?.redeemed ?? 0 }, null, 2));
         return 0;
       }
       case 'rotate': {

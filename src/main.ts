@@ -3,8 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { openCore, type Core } from './service/core.js';
+import { repairPendingBatches, syncWhmcsUses } from './service/billing.js';
+import { closeCore, openCore, type Core } from './service/core.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
+
+/** How often WHMCS's uses are copied over and stranded batches repaired: uses stay fresh within a minute. */
+const WHMCS_SYNC_MS = 30_000;
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -27,12 +31,16 @@ export async function startService(config: Config, logger: Logger = createLogger
     publicUrl: config.PUBLIC_URL,
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
+    whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
+    whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
   });
+  const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
   let slack: SlackTransport | undefined;
   try {
     slack = await startSlack(core, config, logger);
   } catch (error) {
-    await core.db.destroy();
+    whmcsLoop?.stop();
+    await closeCore(core);
     throw error;
   }
   const mounts: Mount[] = [...(slack?.mounts ?? [])];
@@ -72,10 +80,41 @@ export async function startService(config: Config, logger: Logger = createLogger
         }
         // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
-        await core.db.destroy();
+        await whmcsLoop?.stop();
+        await closeCore(core);
         logger.info('promoset stopped');
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * At start-up, then every WHMCS_SYNC_MS: settle batches a crash left between
+ * the two databases, and copy WHMCS's uses. A WHMCS outage is logged, never
+ * fatal: the HTTP API keeps serving (issuing answers 503 until it is back).
+ */
+async function startWhmcsLoop(core: Core, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  let running: Promise<void> = Promise.resolve();
+  const round = async () => {
+    try {
+      const repaired = await repairPendingBatches(core);
+      if (repaired.finished + repaired.removed > 0) logger.warn('repaired batches left between promoset and WHMCS by a crash', { ...repaired });
+      await syncWhmcsUses(core);
+    } catch (error) {
+      logger.warn('WHMCS repair/uses sync failed; retrying later', { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  running = round();
+  await running;
+  const timer = setInterval(() => {
+    running = running.then(round);
+  }, WHMCS_SYNC_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'bad_request'
   | 'method_not_allowed'
-  | 'generation_failed';
+  | 'generation_failed'
+  | 'billing_unavailable';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -32,7 +33,12 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  // WHMCS (the billing database) refused or could not be reached: nothing was issued.
+  billing_unavailable: 503,
 };
+
+/** Seconds a client should wait before retrying, by code (HTTP's Retry-After). */
+export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { billing_unavailable: 30 };
 
 export class PromoError extends Error {
   readonly code: ErrorCode;

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PromoError } from '../domain/errors.js';
+import { PromoError, RETRY_AFTER_SECONDS } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -19,7 +19,8 @@ export function sendError(res: ServerResponse, error: unknown, logger: Logger): 
     return;
   }
   if (error instanceof PromoError) {
-    sendJson(res, error.status, error.toJSON());
+    const retryAfter = RETRY_AFTER_SECONDS[error.code];
+    sendJson(res, error.status, error.toJSON(), retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
     return;
   }
   logger.error('unhandled error in request', { error: error instanceof Error ? error.stack : String(error) });

@@ -3,7 +3,9 @@ import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId } from '../store/promotions.js';
+import type { WhmcsHandle } from '../whmcs/db.js';
+import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -47,7 +49,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
-  });
+  }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
 
@@ -55,17 +57,23 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
+  const whmcs = core.whmcs;
+  // With WHMCS, the codes written are kept to hand them to WHMCS after COMMIT (billing.ts).
+  const written: string[] | undefined = whmcs ? [] : undefined;
+  const createdAt = nowIso(core);
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
+      code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
-    await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress);
+    await checkFeasible(trx, format, amount, amount, whmcs);
+    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress, whmcs, written);
+    if (whmcs) await markBatchesPending(trx, [id]);
     return id;
   });
+  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: written! }]);
   return { batchId, count: amount, terms };
 }
 
@@ -87,7 +95,7 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
     length: request.format.length ?? set.code_length,
     alphabet: request.format.alphabet ?? set.code_alphabet,
   };
-  await checkFeasible(core.db, format, request.amount, 0);
+  await checkFeasible(core.db, format, request.amount, 0, core.whmcs);
   return { request, terms, format };
 }
 
@@ -97,9 +105,12 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
  * that, the exact count (a sum over batches) is skipped. `ownBatch` is the
  * amount already counted for the caller's own batch row.
  */
-async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<void> {
-  if (codeSpace(format) - (await maxPromotionId(db)) >= 2 * amount) return;
-  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch);
+async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number, whmcs?: WhmcsHandle): Promise<void> {
+  // WHMCS's own rows (admins add codes by hand) use up the space too.
+  const whmcsUse = whmcs && (await whmcsSpaceUse(whmcs, db));
+  if (codeSpace(format) - (await maxPromotionId(db)) - (whmcsUse?.bound ?? 0) >= 2 * amount) return;
+  const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
+  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
 }
 
 /**
@@ -107,7 +118,9 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
  * code that collides with one already stored (in any set, any letter case, by
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
-async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress): Promise<void> {
+async function insertUniqueCodes(
+  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress, whmcs?: WhmcsHandle, written?: string[],
+): Promise<void> {
   const nextCode = codeGenerator(format);
   const seen = new Set<string>();
   const freshCodes = (n: number): string[] => {
@@ -122,20 +135,36 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
     }
     return codes;
   };
+  /** Fresh codes that WHMCS does not hold either (in any letter case). */
+  const candidates = async (n: number): Promise<string[]> => {
+    let codes = freshCodes(n);
+    if (!whmcs) return codes;
+    for (let round = 0; ; round++) {
+      const taken = await takenInWhmcs(whmcs, codes);
+      if (taken.size === 0) return codes;
+      if (round === MAX_COLLISION_ROUNDS) throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
+      codes = codes.filter((code) => !taken.has(code.toLowerCase()));
+      codes.push(...freshCodes(n - codes.length));
+    }
+  };
 
   let done = 0;
   while (done < amount) {
-    let pending = freshCodes(Math.min(CHUNK, amount - done));
+    let pending = await candidates(Math.min(CHUNK, amount - done));
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
       }
       const inserted = await insertCodes(trx, setId, batchId, pending);
       done += inserted;
-      if (inserted === pending.length) break;
+      if (inserted === pending.length) {
+        written?.push(...pending);
+        break;
+      }
       const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
       const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
-      pending = freshCodes(collided.length);
+      written?.push(...pending.filter((code) => stored.has(code.toLowerCase())));
+      pending = await candidates(collided.length);
     }
     onProgress?.(done, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

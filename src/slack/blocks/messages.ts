@@ -99,7 +99,7 @@ function setButtons(set: PromoSet): Block {
 export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean): Message {
   const { set } = summary;
   const heading = `*${escapeText(set.name)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
-  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}`;
+  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}, ${summary.redeemed.toLocaleString('en-US')} redeemed`;
   const blocks: Block[] = [section(heading), section(setFieldLines(set, url, secrets).join('\n')), context(counts)];
   if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
