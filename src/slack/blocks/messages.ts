@@ -164,7 +164,13 @@ export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchI
   const text = `${heading}: ${promotions.map((p) => p.code).join(', ')}`;
   return {
     text: text.slice(0, 3000),
-    blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms)],
+    blocks: [
+      section(heading),
+      section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``),
+      context(terms),
+      // The ids GetPromotions and WHMCS (tblpromotions) know them by.
+      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000)),
+    ],
   };
 }
 
