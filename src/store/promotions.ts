@@ -119,9 +119,17 @@ export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number
   return result.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
 }
 
-/** The batch made for a request (an Idempotency-Key claim), if its transaction committed. */
+/**
+ * The batch made for a request (an Idempotency-Key claim), if its transaction
+ * committed and (with WHMCS) its codes reached WHMCS: a pending one is not handed out yet.
+ */
 export async function findBatchIdByRequestKey(db: Db, requestKey: string): Promise<number | undefined> {
-  const row = await db.selectFrom('batches').select('id').where('request_key', '=', requestKey).executeTakeFirst();
+  const row = await db
+    .selectFrom('batches')
+    .select('id')
+    .where('request_key', '=', requestKey)
+    .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+    .executeTakeFirst();
   return row && Number(row.id);
 }
 
