@@ -181,3 +181,14 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
 export async function batchCodes(core: Core, batchId: number): Promise<string[]> {
   return (await findBatch(core.db, batchId)) ? listBatchCodes(core.db, batchId) : [];
 }
+
+/** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */
+export async function whmcsReadiness(core: Core): Promise<'ok' | 'unreachable' | undefined> {
+  if (!core.whmcs) return undefined;
+  try {
+    await maxWhmcsPromotionId(core.whmcs.db);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}

@@ -24,7 +24,7 @@ export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boo
     });
   }
   blocks.push({ type: 'divider' }, { type: 'header', text: { type: 'plain_text', text: 'Recent batches' } });
-  const lines = batches.map((b) => `• Batch ${b.id}: ${count(b.count, 'code')} (${b.redeemed.toLocaleString('en-US')} redeemed) from *${escapeText(names.get(b.set_id) ?? `set ${b.set_id}`)}*, ${b.created_at.slice(0, 16).replace('T', ' ')} by ${b.created_by.startsWith('slack:') ? `<@${b.created_by.slice(6)}>` : escapeText(b.created_by)}`);
+  const lines = batches.map((b) => `• Batch ${b.id}: ${count(b.count, 'code')} from *${escapeText(names.get(b.set_id) ?? `set ${b.set_id}`)}*, ${b.created_at.slice(0, 16).replace('T', ' ')} by ${b.created_by.startsWith('slack:') ? `<@${b.created_by.slice(6)}>` : escapeText(b.created_by)} · ${b.redeemed.toLocaleString('en-US')} redeemed`);
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: lines.length > 0 ? lines.join('\n').slice(0, 3000) : 'No codes generated yet.' } });
   return { type: 'home', blocks: blocks.slice(0, 100) };
 }
