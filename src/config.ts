@@ -37,6 +37,12 @@ const envSchema = z.object({
     .refine(isMysqlUrl, { error: 'must be a URL like mysql://user:password@host:3306/whmcs (or mariadb://…)' })
     .optional(),
   WHMCS_PENDING_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).default(120),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z
+    .string()
+    .default('false')
+    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
+    .transform((v) => ['true', '1'].includes(v.toLowerCase())),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0' }).max(3600, { error: 'must be at most 3600' }).default(10),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 

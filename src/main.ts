@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { repairPendingBatches, syncWhmcsUses } from './service/billing.js';
+import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
 import { closeCore, openCore, type Core } from './service/core.js';
+import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
+import { databaseState } from './store/db.js';
+import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** How often WHMCS's uses are copied over and stranded batches repaired: uses stay fresh within a minute. */
 const WHMCS_SYNC_MS = 30_000;
@@ -18,6 +21,10 @@ export interface RunningService {
   server: Server;
   /** Undefined when Slack is off (no credentials). */
   slack?: SlackTransport;
+  /** GET /readyz's probes: one per dependency. */
+  readiness: Readiness;
+  /** Delivers this instance's (and, polling, other instances') outbox events. */
+  webhooks: WebhookDispatcher;
   /** The port actually bound (PORT=0 picks a free one, as tests do). */
   port: number;
   url: string;
@@ -33,23 +40,29 @@ export async function startService(config: Config, logger: Logger = createLogger
     urlSecret: config.URL_SECRET,
     whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
     whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
+    webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
   });
   const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
+  // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
+  const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
+  // WHMCS: not required (reads and GETs work without it), but issuing needs it.
+  if (core.whmcs) readiness.add('whmcs', async () => ((await whmcsReadiness(core)) === 'ok' ? 'ok' : 'unreachable'));
   let slack: SlackTransport | undefined;
   try {
-    slack = await startSlack(core, config, logger);
+    slack = await startSlack(core, config, logger, readiness);
   } catch (error) {
     whmcsLoop?.stop();
     await closeCore(core);
     throw error;
   }
   const mounts: Mount[] = [...(slack?.mounts ?? [])];
-  const server = createHttpServer({ core, config, logger }, mounts);
+  const server = createHttpServer({ core, config, logger, readiness }, mounts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const webhooks = startWebhookDispatcher(core, logger);
   logger.info('promoset listening', { port, publicUrl: core.publicUrl, database: config.DATABASE_URL.startsWith('postgres') ? 'postgres' : 'sqlite' });
 
   let closing: Promise<void> | undefined;
@@ -57,6 +70,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     core,
     server,
     slack,
+    webhooks,
+    readiness,
     port,
     url: `http://127.0.0.1:${port}`,
     close() {
@@ -82,6 +97,9 @@ export async function startService(config: Config, logger: Logger = createLogger
         await slack?.stop();
         await whmcsLoop?.stop();
         await closeCore(core);
+        // Deliveries in flight finish (each bounded by its timeout); the rest wait in the outbox for the next start.
+        await webhooks.stop();
+        await core.db.destroy();
         logger.info('promoset stopped');
       })();
       return closing;

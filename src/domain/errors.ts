@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'bad_request'
   | 'method_not_allowed'
   | 'generation_failed'
-  | 'billing_unavailable';
+  | 'billing_unavailable'
+  | 'database_busy';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -35,23 +36,26 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   generation_failed: 503,
   // WHMCS (the billing database) refused or could not be reached: nothing was issued.
   billing_unavailable: 503,
+  // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
+  database_busy: 503,
 };
 
-/** Seconds a client should wait before retrying, by code (HTTP's Retry-After). */
-export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { billing_unavailable: 30 };
 
 export class PromoError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   /** Per-field messages, keyed by the field's public name (seed 001 names). */
   readonly fields: Record<string, string>;
+  /** When set, the client may retry after this many seconds (HTTP: Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'PromoError';
     this.code = code;
     this.status = STATUS_BY_CODE[code];
     this.fields = fields;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   static validation(fields: Record<string, string>): PromoError {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PromoError, RETRY_AFTER_SECONDS } from '../domain/errors.js';
+import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -19,8 +19,7 @@ export function sendError(res: ServerResponse, error: unknown, logger: Logger): 
     return;
   }
   if (error instanceof PromoError) {
-    const retryAfter = RETRY_AFTER_SECONDS[error.code];
-    sendJson(res, error.status, error.toJSON(), retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
+    sendJson(res, error.status, error.toJSON(), error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) });
     return;
   }
   logger.error('unhandled error in request', { error: error instanceof Error ? error.stack : String(error) });

@@ -29,7 +29,7 @@ import type { GroupSink } from './single-codes.js';
  */
 
 export function billingUnavailable(): PromoError {
-  return new PromoError('billing_unavailable', 'The billing system (WHMCS) could not be reached, so no code was issued and nothing was saved. Please try again in a minute.');
+  return new PromoError('billing_unavailable', 'The billing system (WHMCS) could not be reached, so no code was issued and nothing was saved. Please try again in a minute.', {}, { retryAfterSeconds: 30 });
 }
 
 export interface IssuedBatch {

@@ -26,6 +26,15 @@ export interface Core {
    * repair never races a writer that is still alive.
    */
   whmcsPendingTimeoutMs: number;
+  webhooks: WebhookSettings;
+}
+
+/** Config the webhook use cases and the dispatcher share. */
+export interface WebhookSettings {
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: deliver to loopback/private addresses (tests, internal receivers). */
+  allowPrivateNetworks: boolean;
+  /** WEBHOOK_RETRY_BASE_SECONDS: the first retry delay; each next one doubles. */
+  retryBaseSeconds: number;
 }
 
 export interface CoreOptions {
@@ -37,6 +46,7 @@ export interface CoreOptions {
   now?: () => Date;
   whmcsDatabaseUrl?: string;
   whmcsPendingTimeoutSeconds?: number;
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export async function openCore(options: CoreOptions): Promise<Core> {
@@ -52,6 +62,7 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       now: options.now ?? (() => new Date()),
       whmcs: options.whmcsDatabaseUrl ? openWhmcs(options.whmcsDatabaseUrl) : undefined,
       whmcsPendingTimeoutMs: (options.whmcsPendingTimeoutSeconds ?? 120) * 1000,
+      webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
     };
   } catch (error) {
     await db.destroy();

@@ -9,6 +9,7 @@ import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './b
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
+import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
 const CHUNK = 2000;
@@ -49,6 +50,8 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
+    // Only sets with a webhook pay for the event (one more row in the group's transaction).
+    issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
   }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
@@ -61,6 +64,8 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
   // With WHMCS, the codes written are kept to hand them to WHMCS after COMMIT (billing.ts).
   const written: string[] | undefined = whmcs ? [] : undefined;
   const createdAt = nowIso(core);
+  const onProgress = monotonic(options.onProgress);
+  // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
@@ -69,12 +74,25 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
     await checkFeasible(trx, format, amount, amount, whmcs);
-    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress, whmcs, written);
+    written?.splice(0); // a retried run starts over
+    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress, whmcs, written);
     if (whmcs) await markBatchesPending(trx, [id]);
+    await recordBatchIssued(trx, core, set, id, amount, terms);
     return id;
   });
   if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: written! }]);
   return { batchId, count: amount, terms };
+}
+
+/** Progress that never goes backwards, though a retried transaction starts counting again. */
+function monotonic(onProgress: Progress | undefined): Progress | undefined {
+  if (!onProgress) return undefined;
+  let reported = -1;
+  return (done, total) => {
+    if (done <= reported) return;
+    reported = done;
+    onProgress(done, total);
+  };
 }
 
 /**
@@ -136,21 +154,29 @@ async function insertUniqueCodes(
     return codes;
   };
   /** Fresh codes that WHMCS does not hold either (in any letter case). */
-  const candidates = async (n: number): Promise<string[]> => {
-    let codes = freshCodes(n);
+  const usable = async (codes: string[]): Promise<string[]> => {
     if (!whmcs) return codes;
+    const n = codes.length;
     for (let round = 0; ; round++) {
       const taken = await takenInWhmcs(whmcs, codes);
       if (taken.size === 0) return codes;
       if (round === MAX_COLLISION_ROUNDS) throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
       codes = codes.filter((code) => !taken.has(code.toLowerCase()));
       codes.push(...freshCodes(n - codes.length));
+      codes.sort();
     }
   };
 
+  // The whole batch in one order of the unique key: two transactions that
+  // meet on each other's uncommitted codes then wait in one direction instead
+  // of deadlocking (only regenerated codes can break the order, and a
+  // deadlock that still happens is retried by inWriteTransaction). One batch
+  // shares one prefix and its random parts are upper-case letters and digits,
+  // so plain string order is the order of the lower-cased key.
+  const ordered = freshCodes(amount).sort();
   let done = 0;
-  while (done < amount) {
-    let pending = await candidates(Math.min(CHUNK, amount - done));
+  for (let start = 0; start < amount; start += CHUNK) {
+    let pending = await usable(ordered.slice(start, start + CHUNK));
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
@@ -164,7 +190,7 @@ async function insertUniqueCodes(
       const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
       const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
       written?.push(...pending.filter((code) => stored.has(code.toLowerCase())));
-      pending = await candidates(collided.length);
+      pending = await usable(freshCodes(collided.length).sort());
     }
     onProgress?.(done, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

@@ -19,6 +19,7 @@ export interface GroupSink {
    */
   publish(members: { row: PromotionRow; batch: NewBatch }[]): Promise<PromotionRow[]>;
 }
+import { insertEvents, type outboxRow } from '../store/outbox.js';
 
 /**
  * Group commit for one-code requests (seed 001's POST). A write transaction
@@ -39,6 +40,8 @@ export interface SingleCodeRequest {
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
+  /** The set has a webhook: its `promotions.issued` outbox row, written in the group's transaction. */
+  issuedEvent?: (stored: PromotionRow) => ReturnType<typeof outboxRow>;
 }
 
 interface Waiting extends SingleCodeRequest {
@@ -162,6 +165,11 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
     });
   }
   if (sink) await markBatchesPending(trx, outcomes.flatMap((outcome) => (outcome.ok ? [outcome.row.batch_id] : [])));
+  const events = group.flatMap((member, i) => {
+    const outcome = outcomes[i];
+    return member.issuedEvent && outcome?.ok ? [member.issuedEvent(outcome.row)] : [];
+  });
+  await insertEvents(trx, events);
   return outcomes;
 }
 
