@@ -96,10 +96,9 @@ export async function startService(config: Config, logger: Logger = createLogger
         // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
         await whmcsLoop?.stop();
-        await closeCore(core);
         // Deliveries in flight finish (each bounded by its timeout); the rest wait in the outbox for the next start.
         await webhooks.stop();
-        await core.db.destroy();
+        await closeCore(core);
         logger.info('promoset stopped');
       })();
       return closing;
