@@ -85,11 +85,11 @@ describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
     });
 
     it('bulk: 5,000 codes in tblpromotions with the ids the JSON reply and the CSV export show', async () => {
-      const reply = await postForm(`${url}/codes`, 'amount=5000&code_prefix=BULK${dialect.toUpperCase()}&code_length=8');
+      const reply = await postForm(`${url}/codes`, `amount=5000&code_prefix=BULK${dialect.toUpperCase()}&code_length=8`);
       expect(reply.status).toBe(200);
       const promotions: { id: number; code: string }[] = reply.json.promotions;
       expect(promotions).toHaveLength(5000);
-      const rows = await whmcs().rows<{ id: number; code: string }>("select id, code from tblpromotions where code like 'BULK${dialect.toUpperCase()}-%'");
+      const rows = await whmcs().rows<{ id: number; code: string }>(`select id, code from tblpromotions where code like 'BULK${dialect.toUpperCase()}-%'`);
       expect(new Map(rows.map((r) => [r.code, r.id]))).toEqual(new Map(promotions.map((p) => [p.code, p.id])));
       const csv = await rawRequest(`${url}/batches/${reply.json.batch_id}.csv`);
       const fromCsv = csv.text.trim().split('\n').slice(1).map((line) => line.split(','));
