@@ -5,6 +5,7 @@ import { benchAtScale, benchHttpBulk, benchThroughput } from './http.js';
 import { freshPostgres } from './postgres.js';
 import { benchSlack } from './slack.js';
 import { mb, ms, spread } from './stats.js';
+import { benchWhmcs } from './whmcs.js';
 
 /**
  * npm run bench: every figure of the benchmarks issue in one run, printed as a
@@ -14,6 +15,7 @@ import { mb, ms, spread } from './stats.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PG_URL = process.env.TEST_DATABASE_URL;
+const WHMCS_URL = process.env.TEST_WHMCS_DATABASE_URL;
 
 const rows: [string, string, string][] = [];
 const row = (what: string, figure: string, target = '') => {
@@ -31,6 +33,15 @@ async function main() {
   row('Bulk 100k: raw better-sqlite3 baseline (prepared INSERT, 1 txn)', spread(bulk.raw));
   row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), verdict(ratio <= 1.5, `${ratio.toFixed(2)}× baseline, target ≤ 1.5×`));
   if (bulk.postgres) row('Bulk 100k: promoset service (PostgreSQL)', spread(bulk.postgres), `${(bulk.postgres.median / bulk.raw.median).toFixed(2)}× the SQLite baseline`);
+
+  if (WHMCS_URL) {
+    const whmcs = await benchWhmcs(WHMCS_URL, Math.min(RUNS, 3));
+    const whmcsRatio = whmcs.service.median / whmcs.raw.median;
+    row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn)', spread(whmcs.raw));
+    row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), end to end', spread(whmcs.service), verdict(whmcsRatio <= 1.5, `${whmcsRatio.toFixed(2)}× the raw INSERT, target ≤ 1.5×`));
+  } else {
+    console.log('TEST_WHMCS_DATABASE_URL is not set: the WHMCS sink case is skipped.');
+  }
 
   const http = await benchHttpBulk(RUNS, freshSqlite);
   row('HTTP bulk 100k as JSON, end to end', `${spread(http.json)}, peak RSS ${mb(http.jsonPeakRss)}`, `${(http.json.median / bulk.raw.median).toFixed(2)}× baseline`);

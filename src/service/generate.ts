@@ -4,7 +4,9 @@ import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, typ
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId } from '../store/promotions.js';
+import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId } from '../store/promotions.js';
+import type { WhmcsHandle } from '../whmcs/db.js';
+import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -51,7 +53,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     },
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
     issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
-  });
+  }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   codesIssued.inc({ source: sourceOfActor(actor, false) });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
@@ -60,20 +62,27 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
+  const whmcs = core.whmcs;
+  // With WHMCS, the codes written are kept to hand them to WHMCS after COMMIT (billing.ts).
+  const written: string[] | undefined = whmcs ? [] : undefined;
+  const createdAt = nowIso(core);
   const onProgress = monotonic(options.onProgress);
   // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
+      code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
-    await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
+    await checkFeasible(trx, format, amount, amount, whmcs);
+    written?.splice(0); // a retried run starts over
+    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress, whmcs, written);
+    if (whmcs) await markBatchesPending(trx, [id]);
     await recordBatchIssued(trx, core, set, id, amount, terms);
     return id;
   });
+  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: written! }]);
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   return { batchId, count: amount, terms };
 }
@@ -107,7 +116,7 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
     length: request.format.length ?? set.code_length,
     alphabet: request.format.alphabet ?? set.code_alphabet,
   };
-  await checkFeasible(core.db, format, request.amount, 0);
+  await checkFeasible(core.db, format, request.amount, 0, core.whmcs);
   return { request, terms, format };
 }
 
@@ -117,9 +126,12 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
  * that, the exact count (a sum over batches) is skipped. `ownBatch` is the
  * amount already counted for the caller's own batch row.
  */
-async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<void> {
-  if (codeSpace(format) - (await maxPromotionId(db)) >= 2 * amount) return;
-  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch);
+async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number, whmcs?: WhmcsHandle): Promise<void> {
+  // WHMCS's own rows (admins add codes by hand) use up the space too.
+  const whmcsUse = whmcs && (await whmcsSpaceUse(whmcs, db));
+  if (codeSpace(format) - (await maxPromotionId(db)) - (whmcsUse?.bound ?? 0) >= 2 * amount) return;
+  const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
+  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
 }
 
 /**
@@ -127,7 +139,9 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
  * code that collides with one already stored (in any set, any letter case, by
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
-async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress): Promise<void> {
+async function insertUniqueCodes(
+  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress, whmcs?: WhmcsHandle, written?: string[],
+): Promise<void> {
   const nextCode = codeGenerator(format);
   const seen = new Set<string>();
   const freshCodes = (n: number): string[] => {
@@ -142,6 +156,19 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
     }
     return codes;
   };
+  /** Fresh codes that WHMCS does not hold either (in any letter case). */
+  const usable = async (codes: string[]): Promise<string[]> => {
+    if (!whmcs) return codes;
+    const n = codes.length;
+    for (let round = 0; ; round++) {
+      const taken = await takenInWhmcs(whmcs, codes);
+      if (taken.size === 0) return codes;
+      if (round === MAX_COLLISION_ROUNDS) throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
+      codes = codes.filter((code) => !taken.has(code.toLowerCase()));
+      codes.push(...freshCodes(n - codes.length));
+      codes.sort();
+    }
+  };
 
   // The whole batch in one order of the unique key: two transactions that
   // meet on each other's uncommitted codes then wait in one direction instead
@@ -152,17 +179,21 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
   const ordered = freshCodes(amount).sort();
   let done = 0;
   for (let start = 0; start < amount; start += CHUNK) {
-    let pending = ordered.slice(start, start + CHUNK);
+    let pending = await usable(ordered.slice(start, start + CHUNK));
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
       }
       const inserted = await insertCodes(trx, setId, batchId, pending);
       done += inserted;
-      if (inserted === pending.length) break;
+      if (inserted === pending.length) {
+        written?.push(...pending);
+        break;
+      }
       const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
       const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
-      pending = freshCodes(collided.length).sort();
+      written?.push(...pending.filter((code) => stored.has(code.toLowerCase())));
+      pending = await usable(freshCodes(collided.length).sort());
     }
     onProgress?.(done, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the
