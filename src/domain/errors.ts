@@ -16,7 +16,15 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'bad_request'
   | 'method_not_allowed'
-  | 'generation_failed';
+  | 'generation_failed'
+  | 'promotion_not_found'
+  | 'promotion_not_started'
+  | 'promotion_expired'
+  | 'promotion_used_up'
+  | 'promotion_voided'
+  | 'promotion_already_redeemed_by_client'
+  | 'redemption_not_found'
+  | 'redemption_already_rolled_back';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -32,6 +40,15 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  promotion_not_found: 404,
+  redemption_not_found: 404,
+  // A refusal to redeem: the request was fine, the promotion's state says no.
+  promotion_not_started: 409,
+  promotion_expired: 409,
+  promotion_used_up: 409,
+  promotion_voided: 409,
+  promotion_already_redeemed_by_client: 409,
+  redemption_already_rolled_back: 409,
 };
 
 export class PromoError extends Error {

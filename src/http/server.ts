@@ -9,6 +9,7 @@ import { createRateLimits, type RateLimits } from './rate-limit.js';
 import { sendError, sendJson } from './respond.js';
 import { adminRoutes } from './routes/admin.js';
 import { bulkRoutes } from './routes/bulk.js';
+import { redemptionRoutes } from './routes/redemptions.js';
 import { setUrlRoutes } from './routes/set-url.js';
 import { whmcsRoutes } from './routes/whmcs.js';
 
@@ -57,7 +58,7 @@ const healthRoutes: Route[] = [
   },
 ];
 
-export const ROUTES: Route[] = [...healthRoutes, ...setUrlRoutes, ...bulkRoutes, ...whmcsRoutes, ...adminRoutes];
+export const ROUTES: Route[] = [...healthRoutes, ...setUrlRoutes, ...bulkRoutes, ...redemptionRoutes, ...whmcsRoutes, ...adminRoutes];
 
 export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server {
   const app: AppContext = {

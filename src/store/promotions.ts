@@ -205,7 +205,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   if (text === undefined) {
     const values: string[] = [];
     for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
-    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id`;
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id, voided_at`;
     insertSqlCache.set(cacheKey, text);
   }
   const parameters: unknown[] = new Array(rows.length * 3);
@@ -215,7 +215,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 2] = rows[i].code;
   }
   const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
+  return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null }));
 }
 
 /** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
@@ -247,6 +247,8 @@ export interface PromotionRow {
   uses: number;
   set_id: number;
   batch_id: number;
+  /** When it was voided; null while it may be used. */
+  voided_at: string | null;
 }
 
 /**
@@ -255,7 +257,7 @@ export interface PromotionRow {
  * terms once per batch rather than once per row.
  */
 export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
-  let query = db.selectFrom('promotions').select(['id', 'code', 'uses', 'set_id', 'batch_id']).where('id', '>', afterId).orderBy('id').limit(limit);
+  let query = db.selectFrom('promotions').select(['id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at']).where('id', '>', afterId).orderBy('id').limit(limit);
   if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
   if (filter.batchId !== undefined) query = query.where('batch_id', '=', filter.batchId);
   if (filter.code !== undefined) query = query.where(sql`lower(code)`, '=', filter.code.trim().toLowerCase());

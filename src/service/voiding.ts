@@ -1,0 +1,86 @@
+import { PromoError } from '../domain/errors.js';
+import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
+import { insertAuditEvent } from '../store/audit.js';
+import { inWriteTransaction } from '../store/db.js';
+import { findPromotionsByCodes, setBatchVoided, setVoided } from '../store/redemptions.js';
+import { nowIso, type Core } from './core.js';
+import { getBatch } from './promotions.js';
+import { batchTerms } from './redemptions.js';
+
+/**
+ * Void and restore: staff switch codes off (a leaked code, a cancelled
+ * campaign) and back on. A voided code is refused by validate and redeem
+ * (store/redemptions.ts countUse checks voided_at in the same statement).
+ * Every change is in the audit trail of the code's set.
+ */
+
+export interface VoidedPromotion {
+  promotion: WhmcsPromotion;
+  set_id: number;
+  voided: boolean;
+  /** False when it already was in the asked state (voiding twice is harmless). */
+  changed: boolean;
+}
+
+/** At most this many codes are named in one audit entry (the count is always exact). */
+const AUDIT_CODES = 100;
+
+/**
+ * Void (or, with `restore`, unvoid) promotions by code, any letter case.
+ * All named codes must exist (in `setId`, when given) or nothing changes.
+ */
+export async function voidPromotions(core: Core, codes: string[], actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<VoidedPromotion[]> {
+  const wanted = codes.map((c) => c.trim()).filter((c) => c !== '');
+  if (wanted.length === 0) throw new PromoError('bad_request', `Name at least one code to ${options.restore ? 'unvoid' : 'void'}.`);
+  const found = await findPromotionsByCodes(core.db, wanted);
+  const inScope = found.filter((row) => options.setId === undefined || row.set_id === options.setId);
+  const known = new Set(inScope.map((row) => row.code.toLowerCase()));
+  const missing = wanted.filter((c) => !known.has(c.toLowerCase()));
+  if (missing.length > 0) {
+    const where = options.setId === undefined ? '' : ' in this set';
+    throw new PromoError('promotion_not_found', `There is no promotion ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ''}${where}; nothing was changed. Check the codes for typos.`);
+  }
+  const now = nowIso(core);
+  const voidedAt = options.restore ? null : now;
+  const changed = await inWriteTransaction(core.db, async (trx) => {
+    const ids = new Set(await setVoided(trx, inScope.map((row) => row.id), voidedAt));
+    const bySet = new Map<number, string[]>();
+    for (const row of inScope) if (ids.has(row.id)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
+    for (const [setId, setCodes] of bySet) {
+      await insertAuditEvent(trx, { set_id: setId, action: options.restore ? 'unvoided' : 'voided', actor, detail: { codes: setCodes.slice(0, AUDIT_CODES), count: setCodes.length }, created_at: now });
+    }
+    // Outward ports join here, in this transaction: a `promotion.voided` / `promotion.unvoided`
+    // webhook event per changed code, and with WHMCS connected its expirationdate moved
+    // to yesterday (restored from the batch's terms on unvoid).
+    return ids;
+  });
+  return Promise.all(
+    inScope.map(async (row) => ({
+      promotion: toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
+      set_id: row.set_id,
+      voided: !options.restore,
+      changed: changed.has(row.id),
+    })),
+  );
+}
+
+export interface BatchVoidResult {
+  batch_id: number;
+  set_id: number;
+  /** Codes whose state changed (already voided ones are not counted again). */
+  count: number;
+  voided: boolean;
+}
+
+/** Void (or restore) every code of a batch in one UPDATE, however many: 100,000 codes is one statement. */
+export async function voidBatch(core: Core, batchId: number, actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<BatchVoidResult> {
+  const batch = await getBatch(core, batchId, options.setId);
+  const now = nowIso(core);
+  const count = await inWriteTransaction(core.db, async (trx) => {
+    const n = await setBatchVoided(trx, batch.id, options.restore ? null : now);
+    await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
+    // Outward ports join here too (webhook events for the batch's codes, WHMCS expiration dates).
+    return n;
+  });
+  return { batch_id: batch.id, set_id: batch.set_id, count, voided: !options.restore };
+}
