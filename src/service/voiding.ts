@@ -33,7 +33,9 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
   const wanted = codes.map((c) => c.trim()).filter((c) => c !== '');
   if (wanted.length === 0) throw new PromoError('bad_request', `Name at least one code to ${options.restore ? 'unvoid' : 'void'}.`);
   const found = await findPromotionsByCodes(core.db, wanted);
-  const inScope = found.filter((row) => options.setId === undefined || row.set_id === options.setId);
+  // In the order the codes were named, so a person reads the answer against the list they gave.
+  const order = new Map(wanted.map((c, i) => [c.toLowerCase(), i] as const).reverse());
+  const inScope = found.filter((row) => options.setId === undefined || row.set_id === options.setId).sort((a, b) => (order.get(a.code.toLowerCase()) ?? 0) - (order.get(b.code.toLowerCase()) ?? 0));
   const known = new Set(inScope.map((row) => row.code.toLowerCase()));
   const missing = wanted.filter((c) => !known.has(c.toLowerCase()));
   if (missing.length > 0) {
