@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchBulk, freshSqlite, type FreshDatabase } from './bulk.js';
 import { benchAtScale, benchHttpBulk, benchThroughput } from './http.js';
 import { freshPostgres } from './postgres.js';
+import { benchRedeem } from './redeem.js';
 import { benchSlack } from './slack.js';
 import { mb, ms, spread } from './stats.js';
 
@@ -25,6 +26,11 @@ const verdict = (ok: boolean, target: string) => `${ok ? 'met' : 'NOT met'}: ${t
 async function main() {
   console.log(`promoset benchmarks: ${RUNS} runs each, ${SECONDS} s throughput windows${PG_URL ? ', PostgreSQL too' : ''}\n`);
   const pgFresh: (() => FreshDatabase) | undefined = PG_URL ? () => freshPostgres(PG_URL) : undefined;
+  // BENCH_ONLY=redeem prints just the redemption figures (BENCHMARKS.md is left as it is).
+  if (process.env.BENCH_ONLY === 'redeem') {
+    await redemptionRows(pgFresh);
+    return;
+  }
 
   const bulk = await benchBulk(RUNS, pgFresh);
   const ratio = bulk.service.median / bulk.raw.median;
@@ -56,7 +62,20 @@ async function main() {
   row(`Slack ack of /promo codes during a 100k batch (${slack.ack.samples} acks)`, `p50 ${ms(slack.ack.p50)}, p99 ${ms(slack.ack.p99)}`, verdict(slack.ack.p99 < 100, 'p99 < 100 ms'));
   await scale.fresh.remove();
 
+  await redemptionRows(pgFresh);
   writeReport();
+}
+
+/** Redemptions a second through promoset, against the bare conditional UPDATE loop on the same database. */
+async function redemptionRows(pgFresh: (() => FreshDatabase) | undefined) {
+  for (const [label, fresh] of [['SQLite', freshSqlite], ...(pgFresh ? [['PostgreSQL', pgFresh]] : [])] as [string, () => FreshDatabase][]) {
+    const r = await benchRedeem(fresh(), SECONDS, label === 'SQLite' ? 'sqlite' : 'postgres');
+    const target = label === 'SQLite' ? ', target p99 < 20 ms' : '';
+    for (const [name, rate, bare] of [['one hot code (maxuses 0)', r.hot, r.bareHot], ['random codes of 10,000', r.random, r.bareRandom]] as const) {
+      const share = `${((rate.rps / bare) * 100).toFixed(0)}% of the bare UPDATE loop (${bare.toFixed(0)}/s)`;
+      row(`Redeem, ${name}, 50 connections (${label})`, `${rate.rps.toFixed(0)} req/s, p50 ${ms(rate.p50)}, p99 ${ms(rate.p99)}, non-2xx ${rate.non2xx}`, label === 'SQLite' ? verdict(rate.p99 < 20 && rate.non2xx === 0, `${share}${target}`) : share);
+    }
+  }
 }
 
 /** What the figures cannot say by themselves; kept with the code so every run's report carries it. */

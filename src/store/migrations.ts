@@ -162,8 +162,9 @@ export const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('rolled_back_at', 'text')
         .execute();
-      // NULLs are distinct in both dialects, so only standing once-per-client redemptions collide.
-      await db.schema.createIndex('redemptions_once_key').on('redemptions').unique().columns(['promotion_id', 'once_key']).execute();
+      // Partial: only standing once-per-client redemptions are in it (and can collide); the
+      // others (once_key NULL) cost the index nothing, however often one hot code is redeemed.
+      await db.schema.createIndex('redemptions_once_key').on('redemptions').unique().columns(['promotion_id', 'once_key']).where(sql.ref('once_key'), 'is not', null).execute();
       await db.schema.createIndex('redemptions_request_key').on('redemptions').unique().column('request_key').execute();
     },
   },

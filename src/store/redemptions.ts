@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { NO_DATE } from '../domain/dates.js';
-import type { Db } from './db.js';
+import { isPostgres, type Db } from './db.js';
 import type { PromotionRow } from './promotions.js';
 
 /**
@@ -14,17 +14,36 @@ import type { PromotionRow } from './promotions.js';
  * Returns the updated row, or undefined when nothing was counted.
  */
 export async function countUse(db: Db, setId: number, code: string, today: string): Promise<PromotionRow | undefined> {
-  const { rows } = await sql<PromotionRow>`
-    update promotions set uses = uses + 1
-    where lower(code) = ${code.toLowerCase()} and set_id = ${setId} and voided_at is null
+  const { rows } = await db.executeQuery<PromotionRow>(CompiledQuery.raw(statement(db, COUNT_USE), [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today]));
+  return rows[0] && normalise(rows[0]);
+}
+
+/** Hot-path statements are plain text (placeholders per dialect): building them through the query builder cost more than running them. */
+const COUNT_USE = `update promotions set uses = uses + 1
+    where lower(code) = ? and set_id = ? and voided_at is null
       and exists (
         select 1 from batches b
         where b.id = promotions.batch_id
           and (b.maxuses = 0 or promotions.uses < b.maxuses)
-          and (b.startdate = ${NO_DATE} or b.startdate <= ${today})
-          and (b.expirationdate = ${NO_DATE} or b.expirationdate >= ${today}))
-    returning id, code, uses, set_id, batch_id, voided_at`.execute(db);
-  return rows[0] && normalise(rows[0]);
+          and (b.startdate = ? or b.startdate <= ?)
+          and (b.expirationdate = ? or b.expirationdate >= ?))
+    returning id, code, uses, set_id, batch_id, voided_at`;
+
+const INSERT_REDEMPTION = `insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+    values (?, ?, ?, ?, ?, ?, ?) on conflict (promotion_id, once_key) where once_key is not null do nothing returning id`;
+
+const postgresText = new Map<string, string>();
+
+/** `text` with PostgreSQL's $n placeholders on PostgreSQL, as written (?) on SQLite. */
+function statement(db: Db, text: string): string {
+  if (!isPostgres(db)) return text;
+  let converted = postgresText.get(text);
+  if (converted === undefined) {
+    let n = 0;
+    converted = text.replace(/\?/g, () => `$${++n}`);
+    postgresText.set(text, converted);
+  }
+  return converted;
 }
 
 /** Give one use back (a rolled-back redemption); never below zero. */
@@ -81,14 +100,11 @@ export interface NewRedemption {
  * already redeemed this once-per-client promotion). ON CONFLICT keeps a
  * PostgreSQL transaction usable, so the caller decides what to roll back.
  */
-export async function insertRedemption(db: Db, redemption: NewRedemption): Promise<number | undefined> {
-  const row = await db
-    .insertInto('redemptions')
-    .values(redemption)
-    .onConflict((oc) => oc.columns(['promotion_id', 'once_key']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return row && Number(row.id);
+export async function insertRedemption(db: Db, r: NewRedemption): Promise<number | undefined> {
+  const { rows } = await db.executeQuery<{ id: number | string }>(
+    CompiledQuery.raw(statement(db, INSERT_REDEMPTION), [r.set_id, r.promotion_id, r.client_id, r.once_key, r.request_key, r.created_by, r.created_at]),
+  );
+  return rows[0] && Number(rows[0].id);
 }
 
 export interface Redemption {
