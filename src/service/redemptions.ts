@@ -6,6 +6,7 @@ import { inWriteTransaction, type Db } from '../store/db.js';
 import { findBatch, type PromotionRow } from '../store/promotions.js';
 import { countUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
 import { nowIso, today, type Core } from './core.js';
+import { inSharedTransaction } from './shared-transactions.js';
 
 /**
  * Validate, redeem and roll back: the checkout's side of a promotion. Every
@@ -66,7 +67,8 @@ export interface RedemptionResult {
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: { requestKey?: string } = {}): Promise<RedemptionResult> {
   const { code, clientId } = parseRedemptionRequest(input);
   const day = today(core);
-  return inWriteTransaction(core.db, async (trx) => {
+  // Concurrent redemptions share a transaction (group commit), each in its own savepoint.
+  return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
     const counted = await countUse(trx, set.id, code, day);
     if (!counted) throw await whyRefused(core, trx, set, code, day);
     const terms = await batchTerms(core, trx, counted.batch_id);
@@ -83,7 +85,7 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
       created_at: nowIso(core),
     });
     if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-    // Outward ports join here, inside this transaction: the `promotion.redeemed` webhook
+    // Outward ports join here, inside this transaction (savepoint): the `promotion.redeemed` webhook
     // event (outbox row) and, with WHMCS connected, the same count in tblpromotions.uses.
     return { result: 'success', redemption_id: redemptionId, promotion: toWhmcsPromotion(counted.id, counted.code, counted.uses, terms) };
   });
