@@ -34,7 +34,6 @@ function termsLookup(core: Core): (batchId: number) => Promise<PromotionTerms> {
 export interface PromotionRecord extends WhmcsPromotion {
   set_id: number;
   batch_id: number;
-  voided_at: string | null;
 }
 
 /** Promotions in WHMCS's shape, in id order, a page at a time. */
@@ -42,14 +41,14 @@ export async function* eachPromotion(core: Core, filter: PromotionFilter): Async
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
     for (const row of page) {
-      yield { ...toWhmcsPromotion(row.id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id, voided_at: row.voided_at };
+      yield { ...toWhmcsPromotion(row.id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
     }
   }
 }
 
 export async function listPromotions(core: Core, filter: PromotionFilter): Promise<WhmcsPromotion[]> {
   const all: WhmcsPromotion[] = [];
-  for await (const { set_id: _s, batch_id: _b, voided_at: _v, ...promotion } of eachPromotion(core, filter)) all.push(promotion);
+  for await (const { set_id: _s, batch_id: _b, ...promotion } of eachPromotion(core, filter)) all.push(promotion);
   return all;
 }
 

@@ -38,6 +38,6 @@ async function* firstN(core: Core, setId: number | undefined, n: number): AsyncG
   }
 }
 
-export function toWhmcs({ set_id: _set, batch_id: _batch, voided_at: _voided, ...promotion }: PromotionRecord): WhmcsPromotion {
+export function toWhmcs({ set_id: _set, batch_id: _batch, ...promotion }: PromotionRecord): WhmcsPromotion {
   return promotion;
 }
