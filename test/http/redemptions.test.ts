@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
+import { requestFingerprint, requestKeyFor } from '../../src/http/idempotency.js';
+import { redeemPromotion } from '../../src/service/redemptions.js';
+import { claimIdempotencyKey } from '../../src/store/idempotency.js';
 import { describeEachDialect, useTestDatabase } from '../support/databases.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm, postJson, rawRequest, type Reply } from './helpers.js';
@@ -147,6 +150,21 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
     expect(refusedAgain.json).toEqual(refused.json);
     // The same key for a different body is refused.
     expect((await redeem(set, { code: promotion.code, client_id: 'x' }, key)).status).toBe(409);
+  });
+
+  it('a redemption that committed but whose reply was lost (a crash after COMMIT) is replayed, not counted again', async () => {
+    const set = await makeSet(service, { max_uses: 5 });
+    const promotion = await issue(set);
+    const body = JSON.stringify({ code: promotion.code });
+    const claimedAt = new Date().toISOString();
+    // What a crashed first request leaves: its pending claim, and its committed redemption carrying the claim's key.
+    await claimIdempotencyKey(service.core.db, { setId: set.id, key: `lost-${dialect}`, fingerprint: requestFingerprint(['redeem', Buffer.from(body)]), format: null, now: claimedAt });
+    const first = await redeemPromotion(service.core, set, { code: promotion.code }, 'http:127.0.0.1', { requestKey: requestKeyFor(set.id, `lost-${dialect}`, claimedAt) });
+    const retry = await rawRequest(`${localSetUrl(service, set)}/redemptions`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `lost-${dialect}` }, body });
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.json).toEqual(first);
+    expect((await validate(set, promotion.code)).json.promotion.uses).toBe(1);
   });
 
   it('void and unvoid one code through the admin API: refused by validate and redeem while voided, audited', async () => {
