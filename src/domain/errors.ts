@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'promotion_voided'
   | 'promotion_already_redeemed_by_client'
   | 'redemption_not_found'
-  | 'redemption_already_rolled_back';
+  | 'redemption_already_rolled_back'
+  | 'database_busy';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -49,6 +50,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   promotion_voided: 409,
   promotion_already_redeemed_by_client: 409,
   redemption_already_rolled_back: 409,
+  // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
+  database_busy: 503,
 };
 
 export class PromoError extends Error {
@@ -56,13 +59,16 @@ export class PromoError extends Error {
   readonly status: number;
   /** Per-field messages, keyed by the field's public name (seed 001 names). */
   readonly fields: Record<string, string>;
+  /** When set, the client may retry after this many seconds (HTTP: Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'PromoError';
     this.code = code;
     this.status = STATUS_BY_CODE[code];
     this.fields = fields;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   static validation(fields: Record<string, string>): PromoError {

@@ -55,6 +55,8 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
+  const onProgress = monotonic(options.onProgress);
+  // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
   const batchId = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
@@ -63,10 +65,21 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
     await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress);
+    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress);
     return id;
   });
   return { batchId, count: amount, terms };
+}
+
+/** Progress that never goes backwards, though a retried transaction starts counting again. */
+function monotonic(onProgress: Progress | undefined): Progress | undefined {
+  if (!onProgress) return undefined;
+  let reported = -1;
+  return (done, total) => {
+    if (done <= reported) return;
+    reported = done;
+    onProgress(done, total);
+  };
 }
 
 /**
@@ -123,9 +136,16 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
     return codes;
   };
 
+  // The whole batch in one order of the unique key: two transactions that
+  // meet on each other's uncommitted codes then wait in one direction instead
+  // of deadlocking (only regenerated codes can break the order, and a
+  // deadlock that still happens is retried by inWriteTransaction). One batch
+  // shares one prefix and its random parts are upper-case letters and digits,
+  // so plain string order is the order of the lower-cased key.
+  const ordered = freshCodes(amount).sort();
   let done = 0;
-  while (done < amount) {
-    let pending = freshCodes(Math.min(CHUNK, amount - done));
+  for (let start = 0; start < amount; start += CHUNK) {
+    let pending = ordered.slice(start, start + CHUNK);
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
@@ -135,7 +155,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
       if (inserted === pending.length) break;
       const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
       const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
-      pending = freshCodes(collided.length);
+      pending = freshCodes(collided.length).sort();
     }
     onProgress?.(done, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction, isRetryableConflict, type Db } from '../store/db.js';
 
 /**
  * Group commit for small, independent writes (redemptions). A write
@@ -81,6 +81,8 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
           await sql`release savepoint member`.execute(trx);
           results.push({ ok: true, value });
         } catch (error) {
+          // A deadlock or serialization failure is the whole transaction's: inWriteTransaction reruns the group.
+          if (isRetryableConflict(error)) throw error;
           await sql`rollback to savepoint member`.execute(trx);
           await sql`release savepoint member`.execute(trx);
           results.push({ ok: false, error });
@@ -89,7 +91,7 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
       return results;
     });
   } catch {
-    // The group's transaction failed as a whole (a lost connection, a deadlock victim): nothing of
+    // The group's transaction failed as a whole (a lost connection, deadlocks beyond the retries): nothing of
     // it committed, so each member runs again on its own and gets its own outcome.
     for (const member of group) await inWriteTransaction(db, member.work).then(member.resolve, member.reject);
     return;

@@ -25,6 +25,9 @@ export class FakeSlack {
   private server: Server;
   private counter = 0;
   private failures = new Map<string, string>();
+  /** While set, every Web API method answers `{ok:false, error: refusal}` (a revoked or mistyped token). */
+  private refusal: string | undefined;
+  private port = 0;
   url = '';
 
   constructor() {
@@ -51,14 +54,38 @@ export class FakeSlack {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     return this;
   }
 
   async stop(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Slack is down: nothing listens at `apiUrl` (connections are refused) until `up()`. */
+  down(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Slack is back, at the same URL. */
+  async up(): Promise<void> {
+    await this.start();
+  }
+
+  /** Refuse the bot token on every Web API method (`invalid_auth` by default) until `acceptToken()`. */
+  refuseToken(error = 'invalid_auth'): void {
+    this.refusal = error;
+  }
+
+  acceptToken(): void {
+    this.refusal = undefined;
   }
 
   /** Make the next call of `method` answer `{ok:false, error}`. */
@@ -104,7 +131,8 @@ export class FakeSlack {
     const method = path.replace(/^\/api\//, '');
     const failure = this.failures.get(method);
     this.failures.delete(method);
-    const response = failure ? { ok: false, error: failure } : this.answer(method, body);
+    const refused = failure ?? this.refusal;
+    const response = refused ? { ok: false, error: refused } : this.answer(method, body);
     this.calls.push({ method, path, headers: req.headers, body, response });
     return { status: 200, body: response };
   }

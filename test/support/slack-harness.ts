@@ -26,15 +26,17 @@ export interface SlackHarness {
   stop(): Promise<void>;
 }
 
-export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void } = {}): Promise<SlackHarness> {
+/** `prepare` runs on the fake before promoset starts (take Slack down, refuse the token, …). */
+export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void; prepare?: (fake: FakeSlack) => Promise<void> | void } = {}): Promise<SlackHarness> {
   const fake = await startFakeSlack();
+  await options.prepare?.(fake);
   const service = await startTestService({
     SLACK_BOT_TOKEN: 'xoxb-test-token',
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.apiUrl,
     PROMO_ADMINS: ADMIN,
     ...env,
-  }, options);
+  }, { log: options.log });
   const eventsUrl = `${service.url}/slack/events`;
   const trigger = () => `trigger-${randomUUID()}`;
 
