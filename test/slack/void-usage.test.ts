@@ -79,6 +79,18 @@ describe('Slack: /promo void, /promo unvoid, the Void batch button, and usage in
     for (const code of codes) expect(await reason(code)).toBe('voided');
   });
 
+  it('a batch sent as CSV ends with a progress message that carries the Void batch button', async () => {
+    const { triggerId } = await slack.command('codes Voidable 25');
+    const view = await slack.openedView(triggerId);
+    expect(await (await slack.submit(view)).text()).toBe('');
+    const done = await slack.fake.waitFor('chat.update', (c) => String(c.body.text).includes('25 codes from *Voidable*: done'));
+    const button = done.body.blocks.find((b: any) => b.type === 'actions').elements[0];
+    expect(button).toMatchObject({ action_id: 'codes_void', text: { text: 'Void batch' }, confirm: { text: { text: expect.stringContaining('All 25 codes of this batch stop working') } } });
+    const batchId = Number(/^batch:(\d+)$/.exec(button.value)![1]);
+    const { responseUrl } = await slack.press('codes_void', button.value);
+    expect((await slack.replyTo(responseUrl)).body.text).toContain(`Batch ${batchId}: 25 codes voided`);
+  });
+
   it('/promo info and App Home show issued, redeemed, voided and used up, per set and per recent batch', async () => {
     const fresh = await createSet(core(), { name: 'Usage Shown', promo_value: '5', max_uses: 2 }, 'cli:test');
     const batch = await generatePromotions(core(), fresh, { amount: 4 }, 'test');
