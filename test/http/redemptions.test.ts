@@ -231,6 +231,17 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
     ]);
   });
 
+  it('archiving a set stops it issuing codes, but the codes it issued can still be validated, redeemed and rolled back', async () => {
+    const set = await makeSet(service, { max_uses: 0 });
+    const promotion = await issue(set);
+    expect((await admin('DELETE', `/api/sets/${set.id}`)).status).toBe(200);
+    expect((await postForm(localSetUrl(service, set), '')).status).toBe(404);
+    expect((await validate(set, promotion.code)).json).toMatchObject({ valid: true, reason: null });
+    const redeemed = await redeem(set, { code: promotion.code });
+    expect(redeemed.status).toBe(200);
+    expect((await rawRequest(`${localSetUrl(service, set)}/redemptions/${redeemed.json.redemption_id}/rollback`, { method: 'POST' })).status).toBe(200);
+  });
+
   it('GetPromotions shows the real uses', async () => {
     const set = await makeSet(service, { max_uses: 0 });
     const promotion = await issue(set);

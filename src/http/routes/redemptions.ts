@@ -10,9 +10,13 @@ import { resolveCaller } from './set-url.js';
 /**
  * The checkout's side of a set URL: validate a code, redeem it, roll a
  * redemption back. The set URL's secret and allowlist guard these as they
- * guard issuing (resolveCaller). Redemptions are not rate limited: a shop's
- * checkout server legitimately sends many from one address.
+ * guard issuing (resolveCaller). An archived set issues no new codes, but
+ * the codes it issued stay valid, so its URL still validates and redeems them.
+ * Redemptions are not rate limited: a shop's checkout server legitimately
+ * sends many from one address.
  */
+
+const ISSUED_CODES_OUTLIVE_ARCHIVING = { includeArchived: true };
 
 function codeParam(text: string): string {
   try {
@@ -24,7 +28,7 @@ function codeParam(text: string): string {
 
 /** `GET {set URL}/promotions/{code}`: valid or not, why, and the promotion. Changes nothing. */
 async function validate({ req, res, app, params }: RouteRequest): Promise<void> {
-  const { set } = await resolveCaller(app, req, params[0]);
+  const { set } = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
   sendJson(res, 200, await validatePromotion(app.core, set, codeParam(params[1])));
 }
 
@@ -34,7 +38,7 @@ async function validate({ req, res, app, params }: RouteRequest): Promise<void> 
  * answer, and never a second use.
  */
 async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
-  const caller = await resolveCaller(app, req, params[0]);
+  const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
   const body = await readBody(req);
   const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['redeem', body.raw]);
   if (claim?.kind === 'replay') {
@@ -67,7 +71,7 @@ function sendStored(res: ServerResponse, status: number, text: string, replayed 
 
 /** `POST {set URL}/redemptions/{id}/rollback`: the use back, once; a second rollback is a 409. */
 async function rollback({ req, res, app, params }: RouteRequest): Promise<void> {
-  const { set } = await resolveCaller(app, req, params[0]);
+  const { set } = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
   await readBody(req);
   sendJson(res, 200, await rollbackRedemption(app.core, set, params[1]));
 }
