@@ -7,6 +7,7 @@ import { findBatch, type PromotionRow } from '../store/promotions.js';
 import { countUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction } from './shared-transactions.js';
+import { recordEvent } from '../store/outbox.js';
 
 /**
  * Validate, redeem and roll back: the checkout's side of a promotion. Every
@@ -85,9 +86,11 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
       created_at: nowIso(core),
     });
     if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-    // Outward ports join here, inside this transaction (savepoint): the `promotion.redeemed` webhook
-    // event (outbox row) and, with WHMCS connected, the same count in tblpromotions.uses.
-    return { result: 'success', redemption_id: redemptionId, promotion: toWhmcsPromotion(counted.id, counted.code, counted.uses, terms) };
+    const promotion = toWhmcsPromotion(counted.id, counted.code, counted.uses, terms);
+    // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
+    // With WHMCS connected, the same count in tblpromotions.uses joins here too.
+    await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
+    return { result: 'success', redemption_id: redemptionId, promotion };
   });
 }
 

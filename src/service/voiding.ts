@@ -1,7 +1,10 @@
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
 import { insertAuditEvent } from '../store/audit.js';
-import { inWriteTransaction } from '../store/db.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { insertEvents, outboxRow } from '../store/outbox.js';
+import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
+import { findSetById } from '../store/sets.js';
 import { findPromotionsByCodes, setBatchVoided, setVoided } from '../store/redemptions.js';
 import { nowIso, type Core } from './core.js';
 import { getBatch } from './promotions.js';
@@ -51,9 +54,9 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
     for (const [setId, setCodes] of bySet) {
       await insertAuditEvent(trx, { set_id: setId, action: options.restore ? 'unvoided' : 'voided', actor, detail: { codes: setCodes.slice(0, AUDIT_CODES), count: setCodes.length }, created_at: now });
     }
-    // Outward ports join here, in this transaction: a `promotion.voided` / `promotion.unvoided`
-    // webhook event per changed code, and with WHMCS connected its expirationdate moved
-    // to yesterday (restored from the batch's terms on unvoid).
+    // A `promotion.voided` / `promotion.unvoided` webhook event per changed code, in this transaction.
+    // With WHMCS connected, its expirationdate moves to yesterday here (restored from the batch's terms on unvoid).
+    await recordVoidEvents(core, trx, inScope.filter((row) => ids.has(row.id)), !!options.restore, now);
     return ids;
   });
   return Promise.all(
@@ -64,6 +67,26 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
       changed: changed.has(row.id),
     })),
   );
+}
+
+/** Outbox rows per INSERT for a batch's events. */
+const EVENT_PAGE = 1000;
+
+async function webhookUrlOf(db: Db, setId: number): Promise<string | null> {
+  return (await findSetById(db, setId))?.webhook_url ?? null;
+}
+
+/** One event per changed promotion, for the sets that have a webhook_url (others cost one lookup per set). */
+async function recordVoidEvents(core: Core, trx: Db, rows: PromotionRow[], restore: boolean, now: string): Promise<void> {
+  const hooked = new Map<number, boolean>();
+  const events = [];
+  for (const row of rows) {
+    if (!hooked.has(row.set_id)) hooked.set(row.set_id, (await webhookUrlOf(trx, row.set_id)) !== null);
+    if (!hooked.get(row.set_id)) continue;
+    const promotion = toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, trx, row.batch_id));
+    events.push(outboxRow(row.set_id, restore ? 'promotion.unvoided' : 'promotion.voided', { promotion }, now));
+  }
+  for (let i = 0; i < events.length; i += EVENT_PAGE) await insertEvents(trx, events.slice(i, i + EVENT_PAGE));
 }
 
 export interface BatchVoidResult {
@@ -81,7 +104,16 @@ export async function voidBatch(core: Core, batchId: number, actor: string, opti
   const count = await inWriteTransaction(core.db, async (trx) => {
     const n = await setBatchVoided(trx, batch.id, options.restore ? null : now);
     await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
-    // Outward ports join here too (webhook events for the batch's codes, WHMCS expiration dates).
+    // Webhook events for the batch's codes (only when its set has a webhook_url), a page at a time.
+    // With WHMCS connected, the codes' expiration dates move here too.
+    if (n > 0 && (await webhookUrlOf(trx, batch.set_id))) {
+      for (let afterId = 0; ; ) {
+        const page = await listPromotionRows(trx, { batchId: batch.id }, afterId, EVENT_PAGE);
+        await recordVoidEvents(core, trx, page.filter((row) => (row.voided_at === now) === !options.restore), !!options.restore, now);
+        if (page.length < EVENT_PAGE) break;
+        afterId = page[page.length - 1].id;
+      }
+    }
     return n;
   });
   return { batch_id: batch.id, set_id: batch.set_id, count, voided: !options.restore };

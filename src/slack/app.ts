@@ -1,4 +1,4 @@
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Mount } from '../http/server.js';
@@ -79,8 +79,11 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
 
   let receiver: HTTPReceiver | undefined;
   let app: App;
+  let reconnecting: Reconnecting | undefined;
   if (socketMode) {
-    app = new App({ authorize, appToken: config.SLACK_APP_TOKEN, socketMode: true, logger: boltLogger, clientOptions });
+    const socketReceiver = new SocketModeReceiver({ appToken: config.SLACK_APP_TOKEN!, logger: boltLogger, installerOptions: { clientOptions } });
+    reconnecting = keepReconnecting(socketReceiver.client, logger);
+    app = new App({ authorize, receiver: socketReceiver, logger: boltLogger, clientOptions });
   } else {
     receiver = new HTTPReceiver({
       signingSecret: config.SLACK_SIGNING_SECRET!,
@@ -152,9 +155,58 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     idle: () => jobs.idle(),
     async stop() {
       clearInterval(pruning);
+      reconnecting?.stop();
       connection.stop();
       if (socketMode) await app.stop().catch(() => undefined);
       await jobs.idle();
+    },
+  };
+}
+
+interface Reconnecting {
+  stop(): void;
+}
+
+type SocketModeClient = SocketModeReceiver['client'];
+
+/**
+ * The Socket Mode client reconnects by itself when Slack drops the socket,
+ * but gives up when apps.connections.open then fails with an HTTP or network
+ * error (a Slack outage), and its promise rejects unhandled, which would end
+ * the process and the HTTP API with it. Once connected, a failed reconnect is
+ * retried with jittered backoff (up to a minute) for as long as we run. The
+ * first connection still fails fast: startSlack reports it and runs without Slack.
+ */
+function keepReconnecting(client: SocketModeClient, logger: Logger): Reconnecting {
+  const start = client.start.bind(client);
+  let connected = false;
+  let stopped = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  client.start = async () => {
+    try {
+      const opened = await start();
+      if (failures > 0) logger.info('Slack Socket Mode reconnected', { attempts: failures + 1 });
+      connected = true;
+      failures = 0;
+      return opened;
+    } catch (error) {
+      if (!connected || stopped) throw error;
+      failures += 1;
+      const delayMs = Math.round(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2));
+      logger.warn(`Slack Socket Mode could not reconnect (${error instanceof Error ? error.message : String(error)}); trying again in ${Math.ceil(delayMs / 1000)} s. Check that Slack is reachable and SLACK_APP_TOKEN is valid; the HTTP API keeps running.`);
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (!stopped) void client.start();
+      }, delayMs);
+      timer.unref();
+      return undefined as unknown as Awaited<ReturnType<SocketModeClient['start']>>;
+    }
+  };
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 
-export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided';
+export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided' | 'webhook_secret_rotated' | 'webhook_resent';
 
 export interface AuditEvent {
   id: number;
@@ -26,4 +26,9 @@ export async function listAuditEvents(db: Db, setId: number, limit = 100): Promi
     detail: JSON.parse(row.detail) as Record<string, unknown>,
     created_at: row.created_at,
   }));
+}
+
+export async function countAuditEvents(db: Db, setId: number): Promise<number> {
+  const row = await db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number | string>().as('n')).where('set_id', '=', setId).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
