@@ -4,7 +4,7 @@ import { redeemPromotion, rollbackRedemption, validatePromotion } from '../../se
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
 import { sendJson } from '../respond.js';
-import type { Route, RouteRequest } from '../server.js';
+import type { Route, RouteRequest } from '../routing.js';
 import { resolveCaller } from './set-url.js';
 
 /**
@@ -77,7 +77,7 @@ async function rollback({ req, res, app, params }: RouteRequest): Promise<void> 
 }
 
 export const redemptionRoutes: Route[] = [
-  { pattern: /^\/sets\/([^/]+)\/promotions\/([^/]{1,600})$/, methods: { GET: validate } },
-  { pattern: /^\/sets\/([^/]+)\/redemptions$/, methods: { POST: redeem } },
-  { pattern: /^\/sets\/([^/]+)\/redemptions\/([^/]{1,40})\/rollback$/, methods: { POST: rollback } },
+  { name: '/sets/{token}/promotions/{code}', pattern: /^\/sets\/([^/]+)\/promotions\/([^/]{1,600})$/, methods: { GET: validate } },
+  { name: '/sets/{token}/redemptions', pattern: /^\/sets\/([^/]+)\/redemptions$/, methods: { POST: redeem } },
+  { name: '/sets/{token}/redemptions/{id}/rollback', pattern: /^\/sets\/([^/]+)\/redemptions\/([^/]{1,40})\/rollback$/, methods: { POST: rollback } },
 ];
