@@ -139,3 +139,15 @@ void agreements;
 // Keep ERROR_CODES complete: every ErrorCode is listed.
 const everyCode: Agrees<(typeof ERROR_CODES)[number], ErrorCode> = true;
 void everyCode;
+
+// Issue 12: the checkout (validate, redeem, roll back), void and usage.
+const usage = z.object({ issued: z.int(), redeemed: z.int(), voided: z.int(), used_up: z.int() }).strict();
+export const setAdminDetailsWithUsage = setAdminDetails.extend({ usage });
+export const validationResponse = z
+  .object({ result: z.literal('success'), valid: z.boolean(), reason: z.enum(['not_started', 'expired', 'used_up', 'voided']).nullable(), promotion: whmcsPromotion })
+  .strict();
+export const redemptionRequest = z.object({ code: z.string().meta({ description: 'The code, any letter case.' }), client_id: z.string().optional().meta({ description: 'Required for once-per-client promotions.' }) });
+export const redemptionResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), promotion: whmcsPromotion }).strict();
+export const rollbackResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), rolled_back_at: z.string(), promotion: whmcsPromotion }).strict();
+export const voidCodeResponse = z.object({ result: z.literal('success'), promotion: whmcsPromotion, set_id: z.int(), voided: z.boolean(), changed: z.boolean() }).strict();
+export const voidBatchResponse = z.object({ result: z.literal('success'), batch_id: z.int(), set_id: z.int(), count: z.int(), voided: z.boolean() }).strict();
