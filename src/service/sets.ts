@@ -45,7 +45,7 @@ const NO_SET_AT_URL = () => new PromoError('not_found', 'No promo set is publish
  * rotated key, archived or missing set) is the same 404, and the comparisons
  * are constant-time, so a caller learns nothing about which sets exist.
  */
-export async function resolveSetToken(core: Core, token: string): Promise<PromoSet> {
+export async function resolveSetToken(core: Core, token: string, { includeArchived = false }: { includeArchived?: boolean } = {}): Promise<PromoSet> {
   const match = TOKEN_PATTERN.exec(token);
   if (!match) throw NO_SET_AT_URL();
   const [, apiKey, idText, signature] = match;
@@ -53,7 +53,7 @@ export async function resolveSetToken(core: Core, token: string): Promise<PromoS
   const expected = urlSignature(core, apiKey, setId);
   const signatureOk = timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
   const set = signatureOk ? await findSetById(core.db, setId) : undefined;
-  if (!set || set.archived_at !== null) throw NO_SET_AT_URL();
+  if (!set || (set.archived_at !== null && !includeArchived)) throw NO_SET_AT_URL();
   if (!timingSafeEqual(Buffer.from(set.api_key.padEnd(25)), Buffer.from(apiKey))) throw NO_SET_AT_URL();
   return set;
 }

@@ -238,7 +238,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   if (text === undefined) {
     const values: string[] = [];
     for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
-    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id`;
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id, voided_at`;
     insertSqlCache.set(cacheKey, text);
   }
   const parameters: unknown[] = new Array(rows.length * 3);
@@ -248,7 +248,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 2] = rows[i].code;
   }
   const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
+  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null }));
 }
 
 /** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
@@ -283,6 +283,8 @@ export interface PromotionRow {
   uses: number;
   set_id: number;
   batch_id: number;
+  /** When it was voided; null while it may be used. */
+  voided_at: string | null;
 }
 
 /**
@@ -293,7 +295,7 @@ export interface PromotionRow {
 export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
   let query = db
     .selectFrom('promotions')
-    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id'])
+    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'])
     .where('id', '>', afterId)
     .where(notPending)
     .orderBy('id')
@@ -310,6 +312,7 @@ export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId
     uses: Number(row.uses),
     set_id: Number(row.set_id),
     batch_id: Number(row.batch_id),
+    voided_at: row.voided_at ?? null,
   }));
 }
 

@@ -7,7 +7,7 @@ import { countPromotions } from '../../src/store/promotions.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm, postJson, rawRequest } from './helpers.js';
 
-const CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes';
+const CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided';
 
 async function storedCodes(service: TestService, batchId: number): Promise<string[]> {
   const rows = await service.core.db.selectFrom('promotions').select('code').where('batch_id', '=', batchId).execute();
@@ -34,7 +34,7 @@ describe('bulk codes: POST {set URL}/codes', () => {
     expect({ result, count, n: promotions.length }).toEqual({ result: 'success', count: 100000, n: 100000 });
     const codes: string[] = promotions.map((p: { code: string }) => p.code);
     expect(new Set(codes).size).toBe(100000);
-    expect(codes.filter((code) => !/^BULK-[A-Z0-9]{10}$/.test(code))).toEqual([]);
+    expect(codes.filter((code: string) => !/^BULK-[A-Z0-9]{10}$/.test(code))).toEqual([]);
     expect(promotions[0]).toMatchObject({ type: 'Fixed Amount', value: '5.00', notes: 'spring', uses: 0 });
     // Sorted arrays: deep-equal on two 100k-element Sets is far slower and says no more.
     expect((await storedCodes(service, batch_id)).sort()).toEqual([...codes].sort());

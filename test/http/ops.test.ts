@@ -37,10 +37,12 @@ describe('GET /openapi.json', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(document.paths).sort()).toEqual([
-      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
+      '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
+      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
       '/api/sets/{id}/webhooks/deliveries', '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', '/api/sets/{id}/webhooks/rotate-secret',
       '/healthz', '/includes/api.php', '/metrics', '/openapi.json', '/readyz',
       '/sets/{token}', '/sets/{token}/batches/{batchId}.csv', '/sets/{token}/codes',
+      '/sets/{token}/promotions/{code}', '/sets/{token}/redemptions', '/sets/{token}/redemptions/{id}/rollback',
     ]);
     // Request bodies come from the routes' parsers: the bulk body knows `amount`, the set URL's the seed's overrides.
     const bulk = document.paths['/sets/{token}/codes'].post;

@@ -19,8 +19,8 @@ export interface SetCaller {
  * Who is asking, about which set: the token must name a live set (else the
  * same 404 for everything) and the client address must be on its allowlist (403).
  */
-export async function resolveCaller(app: AppContext, req: IncomingMessage, token: string): Promise<SetCaller> {
-  const set = await resolveSetToken(app.core, token);
+export async function resolveCaller(app: AppContext, req: IncomingMessage, token: string, options: { includeArchived?: boolean } = {}): Promise<SetCaller> {
+  const set = await resolveSetToken(app.core, token, options);
   const ip = app.clientIp(req);
   app.allowlists.assertAllowed(set.api_ip_address, ip);
   return { set, ip };
