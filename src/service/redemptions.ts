@@ -4,7 +4,10 @@ import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, prom
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
 import { findBatch, type PromotionRow } from '../store/promotions.js';
-import { countUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
+import { countUse, countWhmcsCountedUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
+import type { WhmcsHandle } from '../whmcs/db.js';
+import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
+import { billingUnavailable } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction } from './shared-transactions.js';
 import { recordEvent } from '../store/outbox.js';
@@ -47,11 +50,21 @@ export interface Validation {
 
 /** `GET {set URL}/promotions/{code}`: could this code be redeemed now, and why not. Changes nothing. */
 export async function validatePromotion(core: Core, set: PromoSet, code: string): Promise<Validation> {
-  const row = await findSetPromotion(core.db, set.id, code);
-  if (!row) throw promotionNotFound(code);
+  const found = await findSetPromotion(core.db, set.id, code);
+  if (!found) throw promotionNotFound(code);
+  // With WHMCS connected its uses are the count (its checkout adds to them too): read at display time.
+  const row = core.whmcs && found.whmcs_id != null ? { ...found, uses: await whmcsUses(core.whmcs, found.whmcs_id, found.uses) } : found;
   const promotion = await whmcsShape(core, core.db, row);
   const reason = refusalReason(promotion, row.uses, row.voided_at !== null, today(core));
   return { result: 'success', valid: reason === null, reason, promotion };
+}
+
+async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number): Promise<number> {
+  try {
+    return (await readUses(whmcs.db, [whmcsId])).get(whmcsId) ?? fallback;
+  } catch {
+    throw billingUnavailable();
+  }
 }
 
 export interface RedemptionResult {
@@ -60,13 +73,23 @@ export interface RedemptionResult {
   promotion: WhmcsPromotion;
 }
 
+interface RedemptionOptions {
+  requestKey?: string;
+}
+
 /**
  * Count one use of a promotion, atomically (store/redemptions.ts countUse:
  * one conditional UPDATE whose row count decides), and record who redeemed
  * it. A refusal says why, with a sentence a person can act on; it changes nothing.
+ * With WHMCS connected, WHMCS's row is the counter (redeemThroughWhmcs).
  */
-export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: { requestKey?: string } = {}): Promise<RedemptionResult> {
+export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
   const { code, clientId } = parseRedemptionRequest(input);
+  if (core.whmcs) return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, options);
+  return redeemInPromoset(core, set, code, clientId, actor, options);
+}
+
+async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const day = today(core);
   // Concurrent redemptions share a transaction (group commit), each in its own savepoint.
   return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
@@ -74,24 +97,77 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
     if (!counted) throw await whyRefused(core, trx, set, code, day);
     const terms = await batchTerms(core, trx, counted.batch_id);
     // Throwing after countUse rolls the count back with the transaction.
-    if (terms.onceperclient && clientId === null) throw clientIdRequired(counted.code);
-    const redemptionId = await insertRedemption(trx, {
-      set_id: set.id,
-      promotion_id: counted.seq,
-      client_id: clientId,
-      // The unique (promotion_id, once_key) index is the once-per-client rule, for every instance at once.
-      once_key: terms.onceperclient ? clientId : null,
-      request_key: options.requestKey ?? null,
-      created_by: actor,
-      created_at: nowIso(core),
-    });
-    if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-    const promotion = toWhmcsPromotion(counted.id, counted.code, counted.uses, terms);
-    // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
-    // With WHMCS connected, the same count in tblpromotions.uses joins here too.
-    await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
-    return { result: 'success', redemption_id: redemptionId, promotion };
+    return recordRedemption(core, trx, set, counted, terms, clientId, actor, options);
   });
+}
+
+/** The redemption row and its webhook event, in the transaction (savepoint) that counted the use. */
+async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: PromotionRow, terms: PromotionTerms, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+  if (terms.onceperclient && clientId === null) throw clientIdRequired(counted.code);
+  const redemptionId = await insertRedemption(trx, {
+    set_id: set.id,
+    promotion_id: counted.seq,
+    client_id: clientId,
+    // The unique (promotion_id, once_key) index is the once-per-client rule, for every instance at once.
+    once_key: terms.onceperclient ? clientId : null,
+    request_key: options.requestKey ?? null,
+    created_by: actor,
+    created_at: nowIso(core),
+  });
+  if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
+  const promotion = toWhmcsPromotion(counted.id, counted.code, counted.uses, terms);
+  // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
+  await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
+  return { result: 'success', redemption_id: redemptionId, promotion };
+}
+
+/**
+ * With WHMCS connected, tblpromotions.uses is the one counter: WHMCS's
+ * checkout increments it too. Order across the two databases:
+ *  1. promoset's own checks (found, not voided, within its dates), reading only;
+ *  2. WHMCS's guarded increment (uses < maxuses) decides: refused → used_up;
+ *     unreachable → 503 billing_unavailable, nothing counted anywhere;
+ *  3. promoset records the use and the redemption in its own transaction
+ *     (re-checking the void atomically); if that refuses or fails, the use is
+ *     given back in WHMCS before the error is answered.
+ * A crash between 2 and 3 leaves one use counted in WHMCS with no redemption
+ * in promoset (README, "Connect WHMCS"): the uses sync shows WHMCS's count,
+ * so the two never disagree, but that use has no redemption to roll back.
+ * The WHMCS step runs outside promoset's transaction, so a group commit or a
+ * write retry re-running step 3 never counts twice.
+ */
+async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+  const row = await findSetPromotion(core.db, set.id, code);
+  if (!row) throw promotionNotFound(code);
+  const whmcsId = row.whmcs_id;
+  // Issued before WHMCS was connected: promoset's own counter is the only one.
+  if (whmcsId == null) return redeemInPromoset(core, set, code, clientId, actor, options);
+  const terms = await batchTerms(core, core.db, row.batch_id);
+  // Uses are WHMCS's to judge (step 2); here only the void and the dates.
+  const reason = refusalReason(terms, 0, row.voided_at !== null, today(core));
+  if (reason !== null) throw refusal(reason, row.code, terms);
+  if (terms.onceperclient && clientId === null) throw clientIdRequired(row.code);
+  let uses: number | undefined;
+  try {
+    uses = await redeemWhmcsPromotion(whmcs.db, whmcsId);
+  } catch {
+    throw billingUnavailable();
+  }
+  if (uses === undefined) throw refusal('used_up', row.code, terms);
+  const counted = uses;
+  try {
+    return await inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
+      const stored = await countWhmcsCountedUse(trx, row.seq);
+      if (!stored) throw refusal('voided', row.code, terms);
+      // The reply shows WHMCS's count right after this use; promoset's copy moved by the same one use.
+      return recordRedemption(core, trx, set, { ...stored, uses: counted }, terms, clientId, actor, options);
+    });
+  } catch (error) {
+    await rollbackWhmcsUse(whmcs.db, whmcsId).catch(() => {
+      // WHMCS went away in between: that one use stays counted there (see the crash window above).
+    });
+    throw error;
+  }
 }
 
 /**
@@ -128,21 +204,47 @@ export interface RollbackResult {
 
 const redemptionNotFound = (id: string) => new PromoError('redemption_not_found', `There is no redemption ${id.slice(0, 20)} in this set. Use the redemption_id the redemption returned.`);
 
-/** `POST {set URL}/redemptions/{id}/rollback`: give the use back, once (an order cancelled, a payment failed). */
+/**
+ * `POST {set URL}/redemptions/{id}/rollback`: give the use back, once (an order
+ * cancelled, a payment failed). With WHMCS connected, its uses goes down in the
+ * same step, inside promoset's transaction (so a refused or failed rollback
+ * changes neither side): WHMCS unreachable → 503, nothing changed; promoset's
+ * commit failing after WHMCS gave the use back → the use is counted in WHMCS again.
+ */
 export async function rollbackRedemption(core: Core, set: PromoSet, idText: string): Promise<RollbackResult> {
   if (!/^\d{1,12}$/.test(idText)) throw redemptionNotFound(idText);
   const id = Number(idText);
   const now = nowIso(core);
-  return inWriteTransaction(core.db, async (trx) => {
-    const promotionId = await markRolledBack(trx, id, set.id, now);
-    if (promotionId === undefined) {
-      const redemption = await findRedemption(trx, id);
-      if (!redemption || redemption.set_id !== set.id) throw redemptionNotFound(idText);
-      throw new PromoError('redemption_already_rolled_back', `Redemption ${id} was already rolled back on ${redemption.rolled_back_at?.slice(0, 19).replace('T', ' ')} UTC; its use was given back then.`);
-    }
-    // With WHMCS connected, its tblpromotions.uses is given back here too, in this transaction.
-    const row = (await releaseUse(trx, promotionId)) ?? (await findPromotionById(trx, promotionId));
-    if (!row) throw redemptionNotFound(idText);
-    return { result: 'success', redemption_id: id, rolled_back_at: now, promotion: await whmcsShape(core, trx, row) };
-  });
+  const whmcs = core.whmcs;
+  /** Set once WHMCS gave the use back: a retried transaction must not give it back twice. */
+  let releasedInWhmcs: { whmcsId: number; uses: number } | undefined;
+  try {
+    return await inWriteTransaction(core.db, async (trx) => {
+      const promotionId = await markRolledBack(trx, id, set.id, now);
+      if (promotionId === undefined) {
+        const redemption = await findRedemption(trx, id);
+        if (!redemption || redemption.set_id !== set.id) throw redemptionNotFound(idText);
+        throw new PromoError('redemption_already_rolled_back', `Redemption ${id} was already rolled back on ${redemption.rolled_back_at?.slice(0, 19).replace('T', ' ')} UTC; its use was given back then.`);
+      }
+      let row = (await releaseUse(trx, promotionId)) ?? (await findPromotionById(trx, promotionId));
+      if (!row) throw redemptionNotFound(idText);
+      if (whmcs && row.whmcs_id != null) {
+        if (!releasedInWhmcs) {
+          let uses: number | undefined;
+          try {
+            uses = await rollbackWhmcsUse(whmcs.db, row.whmcs_id);
+          } catch {
+            throw billingUnavailable();
+          }
+          // Undefined: WHMCS's uses was 0 already (reset by hand); nothing to give back there.
+          if (uses !== undefined) releasedInWhmcs = { whmcsId: row.whmcs_id, uses };
+        }
+        if (releasedInWhmcs) row = { ...row, uses: releasedInWhmcs.uses };
+      }
+      return { result: 'success', redemption_id: id, rolled_back_at: now, promotion: await whmcsShape(core, trx, row) };
+    });
+  } catch (error) {
+    if (releasedInWhmcs && whmcs) await restoreWhmcsUse(whmcs.db, releasedInWhmcs.whmcsId).catch(() => {});
+    throw error;
+  }
 }

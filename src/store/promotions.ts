@@ -285,6 +285,8 @@ export interface PromotionRow {
   batch_id: number;
   /** When it was voided; null while it may be used. */
   voided_at: string | null;
+  /** Its tblpromotions id, when WHMCS holds it (set where the row was read with it). */
+  whmcs_id?: number | null;
 }
 
 /**

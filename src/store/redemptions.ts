@@ -46,6 +46,24 @@ function statement(db: Db, text: string): string {
   return converted;
 }
 
+/**
+ * Count one use that WHMCS has already counted under its own maxuses guard
+ * (with WHMCS connected, its row is the one counter): only a void since the
+ * caller's checks can still refuse it. `seq` is promoset's own id.
+ */
+export async function countWhmcsCountedUse(db: Db, seq: number): Promise<PromotionRow | undefined> {
+  const { rows } = await sql<StoredPromotion>`
+    update promotions set uses = uses + 1 where id = ${seq} and voided_at is null
+    returning id, whmcs_id, code, uses, set_id, batch_id, voided_at`.execute(db);
+  return rows[0] && normalise(rows[0]);
+}
+
+/** The tblpromotions ids of a batch's promotions, with whether each is voided now (for void's WHMCS side). */
+export async function listBatchWhmcsIds(db: Db, batchId: number): Promise<{ whmcsId: number; voided: boolean }[]> {
+  const rows = await db.selectFrom('promotions').select(['whmcs_id', 'voided_at']).where('batch_id', '=', batchId).where('whmcs_id', 'is not', null).execute();
+  return rows.map((row) => ({ whmcsId: Number(row.whmcs_id), voided: row.voided_at !== null }));
+}
+
 /** Give one use back (a rolled-back redemption); never below zero. */
 export async function releaseUse(db: Db, promotionId: number): Promise<PromotionRow | undefined> {
   const { rows } = await sql<StoredPromotion>`
@@ -228,5 +246,6 @@ export async function usageBySet(db: Db, setId?: number): Promise<Map<number, Us
 interface StoredPromotion { id: number | string; whmcs_id: number | string | null; code: string; uses: number | string; set_id: number | string; batch_id: number | string; voided_at: string | null }
 
 function normalise(row: StoredPromotion): PromotionRow {
-  return { id: Number(row.whmcs_id ?? row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null };
+  const whmcsId = row.whmcs_id === null ? null : Number(row.whmcs_id);
+  return { id: whmcsId ?? Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null, whmcs_id: whmcsId };
 }

@@ -168,37 +168,86 @@ export async function countWhmcsCodesInSpace(db: WhmcsDb, prefix: string, length
 
 /**
  * Count one use, as WHMCS's checkout does, unless the row is used up
- * (`maxuses` 0 means unlimited). False when the guard refused it.
+ * (`maxuses` 0 means unlimited): ONE guarded UPDATE whose row count decides,
+ * so promoset and WHMCS's own checkout share one counter. Returns `uses` after
+ * this increment (LAST_INSERT_ID(expr) hands this connection's own value back,
+ * whatever other connections do meanwhile), or undefined when the guard refused.
  */
-export async function redeemWhmcsPromotion(db: WhmcsDb, id: number): Promise<boolean> {
-  const result = await db
-    .updateTable('tblpromotions')
-    .set((eb) => ({ uses: eb('uses', '+', 1) }))
-    .where('id', '=', id)
-    .where((eb) => eb.or([eb('maxuses', '=', 0), eb('uses', '<', eb.ref('maxuses'))]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+export async function redeemWhmcsPromotion(db: WhmcsDb, id: number): Promise<number | undefined> {
+  return db.connection().execute(async (conn) => {
+    const result = await conn
+      .updateTable('tblpromotions')
+      .set({ uses: sql<number>`last_insert_id(uses + 1)` })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('maxuses', '=', 0), eb('uses', '<', eb.ref('maxuses'))]))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return undefined;
+    return lastInsertId(conn);
+  });
 }
 
-/** Give one use back (a rolled-back redemption); never below zero. */
-export async function rollbackWhmcsUse(db: WhmcsDb, id: number): Promise<boolean> {
-  const result = await db
-    .updateTable('tblpromotions')
-    .set((eb) => ({ uses: eb('uses', '-', 1) }))
-    .where('id', '=', id)
-    .where('uses', '>', 0)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+/** Give one use back (a rolled-back redemption); never below zero. Returns `uses` after it, or undefined when it was 0. */
+export async function rollbackWhmcsUse(db: WhmcsDb, id: number): Promise<number | undefined> {
+  return db.connection().execute(async (conn) => {
+    const result = await conn
+      .updateTable('tblpromotions')
+      .set({ uses: sql<number>`last_insert_id(uses - 1)` })
+      .where('id', '=', id)
+      .where('uses', '>', 0)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return undefined;
+    return lastInsertId(conn);
+  });
+}
+
+/** Count a use back without the maxuses guard: only to undo a rollback whose promoset side did not commit. */
+export async function restoreWhmcsUse(db: WhmcsDb, id: number): Promise<void> {
+  await db.updateTable('tblpromotions').set((eb) => ({ uses: eb('uses', '+', 1) })).where('id', '=', id).execute();
+}
+
+async function lastInsertId(conn: WhmcsDb): Promise<number> {
+  const { rows } = await sql<{ value: number | string }>`select last_insert_id() as value`.execute(conn);
+  return Number(rows[0].value);
+}
+
+/** Id ranges per UPDATE: each is two parameters, far below MariaDB's 65,535. */
+const RANGES_PER_STATEMENT = 1000;
+
+/**
+ * Consecutive ids collapse into ranges: a bulk batch's rows were inserted
+ * with consecutive AUTO_INCREMENT ids, so its 100,000 codes are usually ONE
+ * `id between a and b` (and only ids of the list are ever touched).
+ */
+export function idRanges(ids: number[]): [number, number][] {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const id of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && id === last[1] + 1) last[1] = id;
+    else ranges.push([id, id]);
+  }
+  return ranges;
+}
+
+/** Set the dates of the rows with these ids: a statement per 1,000 id ranges. */
+export async function setWhmcsDates(db: WhmcsDb, ids: number[], dates: { startdate?: string; expirationdate: string }): Promise<void> {
+  const ranges = idRanges(ids);
+  for (let i = 0; i < ranges.length; i += RANGES_PER_STATEMENT) {
+    const chunk = ranges.slice(i, i + RANGES_PER_STATEMENT);
+    await db
+      .updateTable('tblpromotions')
+      .set(dates)
+      .where((eb) => eb.or(chunk.map(([from, to]) => (from === to ? eb('id', '=', from) : eb.between('id', from, to)))))
+      .execute();
+  }
 }
 
 /** Void: WHMCS refuses a code whose expiration date has passed, so it moves to `yesterday`. */
 export async function voidWhmcsPromotions(db: WhmcsDb, ids: number[], yesterday: string): Promise<void> {
-  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-    await db.updateTable('tblpromotions').set({ expirationdate: yesterday }).where('id', 'in', ids.slice(i, i + LOOKUP_CHUNK)).execute();
-  }
+  await setWhmcsDates(db, ids, { expirationdate: yesterday });
 }
 
 /** Restore a voided code: its own dates back ('0000-00-00' for none). */
 export async function restoreWhmcsPromotion(db: WhmcsDb, id: number, dates: { startdate: string; expirationdate: string }): Promise<void> {
-  await db.updateTable('tblpromotions').set(dates).where('id', '=', id).execute();
+  await setWhmcsDates(db, [id], dates);
 }
