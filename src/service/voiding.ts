@@ -5,8 +5,11 @@ import { inWriteTransaction, type Db } from '../store/db.js';
 import { insertEvents, outboxRow } from '../store/outbox.js';
 import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
-import { findPromotionsByCodes, setBatchVoided, setVoided } from '../store/redemptions.js';
-import { nowIso, type Core } from './core.js';
+import { findPromotionsByCodes, listBatchWhmcsIds, setBatchVoided, setVoided } from '../store/redemptions.js';
+import { nowIso, today, type Core } from './core.js';
+import { addDays } from '../domain/dates.js';
+import { setWhmcsDates } from '../whmcs/promotions.js';
+import { billingUnavailable } from './billing.js';
 import { getBatch } from './promotions.js';
 import { batchTerms } from './redemptions.js';
 
@@ -47,8 +50,15 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
   }
   const now = nowIso(core);
   const voidedAt = options.restore ? null : now;
-  const changed = await inWriteTransaction(core.db, async (trx) => {
+  const restore = !!options.restore;
+  /** The rows whose WHMCS dates this attempt moved while promoset's state changed: undone if promoset does not commit. */
+  let movedInWhmcs: PromotionRow[] = [];
+  const changed = await withWhmcsUndo(core, () => movedInWhmcs, !restore, () => inWriteTransaction(core.db, async (trx) => {
     const ids = new Set(await setVoided(trx, inScope.map((row) => row.seq), voidedAt));
+    // WHMCS's dates follow for every named code (not only the changed ones), so repeating a command settles WHMCS
+    // after a crash between the two commits. Inside promoset's transaction: WHMCS unreachable → nothing changes here.
+    await moveWhmcsDates(core, trx, inScope, restore);
+    movedInWhmcs = inScope.filter((row) => ids.has(row.seq));
     const bySet = new Map<number, string[]>();
     for (const row of inScope) if (ids.has(row.seq)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
     for (const [setId, setCodes] of bySet) {
@@ -58,7 +68,7 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
     // With WHMCS connected, its expirationdate moves to yesterday here (restored from the batch's terms on unvoid).
     await recordVoidEvents(core, trx, inScope.filter((row) => ids.has(row.seq)), !!options.restore, now);
     return ids;
-  });
+  }));
   return Promise.all(
     inScope.map(async (row) => ({
       promotion: toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
@@ -89,6 +99,51 @@ async function recordVoidEvents(core: Core, trx: Db, rows: PromotionRow[], resto
   for (let i = 0; i < events.length; i += EVENT_PAGE) await insertEvents(trx, events.slice(i, i + EVENT_PAGE));
 }
 
+type WhmcsDated = Pick<PromotionRow, 'whmcs_id' | 'batch_id'>;
+
+/**
+ * WHMCS's side of a void: the expiration date moves to yesterday (in
+ * PROMO_TIMEZONE), which WHMCS's checkout refuses; restoring puts the batch's
+ * terms' dates back ('0000-00-00' for none). Rows without a tblpromotions id
+ * (issued before WHMCS was connected) have nothing there to move.
+ */
+async function moveWhmcsDates(core: Core, trx: Db, rows: WhmcsDated[], restore: boolean): Promise<void> {
+  const whmcs = core.whmcs;
+  const held = rows.filter((row) => row.whmcs_id != null);
+  if (!whmcs || held.length === 0) return;
+  const byBatch = new Map<number, number[]>();
+  for (const row of held) byBatch.set(row.batch_id, [...(byBatch.get(row.batch_id) ?? []), row.whmcs_id!]);
+  const targets: { ids: number[]; dates: { startdate?: string; expirationdate: string } }[] = [];
+  if (restore) {
+    for (const [batchId, ids] of byBatch) {
+      const terms = await batchTerms(core, trx, batchId);
+      targets.push({ ids, dates: { startdate: terms.startdate, expirationdate: terms.expirationdate } });
+    }
+  } else {
+    targets.push({ ids: held.map((row) => row.whmcs_id!), dates: { expirationdate: addDays(today(core), -1) } });
+  }
+  try {
+    for (const { ids, dates } of targets) await setWhmcsDates(whmcs.db, ids, dates);
+  } catch {
+    throw billingUnavailable();
+  }
+}
+
+/**
+ * Run a void's promoset transaction; if it fails after WHMCS's dates moved,
+ * move back those of the rows whose promoset state did not change after all.
+ * (A crash in between is settled by repeating the same command.)
+ */
+async function withWhmcsUndo<T>(core: Core, moved: () => WhmcsDated[], voiding: boolean, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const rows = moved();
+    if (rows.length > 0) await moveWhmcsDates(core, core.db, rows, voiding).catch(() => {});
+    throw error;
+  }
+}
+
 export interface BatchVoidResult {
   batch_id: number;
   set_id: number;
@@ -101,8 +156,17 @@ export interface BatchVoidResult {
 export async function voidBatch(core: Core, batchId: number, actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<BatchVoidResult> {
   const batch = await getBatch(core, batchId, options.setId);
   const now = nowIso(core);
-  const count = await inWriteTransaction(core.db, async (trx) => {
+  const restore = !!options.restore;
+  let movedInWhmcs: PromotionRow[] = [];
+  const count = await withWhmcsUndo(core, () => movedInWhmcs, !restore, () => inWriteTransaction(core.db, async (trx) => {
+    // With WHMCS connected, the batch's rows there move too: by id range, one UPDATE for a bulk batch's consecutive ids.
+    const inWhmcs = core.whmcs ? await listBatchWhmcsIds(trx, batch.id) : [];
     const n = await setBatchVoided(trx, batch.id, options.restore ? null : now);
+    if (inWhmcs.length > 0) {
+      const rows = inWhmcs.map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }));
+      await moveWhmcsDates(core, trx, rows, restore);
+      movedInWhmcs = inWhmcs.filter(({ voided }) => voided === restore).map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }) as PromotionRow);
+    }
     await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
     // Webhook events for the batch's codes (only when its set has a webhook_url), a page at a time.
     // With WHMCS connected, the codes' expiration dates move here too.
@@ -115,6 +179,6 @@ export async function voidBatch(core: Core, batchId: number, actor: string, opti
       }
     }
     return n;
-  });
+  }));
   return { batch_id: batch.id, set_id: batch.set_id, count, voided: !options.restore };
 }

@@ -77,10 +77,10 @@ describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
       expect(await phpCheckout(whmcs().url, reply.json.code)).toMatchObject({ accepted: true });
       // Redeem is guarded by maxuses (11 for the seed's set); rollback gives one back.
       await whmcs().sql.query('update tblpromotions set uses = 10 where id = ?', [reply.json.id]);
-      expect(await redeemWhmcsPromotion(service.core.whmcs!.db, reply.json.id)).toBe(true);
-      expect(await redeemWhmcsPromotion(service.core.whmcs!.db, reply.json.id)).toBe(false);
+      expect(await redeemWhmcsPromotion(service.core.whmcs!.db, reply.json.id)).toBe(11);
+      expect(await redeemWhmcsPromotion(service.core.whmcs!.db, reply.json.id)).toBeUndefined();
       expect(await phpCheckout(whmcs().url, reply.json.code)).toMatchObject({ accepted: false, failed: ['used_up'] });
-      expect(await rollbackWhmcsUse(service.core.whmcs!.db, reply.json.id)).toBe(true);
+      expect(await rollbackWhmcsUse(service.core.whmcs!.db, reply.json.id)).toBe(10);
       expect(await phpCheckout(whmcs().url, reply.json.code)).toMatchObject({ accepted: true });
     });
 
