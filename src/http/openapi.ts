@@ -31,7 +31,7 @@ const body = (schema: z.ZodType, description: string, forms = true) => ({
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is not valid; `fields` names each problem.', 401: 'Missing or wrong bearer token.', 403: 'Refused.', 404: 'Not found.',
   409: 'Conflicts with the current state.', 413: 'The body is too large.', 415: 'The body is not JSON or a form.', 422: 'The code space is too small for this request.',
-  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy); nothing was saved. Retry after Retry-After.',
+  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy, or WHMCS could not be reached); nothing was saved. Retry after Retry-After.',
 };
 
 /** Error responses: the error shape with the `code`s each status may carry on this operation. */
@@ -103,7 +103,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       },
       '/sets/{token}/promotions/{code}': {
         parameters: [tokenParam, { name: 'code', in: 'path', required: true, schema: { type: 'string' }, description: 'The code, any letter case.' }],
-        get: { tags: ['set URL'], operationId: 'validatePromotion', summary: 'Could this code be redeemed now, and why not; changes nothing', responses: { 200: { description: 'Valid or not, the reason, the promotion.', content: json(schemas.validationResponse) }, ...errors({ ...SET_URL_ERRORS, 400: ['bad_request'], 404: ['not_found', 'promotion_not_found'] }) } },
+        get: { tags: ['set URL'], operationId: 'validatePromotion', summary: 'Could this code be redeemed now, and why not; changes nothing', responses: { 200: { description: 'Valid or not, the reason, the promotion.', content: json(schemas.validationResponse) }, ...errors({ ...SET_URL_ERRORS, 400: ['bad_request'], 404: ['not_found', 'promotion_not_found'], 503: ['billing_unavailable'] }) } },
       },
       '/sets/{token}/redemptions': {
         parameters: [tokenParam],

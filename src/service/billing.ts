@@ -28,8 +28,9 @@ import type { GroupSink } from './single-codes.js';
  * step 3; absent → delete it on promoset's side.
  */
 
-export function billingUnavailable(): PromoError {
-  return new PromoError('billing_unavailable', 'The billing system (WHMCS) could not be reached, so no code was issued and nothing was saved. Please try again in a minute.', {}, { retryAfterSeconds: 30 });
+/** `outcome` says what did not happen, for the request at hand (issuing by default). */
+export function billingUnavailable(outcome = 'no code was issued and nothing was saved'): PromoError {
+  return new PromoError('billing_unavailable', `The billing system (WHMCS) could not be reached, so ${outcome}. Please try again in a minute.`, {}, { retryAfterSeconds: 30 });
 }
 
 export interface IssuedBatch {

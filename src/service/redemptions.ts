@@ -63,7 +63,7 @@ async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number):
   try {
     return (await readUses(whmcs.db, [whmcsId])).get(whmcsId) ?? fallback;
   } catch {
-    throw billingUnavailable();
+    throw billingUnavailable('the code\'s uses could not be checked');
   }
 }
 
@@ -151,7 +151,7 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   try {
     uses = await redeemWhmcsPromotion(whmcs.db, whmcsId);
   } catch {
-    throw billingUnavailable();
+    throw billingUnavailable('the code was not redeemed and no use was counted');
   }
   if (uses === undefined) throw refusal('used_up', row.code, terms);
   const counted = uses;
@@ -234,7 +234,7 @@ export async function rollbackRedemption(core: Core, set: PromoSet, idText: stri
           try {
             uses = await rollbackWhmcsUse(whmcs.db, row.whmcs_id);
           } catch {
-            throw billingUnavailable();
+            throw billingUnavailable('the redemption was not rolled back');
           }
           // Undefined: WHMCS's uses was 0 already (reset by hand); nothing to give back there.
           if (uses !== undefined) releasedInWhmcs = { whmcsId: row.whmcs_id, uses };

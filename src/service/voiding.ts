@@ -125,7 +125,7 @@ async function moveWhmcsDates(core: Core, trx: Db, rows: WhmcsDated[], restore: 
   try {
     for (const { ids, dates } of targets) await setWhmcsDates(whmcs.db, ids, dates);
   } catch {
-    throw billingUnavailable();
+    throw billingUnavailable(`nothing was ${restore ? 'restored' : 'voided'}`);
   }
 }
 
