@@ -8,6 +8,7 @@ import {
   countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, insertWhmcsPromotions, maxWhmcsPromotionId, usedRowsAfter, type NewWhmcsPromotion,
 } from '../whmcs/promotions.js';
 import type { Core } from './core.js';
+import { recordIssuedAfterBilling } from './webhook-events.js';
 import type { GroupSink } from './single-codes.js';
 
 /**
@@ -63,7 +64,10 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
   }
   const pairs: [string, number][] = items.map((item, i) => [item.code.toLowerCase(), ids[i]]);
   try {
-    await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs));
+    await inWriteTransaction(core.db, async (trx) => {
+      await finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs);
+      await recordIssuedAfterBilling(trx, core, batches.map((b) => b.batchId));
+    });
   } catch {
     // The codes are in WHMCS but not yet shown by promoset: repair finishes them.
     throw billingUnavailable();
@@ -143,7 +147,10 @@ export async function repairPendingBatches(core: Core): Promise<RepairReport> {
     if (found.size > 0) {
       // WHMCS committed them (one transaction: all or none), so promoset shows them now.
       const pairs: [string, number][] = [...found].map(([code, row]) => [code, row.id]);
-      await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, [pending.id], pairs));
+      await inWriteTransaction(core.db, async (trx) => {
+        await finishWhmcsBatches(trx, [pending.id], pairs);
+        await recordIssuedAfterBilling(trx, core, [pending.id]);
+      });
       report.finished++;
     } else {
       await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, [pending.id]));
