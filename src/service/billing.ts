@@ -7,6 +7,7 @@ import type { WhmcsHandle } from '../whmcs/db.js';
 import {
   countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, insertWhmcsPromotions, maxWhmcsPromotionId, usedRowsAfter, type NewWhmcsPromotion,
 } from '../whmcs/promotions.js';
+import { whmcsWriteDuration } from '../metrics.js';
 import type { Core } from './core.js';
 import { recordIssuedAfterBilling } from './webhook-events.js';
 import type { GroupSink } from './single-codes.js';
@@ -51,12 +52,15 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
   for (const batch of batches) for (const code of batch.codes) items.push({ code, terms: batch.terms });
   const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
   let ids: number[];
+  const timer = whmcsWriteDuration.startTimer();
   try {
     ids = await insertWhmcsPromotions(whmcs, items, () => {
       // Past the timeout, repair may already have given up on these batches: do not commit.
       if (core.now().getTime() - oldest > core.whmcsPendingTimeoutMs) throw new Error('WHMCS insert outlived the pending timeout');
     });
-  } catch (error) {
+    timer({ outcome: 'ok' });
+  } catch {
+    timer({ outcome: 'failed' });
     await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, batches.map((b) => b.batchId))).catch(() => {
       // promoset's own database failed as well: the batches stay pending, and repair removes them.
     });
