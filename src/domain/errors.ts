@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'promotion_already_redeemed_by_client'
   | 'redemption_not_found'
   | 'redemption_already_rolled_back'
-  | 'database_busy';
+  | 'database_busy'
+  | 'database_unavailable';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -55,6 +56,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   redemption_already_rolled_back: 409,
   // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
   database_busy: 503,
+  // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
+  database_unavailable: 503,
 };
 
 

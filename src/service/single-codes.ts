@@ -1,6 +1,7 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
+import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, maxPromotionId, type NewBatch, type PromotionRow } from '../store/promotions.js';
 
 /**
@@ -19,7 +20,6 @@ export interface GroupSink {
    */
   publish(members: { row: PromotionRow; batch: NewBatch }[]): Promise<PromotionRow[]>;
 }
-import { insertEvents, type outboxRow } from '../store/outbox.js';
 
 /**
  * Group commit for one-code requests (seed 001's POST). A write transaction

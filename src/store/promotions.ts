@@ -143,6 +143,21 @@ export async function findBatch(db: Db, id: number): Promise<Batch | undefined> 
   return row && toBatch(row);
 }
 
+/** Which of `batchIds` belong to sets with a webhook URL (those need a `promotions.issued` event). */
+export async function batchesOfSetsWithWebhooks(db: Db, batchIds: number[]): Promise<number[]> {
+  if (batchIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('batches as b')
+    .innerJoin('promo_sets as s', 's.id', 'b.set_id')
+    .select('b.id')
+    .where('b.id', 'in', batchIds)
+    .where('s.webhook_url', 'is not', null)
+    .where('s.webhook_url', '!=', '')
+    .orderBy('b.id')
+    .execute();
+  return rows.map((row) => Number(row.id));
+}
+
 export async function listRecentBatches(db: Db, { setId, kind, limit = 10 }: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
   let query = db
     .selectFrom('batches')

@@ -3,6 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { redeemPromotion, rollbackRedemption, validatePromotion } from '../../service/redemptions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import { redemptions } from '../../metrics.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteRequest } from '../routing.js';
 import { resolveCaller } from './set-url.js';
@@ -50,6 +51,7 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   try {
     const result = await redeemPromotion(app.core, caller.set, body.fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined });
     text = JSON.stringify(result);
+    redemptions.inc({ outcome: 'redeemed' });
   } catch (error) {
     if (!(error instanceof PromoError) || error.status !== 409) {
       await abandonIdempotent(app.core, claim);
@@ -57,6 +59,8 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
     }
     status = 409;
     text = JSON.stringify(error.toJSON());
+    // The refusal's code (promotion_used_up, promotion_expired, …): a bounded set of labels.
+    redemptions.inc({ outcome: error.code });
   }
   await finishIdempotent(app.core, claim, { status, body: text });
   sendStored(res, status, text, false);
