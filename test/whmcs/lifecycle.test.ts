@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { syncWhmcsUses } from '../../src/service/billing.js';
+import { idRanges } from '../../src/whmcs/promotions.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
 import { ROOT, startServerProcess, type ServerProcess } from '../support/processes.js';
 import { startTestService, type TestService } from '../support/service.js';
@@ -147,6 +148,8 @@ describeWithWhmcs('redeem, roll back, validate and void with WHMCS connected (re
       expect(bulk.status).toBe(200);
       const neighbour = await issue(set);
       const ids: number[] = bulk.json.promotions.map((p: { id: number }) => p.id);
+      // One bulk request's rows have consecutive ids: WHMCS's side of the batch void is a single `id between` UPDATE.
+      expect(idRanges(ids)).toEqual([[Math.min(...ids), Math.max(...ids)]]);
       const voided = await admin('POST', `/api/sets/${set.id}/batches/${bulk.json.batch_id}/void`);
       expect(voided.status, voided.text).toBe(200);
       expect(voided.json.count).toBe(3000);
