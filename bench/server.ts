@@ -48,3 +48,31 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       }),
   };
 }
+
+const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
+
+/** bench/floor.ts in its own process, on a database promoset's migrations made. */
+export async function startFloorProcess(databaseUrl: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [FLOOR], { env: { ...process.env, FLOOR_DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = /"port":(\d+)/.exec(buffered);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`floor exited (${code}): ${buffered}`)));
+  });
+  child.stdout!.resume();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    peakRss: () => 0,
+    resetPeakRss: () => {},
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
