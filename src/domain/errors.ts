@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'bad_request'
   | 'method_not_allowed'
-  | 'generation_failed';
+  | 'generation_failed'
+  /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
+  | 'set_changed';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -32,6 +34,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  set_changed: 409,
 };
 
 export class PromoError extends Error {

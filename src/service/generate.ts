@@ -42,6 +42,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   const row = await issueSingleCode(core.db, {
+    set,
     format,
     batch: {
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,

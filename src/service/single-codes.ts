@@ -1,6 +1,8 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
+import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
+import { findSetsByIds } from '../store/sets.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, maxPromotionId, type NewBatch, type PromotionRow } from '../store/promotions.js';
 
 /**
@@ -11,6 +13,12 @@ import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturni
  * check that can refuse one request is made per request, so nothing but the
  * database itself can fail the whole group. The unique index and the write
  * transaction stay the judges across processes, as for bulk generation.
+ *
+ * Each request names the set as its caller read it (possibly from a cache,
+ * see resolveSetToken): the group re-reads its sets inside its transaction,
+ * once per set, and a request whose set has changed since (edited, rotated,
+ * archived, by any instance) writes nothing and fails with `set_changed`.
+ * That is what lets callers skip reading the set per request.
  */
 
 /** Requests per transaction: bounded so one INSERT's bound parameters stay far below either dialect's limit. */
@@ -19,6 +27,8 @@ const MAX_GROUP = 200;
 const MAX_COLLISION_ROUNDS = 25;
 
 export interface SingleCodeRequest {
+  /** The set the terms, format and caller's checks were taken from. */
+  set: PromoSet;
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
@@ -93,7 +103,14 @@ async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
 
 async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
-  const accepted = await feasibleMembers(trx, group, outcomes);
+  const current = await findSetsByIds(trx, [...new Set(group.map((member) => member.set.id))]);
+  const unchanged: number[] = [];
+  group.forEach((member, i) => {
+    const stored = current.get(member.set.id);
+    if (stored !== undefined && sameSet(stored, member.set)) unchanged.push(i);
+    else outcomes[i] = { ok: false, error: setChanged() };
+  });
+  const accepted = await feasibleMembers(trx, group, unchanged, outcomes);
   const batchIds = await insertBatches(trx, accepted.map((i) => group[i].batch));
 
   const generators = new Map<string, () => string>();
@@ -136,12 +153,13 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
  * nearly full is the exact count for it read. A refused member gets its own
  * error; the indexes of the accepted ones are returned.
  */
-async function feasibleMembers(trx: Db, group: Waiting[], outcomes: Outcome[]): Promise<number[]> {
+async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], outcomes: Outcome[]): Promise<number[]> {
+  const accepted: number[] = [];
+  if (candidates.length === 0) return accepted;
   const storedBound = await maxPromotionId(trx);
   const storedInSpace = new Map<string, number>();
   const acceptedInSpace = new Map<string, number>();
-  const accepted: number[] = [];
-  for (let i = 0; i < group.length; i++) {
+  for (const i of candidates) {
     const { format, batch } = group[i];
     const space = `${batch.prefix_key}|${batch.code_length}`;
     const fits = async () => {
@@ -162,3 +180,6 @@ async function feasibleMembers(trx: Db, group: Waiting[], outcomes: Outcome[]): 
   }
   return accepted;
 }
+
+export const setChanged = () =>
+  new PromoError('set_changed', 'The promo set was changed while this request was running, so no code was issued. Send the request again.');

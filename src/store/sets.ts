@@ -86,6 +86,13 @@ export async function findSetById(db: Db, id: number): Promise<PromoSet | undefi
   return row && toPromoSet(row);
 }
 
+/** Several sets by id in one query (the group commit re-reads the sets of its requests). */
+export async function findSetsByIds(db: Db, ids: number[]): Promise<Map<number, PromoSet>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('promo_sets').selectAll().where('id', 'in', ids).execute();
+  return new Map(rows.map((row) => [Number(row.id), toPromoSet(row)]));
+}
+
 export async function findSetByName(db: Db, name: string): Promise<PromoSet | undefined> {
   const row = await db.selectFrom('promo_sets').selectAll().where('name_key', '=', name.trim().toLowerCase()).executeTakeFirst();
   return row && toPromoSet(row);
