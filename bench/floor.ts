@@ -187,7 +187,7 @@ function main(): void {
     });
   });
   server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
 }
 
 main();

@@ -2,8 +2,8 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId } from '../store/promotions.js';
+import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
+import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId, type IssuedCode } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -17,6 +17,8 @@ export interface GenerationResult {
   batchId: number;
   count: number;
   terms: PromotionTerms;
+  /** The codes as stored, in id order: callers answer with them without reading the batch back. */
+  issued: IssuedCode[];
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -56,18 +58,17 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
-  const batchId = await inWriteTransaction(core.db, async (trx) => {
+  const { batchId, issued } = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
-    await checkFeasible(trx, format, amount, amount);
-    await insertUniqueCodes(trx, set.id, id, format, amount, options.onProgress);
-    return id;
+    const storedBound = await checkFeasible(trx, format, amount, amount);
+    return { batchId: id, issued: await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, options.onProgress) };
   });
-  return { batchId, count: amount, terms };
+  return { batchId, count: amount, terms, issued };
 }
 
 /**
@@ -98,49 +99,69 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
  * that, the exact count (a sum over batches) is skipped. `ownBatch` is the
  * amount already counted for the caller's own batch row.
  */
-async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<void> {
-  if (codeSpace(format) - (await maxPromotionId(db)) >= 2 * amount) return;
+async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<number> {
+  const storedBound = await maxPromotionId(db);
+  if (codeSpace(format) - storedBound >= 2 * amount) return storedBound;
   assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch);
+  return storedBound;
 }
+
+/**
+ * Below these odds of a collision with a stored code (at most `storedBound`
+ * of them), PostgreSQL takes the batch in one COPY; above, a failed COPY
+ * would too often be wasted work.
+ */
+const COPY_COLLISION_ODDS = 0.05;
 
 /**
  * Insert `amount` new codes. The unique index on lower(code) is the judge: a
  * code that collides with one already stored (in any set, any letter case, by
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
-async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress): Promise<void> {
+async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, storedBound: number, onProgress?: Progress): Promise<IssuedCode[]> {
   const nextCode = codeGenerator(format);
+  // Every code of the batch has the same prefix and an upper-case random part, so codes
+  // that are equal ignoring case are equal outright: no lower-casing per code.
   const seen = new Set<string>();
   const freshCodes = (n: number): string[] => {
     const codes: string[] = [];
     while (codes.length < n) {
       const code = nextCode();
-      const key = code.toLowerCase();
-      if (!seen.has(key)) {
-        seen.add(key);
+      if (!seen.has(code)) {
+        seen.add(code);
         codes.push(code);
       }
     }
     return codes;
   };
 
-  let done = 0;
-  while (done < amount) {
-    let pending = freshCodes(Math.min(CHUNK, amount - done));
+  if (isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
+    const copied = await copyCodes(trx, setId, batchId, freshCodes(amount), (sent) => onProgress?.(sent, amount));
+    if (copied !== undefined) return copied;
+    // A code was taken after all (the COPY left nothing): insert chunk by chunk, skipping collisions.
+  }
+  const issued: IssuedCode[] = [];
+  while (issued.length < amount) {
+    let pending = freshCodes(Math.min(CHUNK, amount - issued.length));
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
       }
       const inserted = await insertCodes(trx, setId, batchId, pending);
-      done += inserted;
-      if (inserted === pending.length) break;
-      const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
-      const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
-      pending = freshCodes(collided.length);
+      for (const row of inserted) issued.push(row);
+      if (inserted.length === pending.length) break;
+      // The INSERT returned exactly the codes that went in: the others collided.
+      const stored = new Set(inserted.map((row) => row.code));
+      pending = freshCodes(pending.filter((code) => !stored.has(code)).length);
     }
-    onProgress?.(done, amount);
+    onProgress?.(issued.length, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the
     // event loop for its whole run: Slack acks and health checks must get through.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  // Neither dialect promises RETURNING order; in practice it is already id order, which this checks in one pass.
+  for (let i = 1; i < issued.length; i++) {
+    if (issued[i - 1].id > issued[i].id) return issued.sort((a, b) => a.id - b.id);
+  }
+  return issued;
 }

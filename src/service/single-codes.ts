@@ -105,9 +105,15 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
   const current = await findSetsByIds(trx, [...new Set(group.map((member) => member.set.id))]);
   const unchanged: number[] = [];
+  // Members usually share one set object (the resolver's cache): compare each object once.
+  const verdicts = new Map<PromoSet, boolean>();
   group.forEach((member, i) => {
-    const stored = current.get(member.set.id);
-    if (stored !== undefined && sameSet(stored, member.set)) unchanged.push(i);
+    let same = verdicts.get(member.set);
+    if (same === undefined) {
+      const stored = current.get(member.set.id);
+      verdicts.set(member.set, (same = stored !== undefined && sameSet(stored, member.set)));
+    }
+    if (same) unchanged.push(i);
     else outcomes[i] = { ok: false, error: setChanged() };
   });
   const accepted = await feasibleMembers(trx, group, unchanged, outcomes);

@@ -1,7 +1,8 @@
 import type { CodeAlphabet } from '../domain/codes.js';
 import type { Flag, PromoType } from '../domain/fields.js';
 import type { PromoSet, SetFields, UpgradeType } from '../domain/set.js';
-import type { Db } from './db.js';
+import { CompiledQuery } from 'kysely';
+import { isPostgres, type Db } from './db.js';
 import type { PromoSetRow, PromoSetsTable } from './schema.js';
 
 const splitList = (text: string): string[] => (text === '' ? [] : text.split(','));
@@ -86,10 +87,20 @@ export async function findSetById(db: Db, id: number): Promise<PromoSet | undefi
   return row && toPromoSet(row);
 }
 
+/** Statement texts by dialect and id count: the group commit runs this once per group, and compiling it cost more than running it. */
+const setsByIdsSql = new Map<string, string>();
+
 /** Several sets by id in one query (the group commit re-reads the sets of its requests). */
 export async function findSetsByIds(db: Db, ids: number[]): Promise<Map<number, PromoSet>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('promo_sets').selectAll().where('id', 'in', ids).execute();
+  const postgres = isPostgres(db);
+  const cacheKey = `${postgres}:${ids.length}`;
+  let text = setsByIdsSql.get(cacheKey);
+  if (text === undefined) {
+    text = `select * from promo_sets where id in (${ids.map((_, i) => (postgres ? `$${i + 1}` : '?')).join(', ')})`;
+    setsByIdsSql.set(cacheKey, text);
+  }
+  const { rows } = await db.executeQuery<PromoSetRow>(CompiledQuery.raw(text, ids));
   return new Map(rows.map((row) => [Number(row.id), toPromoSet(row)]));
 }
 

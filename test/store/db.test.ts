@@ -60,9 +60,13 @@ describeEachDialect('storage', (dialect) => {
     const [set] = await listSetRows(db);
     const batchId = await insertBatch(db, { set_id: set.id, kind: 'bulk', count: 3, prefix_key: 'x', code_length: 4, code_alphabet: 'default', created_by: 'cli:test', created_at: '2026-01-01T00:00:00.000Z', terms: TERMS });
     expect(typeof batchId).toBe('number');
-    expect(await insertCodes(db, set.id, batchId, ['X-BCDF', 'X-GHJK', 'x-bcdf'])).toBe(2);
-    expect(await insertCodes(db, set.id, batchId, ['x-ghjk', 'X-MNPQ'])).toBe(1);
+    const first = await insertCodes(db, set.id, batchId, ['X-BCDF', 'X-GHJK', 'x-bcdf']);
+    expect(first.map((r) => r.code).sort()).toEqual(['X-BCDF', 'X-GHJK']);
+    const second = await insertCodes(db, set.id, batchId, ['x-ghjk', 'X-MNPQ']);
+    expect(second.map((r) => r.code)).toEqual(['X-MNPQ']);
     const page = await listPromotionRows(db, { batchId }, 0, 10);
+    // What the INSERT returned is what was stored, ids included (numbers on both dialects).
+    expect([...first, ...second].sort((a, b) => a.id - b.id)).toEqual(page.map(({ id, code }) => ({ id, code })));
     expect(page.map((p) => p.code)).toEqual(['X-BCDF', 'X-GHJK', 'X-MNPQ']);
     for (const { id, uses, set_id, batch_id } of page) {
       expect([typeof id, typeof uses, typeof set_id, typeof batch_id]).toEqual(['number', 'number', 'number', 'number']);
