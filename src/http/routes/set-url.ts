@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
-import type { PromoSet } from '../../domain/set.js';
+import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
 import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/sets.js';
@@ -23,6 +23,8 @@ export interface SetCaller {
 export async function resolveCaller(app: AppContext, req: IncomingMessage, token: string, options: ResolveOptions = {}): Promise<SetCaller> {
   const set = await resolveSetToken(app.core, token, options);
   const ip = app.clientIp(req);
+  // A cached set may have been widened since: only the database's copy can refuse.
+  if (options.cached && !app.allowlists.allows(set.api_ip_address, ip)) return resolveCaller(app, req, token);
   app.allowlists.assertAllowed(set.api_ip_address, ip);
   return { set, ip };
 }
@@ -48,7 +50,8 @@ const SET_CHANGED_RETRIES = 3;
  * fields or JSON. The hot path: the set comes from this process's cache, and
  * the group commit re-checks it in its transaction. If it changed meanwhile
  * (set_changed), everything that depends on it (token, allowlist, terms) is
- * decided again from the database, as if the request had just arrived.
+ * decided again from the database, as if the request had just arrived; a
+ * refusal made from the cached set is likewise confirmed against the database.
  */
 async function postPromotion({ req, res, app, params }: RouteRequest): Promise<void> {
   let caller = await resolveCaller(app, req, params[0], { cached: true });
@@ -70,8 +73,11 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
         text = JSON.stringify(promotion);
         break;
       } catch (error) {
-        if (!(error instanceof PromoError && error.code === 'set_changed') || attempt > SET_CHANGED_RETRIES) throw error;
-        caller = await resolveCaller(app, req, params[0]);
+        if (!(error instanceof PromoError) || attempt > SET_CHANGED_RETRIES) throw error;
+        // A refusal made from a cached set stands only if the database holds the same set.
+        const fresh = await resolveCaller(app, req, params[0]);
+        if (error.code !== 'set_changed' && sameSet(fresh.set, caller.set)) throw error;
+        caller = fresh;
       }
     }
   } catch (error) {
