@@ -2,8 +2,8 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { findSetsByIds } from '../store/sets.js';
-import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, maxPromotionId, type NewBatch, type PromotionRow } from '../store/promotions.js';
+import { findSetsAndPromotionBound } from '../store/sets.js';
+import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, type NewBatch, type PromotionRow } from '../store/promotions.js';
 
 /**
  * Group commit for one-code requests (seed 001's POST). A write transaction
@@ -103,7 +103,7 @@ async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
 
 async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
-  const current = await findSetsByIds(trx, [...new Set(group.map((member) => member.set.id))]);
+  const { sets: current, promotionBound } = await findSetsAndPromotionBound(trx, [...new Set(group.map((member) => member.set.id))]);
   const unchanged: number[] = [];
   // Members usually share one set object (the resolver's cache): compare each object once.
   const verdicts = new Map<PromoSet, boolean>();
@@ -116,7 +116,7 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
     if (same) unchanged.push(i);
     else outcomes[i] = { ok: false, error: setChanged() };
   });
-  const accepted = await feasibleMembers(trx, group, unchanged, outcomes);
+  const accepted = await feasibleMembers(trx, group, unchanged, promotionBound, outcomes);
   const batchIds = await insertBatches(trx, accepted.map((i) => group[i].batch));
 
   const generators = new Map<string, () => string>();
@@ -159,10 +159,8 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
  * nearly full is the exact count for it read. A refused member gets its own
  * error; the indexes of the accepted ones are returned.
  */
-async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], outcomes: Outcome[]): Promise<number[]> {
+async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], storedBound: number, outcomes: Outcome[]): Promise<number[]> {
   const accepted: number[] = [];
-  if (candidates.length === 0) return accepted;
-  const storedBound = await maxPromotionId(trx);
   const storedInSpace = new Map<string, number>();
   const acceptedInSpace = new Map<string, number>();
   for (const i of candidates) {
