@@ -30,6 +30,9 @@ const row = (what: string, figure: string, target = '') => {
 const verdict = (ok: boolean, target: string) => `${ok ? 'met' : 'NOT met'}: ${target}`;
 const median = (values: number[]) => summarise(values).median;
 
+const loadAtStart = loadavg();
+const started = Date.now();
+
 async function main() {
   console.log(`promoset benchmarks: ${RUNS} runs each, ${SECONDS} s throughput windows${PG_URL ? ', PostgreSQL too' : ''}${ONLY.length ? `, only ${ONLY.join(', ')}` : ''}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   const pgFresh: (() => FreshDatabase) | undefined = PG_URL ? () => freshPostgres(PG_URL) : undefined;
@@ -95,13 +98,14 @@ function writeReport() {
     '',
     `Produced by \`npm run bench\`${PG_URL ? ' with `TEST_DATABASE_URL` set (PostgreSQL rows)' : ''} on ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${cpus().length} × ${cpu}, ${mb(totalmem())} RAM; Node ${process.version}; ${RUNS} runs per timed case (median, then min–max), ${SECONDS} s throughput windows.`,
+    `Load average (1/5/15 min) ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' / ')} at the end; the run took ${((Date.now() - started) / 60_000).toFixed(1)} min.`,
     'The server runs in its own process (as `promoset serve`), the load generator in the bench process. Peak RSS is the server process\'s kernel high-water mark (VmHWM).',
     '',
     '| case | figure | against the target |',
     '|---|---|---|',
     ...rows.map(([what, figure, target]) => `| ${what} | ${figure} | ${target} |`),
     '',
-    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench` (adds PostgreSQL). `BENCH_RUNS` and `BENCH_SECONDS` shorten or lengthen it.',
+    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench` (adds PostgreSQL). `BENCH_RUNS` (default 5) and `BENCH_SECONDS` (default 10) shorten or lengthen it; `BENCH_ONLY=setpost,bulk` (sections: bulk, setpost, scale) runs a part and prints it without rewriting this file.',
     '',
     ...NOTES,
   ];

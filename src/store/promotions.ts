@@ -271,21 +271,6 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
 }
 
-/** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
-export async function codesInBatch(db: Db, batchId: number, codes: string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let i = 0; i < codes.length; i += 500) {
-    const rows = await db
-      .selectFrom('promotions')
-      .select('code')
-      .where('batch_id', '=', batchId)
-      .where(sql`lower(code)`, 'in', codes.slice(i, i + 500))
-      .execute();
-    for (const row of rows) found.add(row.code.toLowerCase());
-  }
-  return found;
-}
-
 export interface PromotionFilter {
   setId?: number;
   batchId?: number;
