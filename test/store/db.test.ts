@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
 import { inWriteTransaction, isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
-import { countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
+import { copyCodes, countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/store/sets.js';
 import { getOrCreateSetting } from '../../src/store/settings.js';
 import { SET_DEFAULTS } from '../../src/domain/set.js';
@@ -78,6 +78,26 @@ describeEachDialect('storage', (dialect) => {
     expect(total).toBe(3);
     expect(typeof total).toBe('number');
     await expect(countsBySet(db)).resolves.toEqual(new Map([[set.id, { promotions: 3, batches: 1 }]]));
+  });
+
+  it.skipIf(dialect !== 'postgres')('PostgreSQL COPY of a batch: all rows in, ids read back in order; a taken code (any case) leaves nothing of the COPY and the transaction goes on', async () => {
+    const [set] = await listSetRows(db);
+    const batch = () => insertBatch(db, { set_id: set.id, kind: 'bulk', count: 3, prefix_key: 'c', code_length: 4, code_alphabet: 'default', created_by: 'cli:test', created_at: '2026-01-01T00:00:00.000Z', terms: TERMS });
+    const first = await batch();
+    const copied = await inWriteTransaction(db, (trx) => copyCodes(trx, set.id, first, ['C-BCDF', 'C-GHJK', 'C-MNPQ']));
+    expect(copied?.map((r) => r.code)).toEqual(['C-BCDF', 'C-GHJK', 'C-MNPQ']);
+    expect(copied).toEqual((await listPromotionRows(db, { batchId: first }, 0, 10)).map(({ id, code }) => ({ id, code })));
+
+    const second = await batch();
+    const outcome = await inWriteTransaction(db, async (trx) => {
+      const refused = await copyCodes(trx, set.id, second, ['C-RSTW', 'c-ghjk', 'C-XZ23']);
+      // Still usable after the failed COPY: the fallback inserts in the same transaction.
+      const inserted = await insertCodes(trx, set.id, second, ['C-RSTW', 'c-ghjk', 'C-XZ23']);
+      return { refused, inserted };
+    });
+    expect(outcome.refused).toBeUndefined();
+    expect(outcome.inserted.map((r) => r.code).sort()).toEqual(['C-RSTW', 'C-XZ23']);
+    expect((await listPromotionRows(db, { batchId: second }, 0, 10)).map((r) => r.code)).toEqual(['C-RSTW', 'C-XZ23']);
   });
 
   it('settings: racing creators all read the winner\'s value', async () => {
