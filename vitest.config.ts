@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Builds dist/ when stale: CLI and multi-process tests spawn the built CLI.
     globalSetup: ['test/support/global-build.ts'],
+    // Fails a test whose Slack payloads break a Block Kit limit (the fake Web API records them).
+    setupFiles: ['test/support/block-kit-guard.ts'],
   },
 });

@@ -4,7 +4,9 @@ import type { Config } from './config.js';
 import { createHttpServer, type Mount } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
+import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
+import { databaseState } from './store/db.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -14,6 +16,8 @@ export interface RunningService {
   server: Server;
   /** Undefined when Slack is off (no credentials). */
   slack?: SlackTransport;
+  /** GET /readyz's probes: one per dependency. */
+  readiness: Readiness;
   /** The port actually bound (PORT=0 picks a free one, as tests do). */
   port: number;
   url: string;
@@ -28,15 +32,17 @@ export async function startService(config: Config, logger: Logger = createLogger
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
   });
+  // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
+  const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
   let slack: SlackTransport | undefined;
   try {
-    slack = await startSlack(core, config, logger);
+    slack = await startSlack(core, config, logger, readiness);
   } catch (error) {
     await core.db.destroy();
     throw error;
   }
   const mounts: Mount[] = [...(slack?.mounts ?? [])];
-  const server = createHttpServer({ core, config, logger }, mounts);
+  const server = createHttpServer({ core, config, logger, readiness }, mounts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, () => resolve());
@@ -49,6 +55,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     core,
     server,
     slack,
+    readiness,
     port,
     url: `http://127.0.0.1:${port}`,
     close() {

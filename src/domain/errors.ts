@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'method_not_allowed'
   | 'generation_failed'
+  | 'database_busy'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
 
@@ -34,6 +35,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
+  database_busy: 503,
   set_changed: 409,
 };
 
@@ -42,13 +45,16 @@ export class PromoError extends Error {
   readonly status: number;
   /** Per-field messages, keyed by the field's public name (seed 001 names). */
   readonly fields: Record<string, string>;
+  /** When set, the client may retry after this many seconds (HTTP: Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, fields: Record<string, string> = {}, options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'PromoError';
     this.code = code;
     this.status = STATUS_BY_CODE[code];
     this.fields = fields;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   static validation(fields: Record<string, string>): PromoError {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_PREFIX_LENGTH, PREFIX_PATTERN } from './codes.js';
+import { truncate } from './text.js';
 
 /**
  * Field parsers shared by sets and promotion overrides. Input arrives as
@@ -86,7 +87,7 @@ export const optionalDate = z.unknown().transform((value, ctx): string | null =>
   const text = value.trim();
   if (text === '' || text === '0000-00-00') return null;
   if (!z.iso.date().safeParse(text).success) {
-    ctx.addIssue({ code: 'custom', message: `"${text.slice(0, 40)}" is not a date; write it as YYYY-MM-DD.` });
+    ctx.addIssue({ code: 'custom', message: `"${truncate(text, 40)}" is not a date; write it as YYYY-MM-DD.` });
     return z.NEVER;
   }
   return text;
@@ -166,7 +167,7 @@ export function parseFields<P extends Record<string, z.ZodType>>(
     // Own keys only: a field named "constructor" or "__proto__" is unknown, not Object's.
     const parser = Object.hasOwn(parsers, key) ? parsers[key] : undefined;
     if (!parser) {
-      errors[key] = `Unknown field "${key.slice(0, 40)}".`;
+      errors[key] = `Unknown field "${truncate(key, 40)}".`;
       continue;
     }
     if (raw === undefined) continue;

@@ -5,6 +5,7 @@ import { NO_DATE } from './dates.js';
 import { PromoError } from './errors.js';
 import { codePrefix, CYCLES, printable, decimalText, flag, list, money, oneOf, optionalDate, parseFields, PROMO_TYPES, text, wholeNumber, type Flag, type PromoType } from './fields.js';
 import { DATE_RULES, checkDates } from './rules.js';
+import { truncate } from './text.js';
 
 /** A promo set: the template every promotion of the set is generated from. */
 export interface PromoSet {
@@ -83,7 +84,7 @@ const ipList = z.unknown().transform((value, ctx): string => {
   }
   for (const entry of entries) {
     if (!isIpOrCidr(entry)) {
-      ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 60)}" is not an IP address or CIDR range (like 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32).` });
+      ctx.addIssue({ code: 'custom', message: `"${truncate(entry, 60)}" is not an IP address or CIDR range (like 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32).` });
       return z.NEVER;
     }
   }

@@ -19,7 +19,7 @@ export function sendError(res: ServerResponse, error: unknown, logger: Logger): 
     return;
   }
   if (error instanceof PromoError) {
-    sendJson(res, error.status, error.toJSON());
+    sendJson(res, error.status, error.toJSON(), error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) });
     return;
   }
   logger.error('unhandled error in request', { error: error instanceof Error ? error.stack : String(error) });

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
+import type { Readiness } from '../service/readiness.js';
 import { IpAllowlists } from './allowlist.js';
 import { createClientIpResolver, type ClientIpResolver } from './client-ip.js';
 import { createRateLimits, type RateLimits } from './rate-limit.js';
@@ -16,6 +17,8 @@ export interface HttpContext {
   core: Core;
   config: Config;
   logger: Logger;
+  /** The dependency probes behind GET /readyz (added by the composition root). */
+  readiness: Readiness;
 }
 
 /** What route handlers get: the context plus the per-server helpers built once at start. */
@@ -50,10 +53,20 @@ export interface Mount {
   listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
+/** Liveness and readiness: no auth, no rate limit (a load balancer polls them). */
 const healthRoutes: Route[] = [
   {
     pattern: /^\/healthz$/,
     methods: { GET: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
+  },
+  {
+    pattern: /^\/readyz$/,
+    methods: {
+      GET: async ({ res, app }) => {
+        const { ready, body } = await app.readiness.report();
+        sendJson(res, ready ? 200 : 503, body, { 'cache-control': 'no-store' });
+      },
+    },
   },
 ];
 

@@ -58,6 +58,8 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
+  const onProgress = monotonic(options.onProgress);
+  // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
   const { batchId, issued } = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
@@ -66,9 +68,20 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
     const storedBound = await checkFeasible(trx, format, amount, amount);
-    return { batchId: id, issued: await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, options.onProgress) };
+    return { batchId: id, issued: await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress) };
   });
   return { batchId, count: amount, terms, issued };
+}
+
+/** Progress that never goes backwards, though a retried transaction starts counting again. */
+function monotonic(onProgress: Progress | undefined): Progress | undefined {
+  if (!onProgress) return undefined;
+  let reported = -1;
+  return (done, total) => {
+    if (done <= reported) return;
+    reported = done;
+    onProgress(done, total);
+  };
 }
 
 /**
@@ -135,14 +148,21 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
     return codes;
   };
 
+  // The whole batch in one order of the unique key: two transactions that
+  // meet on each other's uncommitted codes then wait in one direction instead
+  // of deadlocking (only regenerated codes can break the order, and a
+  // deadlock that still happens is retried by inWriteTransaction). One batch
+  // shares one prefix and its random parts are upper-case letters and digits,
+  // so plain string order is the order of the lower-cased key.
+  const ordered = freshCodes(amount).sort();
   if (isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
-    const copied = await copyCodes(trx, setId, batchId, freshCodes(amount), (sent) => onProgress?.(sent, amount));
+    const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
     if (copied !== undefined) return copied;
     // A code was taken after all (the COPY left nothing): insert chunk by chunk, skipping collisions.
   }
   const issued: IssuedCode[] = [];
-  while (issued.length < amount) {
-    let pending = freshCodes(Math.min(CHUNK, amount - issued.length));
+  for (let start = 0; start < amount; start += CHUNK) {
+    let pending = ordered.slice(start, start + CHUNK);
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
@@ -152,7 +172,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
       if (inserted.length === pending.length) break;
       // The INSERT returned exactly the codes that went in: the others collided.
       const stored = new Set(inserted.map((row) => row.code));
-      pending = freshCodes(pending.filter((code) => !stored.has(code)).length);
+      pending = freshCodes(pending.filter((code) => !stored.has(code)).length).sort();
     }
     onProgress?.(issued.length, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

@@ -3,11 +3,13 @@ import { customAlphabet } from 'nanoid';
 import { PromoError } from '../domain/errors.js';
 import { SET_DEFAULTS, validateSetFields, type PromoSet, type SetFields } from '../domain/set.js';
 
-import { insertAuditEvent, listAuditEvents, type AuditAction, type AuditEvent } from '../store/audit.js';
+import { countAuditEvents, insertAuditEvent, listAuditEvents, type AuditAction, type AuditEvent } from '../store/audit.js';
+import { pageWindow, type PageWindow } from '../domain/pages.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { countsBySet, listRecentBatches } from '../store/promotions.js';
+import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, updateSetFields } from '../store/sets.js';
 import { nowIso, today, type Core } from './core.js';
+import { truncate } from '../domain/text.js';
 
 /** api keys look like seed 001's: 25 upper-case letters and digits. */
 const newApiKey = customAlphabet('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 25);
@@ -188,6 +190,17 @@ export async function setAuditTrail(core: Core, setId: number, limit = 50): Prom
   return [...events, ...generated].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id).slice(0, limit);
 }
 
+/**
+ * One page of the audit trail (its events and the set's batches, merged
+ * newest first), for surfaces that cannot show it all at once.
+ */
+export async function setAuditPage(core: Core, setId: number, page: number, size: number): Promise<{ events: AuditEvent[]; window: PageWindow }> {
+  const [events, batches] = await Promise.all([countAuditEvents(core.db, setId), countBatches(core.db, setId)]);
+  const window = pageWindow(events + batches, page, size, 'audit events');
+  const trail = await setAuditTrail(core, setId, window.offset + size);
+  return { events: trail.slice(window.offset, window.offset + size), window };
+}
+
 export const archived = (set: PromoSet) => new PromoError('conflict', `The promo set "${set.name}" is archived; it no longer issues codes.`);
 
 export async function getSet(core: Core, setId: number): Promise<PromoSet> {
@@ -204,7 +217,7 @@ export async function findSet(core: Core, ref: string): Promise<PromoSet> {
   if (set) return set;
   const suggestions = closestNames(wanted, await listSetNames(core.db));
   const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(' or ')}?` : '';
-  throw new PromoError('not_found', `There is no promo set "${wanted.slice(0, 80)}".${hint}`);
+  throw new PromoError('not_found', `There is no promo set "${truncate(wanted, 80)}".${hint}`);
 }
 
 export interface SetSummary {

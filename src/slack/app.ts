@@ -1,13 +1,15 @@
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Mount } from '../http/server.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
+import type { Readiness } from '../service/readiness.js';
 import { pruneDeliveries } from '../service/deliveries.js';
 import * as actions from './actions.js';
 import * as commands from './commands.js';
+import { classifySlackError, SLACK_UNAVAILABLE_TEXT, SlackConnection } from './connection.js';
 import { createBackgroundJobs, type SlackDeps } from './deps.js';
 import * as events from './events.js';
 import { guardSlackRequest, refuse, type Handled } from './request-guard.js';
@@ -30,6 +32,8 @@ export interface SlackTransport {
   app: App;
   /** Listeners for our own HTTP server (HTTP mode: /slack/events). */
   mounts: Mount[];
+  /** Whether Slack answers and accepts our bot token (auth.test, re-checked while it fails). */
+  connection: SlackConnection;
   /** Work still running after ack() (large batches, uploads). */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -39,14 +43,17 @@ export interface SlackTransport {
  * Start the Slack transport, or return undefined (with one log line) when
  * the credentials for neither mode are set: the HTTP API runs either way.
  * HTTP mode mounts Bolt's receiver on our server (no second port); Socket
- * Mode connects out when SLACK_APP_TOKEN is set.
+ * Mode connects out when SLACK_APP_TOKEN is set. Slack being down or
+ * refusing the token never fails start-up (SlackConnection); its state is
+ * `readiness`'s "slack" probe, which never makes the instance unready.
  */
-export async function startSlack(core: Core, config: Config, logger: Logger): Promise<SlackTransport | undefined> {
+export async function startSlack(core: Core, config: Config, logger: Logger, readiness?: Readiness): Promise<SlackTransport | undefined> {
   const token = config.SLACK_BOT_TOKEN;
   const socketMode = config.SLACK_APP_TOKEN !== undefined;
   if (!token || (!socketMode && !config.SLACK_SIGNING_SECRET)) {
     const missing = [!token && 'SLACK_BOT_TOKEN', !socketMode && !config.SLACK_SIGNING_SECRET && 'SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)'].filter(Boolean);
     logger.info(`Slack is off: ${missing.join(' and ')} not set. The HTTP API runs without it.`);
+    readiness?.add('slack', () => 'off');
     return undefined;
   }
 
@@ -57,16 +64,26 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
   const jobs = createBackgroundJobs(logger);
   const deps: SlackDeps = { core, logger, permissions, jobs };
   const boltLogger = toBoltLogger(logger);
+  const apiUrl = config.SLACK_API_URL ? config.SLACK_API_URL.replace(/\/*$/, '/') : 'https://slack.com/api/';
+  // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
+  // unhandled when Slack is down or refuses the token, and that exits the process.
+  const connection = new SlackConnection({ token, apiUrl, logger });
+  const authorize = connection.authorize;
   const clientOptions = {
-    ...(config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL.replace(/\/*$/, '/') } : {}),
+    slackApiUrl: apiUrl,
     // A few quick retries; Bolt's default keeps retrying for half an hour.
     retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+    // Every Web API call tells the connection whether Slack still works.
+    fetch: connection.fetch,
   };
 
   let receiver: HTTPReceiver | undefined;
   let app: App;
+  let reconnecting: Reconnecting | undefined;
   if (socketMode) {
-    app = new App({ token, appToken: config.SLACK_APP_TOKEN, socketMode: true, logger: boltLogger, clientOptions });
+    const socketReceiver = new SocketModeReceiver({ appToken: config.SLACK_APP_TOKEN!, logger: boltLogger, installerOptions: { clientOptions } });
+    reconnecting = keepReconnecting(socketReceiver.client, logger);
+    app = new App({ authorize, receiver: socketReceiver, logger: boltLogger, clientOptions });
   } else {
     receiver = new HTTPReceiver({
       signingSecret: config.SLACK_SIGNING_SECRET!,
@@ -75,9 +92,17 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
       // ack() answers Slack at once; listeners keep working after it.
       processBeforeResponse: false,
     });
-    app = new App({ token, receiver, logger: boltLogger, clientOptions });
+    app = new App({ authorize, receiver, logger: boltLogger, clientOptions });
   }
 
+  // First of our middleware: while Slack does not work, nothing else runs (it would fail at its first call).
+  app.use(async ({ context, body, next, ...args }) => {
+    const problem = context.slackProblem as string | undefined;
+    if (problem === undefined) return next();
+    logger.warn(`A Slack request was not handled: ${problem}`);
+    const ack = (args as { ack?: (response?: unknown) => Promise<void> }).ack;
+    if (ack) await ack('command' in body ? { response_type: 'ephemeral', text: SLACK_UNAVAILABLE_TEXT } : undefined);
+  });
   commands.register(app, deps);
   views.register(app, deps);
   actions.register(app, deps);
@@ -113,20 +138,75 @@ export async function startSlack(core: Core, config: Config, logger: Logger): Pr
       clearInterval(pruning);
       await app.stop().catch(() => undefined);
       logger.error(`Slack is off: Socket Mode could not connect (${error instanceof Error ? error.message : String(error)}). Check SLACK_APP_TOKEN and SLACK_BOT_TOKEN; the HTTP API runs without Slack.`);
+      const { state } = classifySlackError(error);
+      readiness?.add('slack', () => state);
       return undefined;
     }
   }
+  connection.start();
+  readiness?.add('slack', () => connection.state());
   logger.info('Slack is on', { mode: socketMode ? 'socket' : 'http', ...(socketMode ? {} : { path: SLACK_EVENTS_PATH }) });
 
   return {
     mode: socketMode ? 'socket' : 'http',
     app,
     mounts,
+    connection,
     idle: () => jobs.idle(),
     async stop() {
       clearInterval(pruning);
+      reconnecting?.stop();
+      connection.stop();
       if (socketMode) await app.stop().catch(() => undefined);
       await jobs.idle();
+    },
+  };
+}
+
+interface Reconnecting {
+  stop(): void;
+}
+
+type SocketModeClient = SocketModeReceiver['client'];
+
+/**
+ * The Socket Mode client reconnects by itself when Slack drops the socket,
+ * but gives up when apps.connections.open then fails with an HTTP or network
+ * error (a Slack outage), and its promise rejects unhandled, which would end
+ * the process and the HTTP API with it. Once connected, a failed reconnect is
+ * retried with jittered backoff (up to a minute) for as long as we run. The
+ * first connection still fails fast: startSlack reports it and runs without Slack.
+ */
+function keepReconnecting(client: SocketModeClient, logger: Logger): Reconnecting {
+  const start = client.start.bind(client);
+  let connected = false;
+  let stopped = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  client.start = async () => {
+    try {
+      const opened = await start();
+      if (failures > 0) logger.info('Slack Socket Mode reconnected', { attempts: failures + 1 });
+      connected = true;
+      failures = 0;
+      return opened;
+    } catch (error) {
+      if (!connected || stopped) throw error;
+      failures += 1;
+      const delayMs = Math.round(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2));
+      logger.warn(`Slack Socket Mode could not reconnect (${error instanceof Error ? error.message : String(error)}); trying again in ${Math.ceil(delayMs / 1000)} s. Check that Slack is reachable and SLACK_APP_TOKEN is valid; the HTTP API keeps running.`);
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (!stopped) void client.start();
+      }, delayMs);
+      timer.unref();
+      return undefined as unknown as Awaited<ReturnType<SocketModeClient['start']>>;
+    }
+  };
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -4,7 +4,7 @@ import type { PromoSet } from '../domain/set.js';
 import { generatePromotions } from '../service/generate.js';
 import { listPromotions, promotionsCsv } from '../service/promotions.js';
 import { codesMessage, errorMessage, type Message } from './blocks/messages.js';
-import { escapeText } from './blocks/codes-modal.js';
+import { escapeText } from './blocks/text.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
 

@@ -1,4 +1,5 @@
 import { PromoError } from '../domain/errors.js';
+import { truncate } from '../domain/text.js';
 
 /**
  * Parsing of `/promo` command text. Slack clients often turn straight quotes
@@ -61,7 +62,7 @@ export function parseCommandText(text: string): CommandText {
       if (key in options) throw new PromoError('bad_request', `"${key}" is given twice; give each option once.`);
       options[key] = token.slice(eq + 1);
     } else if (Object.keys(options).length > 0) {
-      throw new PromoError('bad_request', `"${token.slice(0, 40)}" comes after the options; put the set first and quote values with spaces, like notes="for the partner".`);
+      throw new PromoError('bad_request', `"${truncate(token, 40)}" comes after the options; put the set first and quote values with spaces, like notes="for the partner".`);
     } else {
       positional.push(token);
     }
@@ -90,7 +91,7 @@ export function codeOverrides(options: Record<string, string>): Record<string, s
   for (const [key, value] of Object.entries(options)) {
     const field = CODE_OPTION_NAMES[key];
     if (!field) {
-      throw new PromoError('bad_request', `Unknown option "${key.slice(0, 40)}". Use value=, type=, start=, expiry=, name= or notes=.`, { [key.slice(0, 40)]: 'Unknown option.' });
+      throw new PromoError('bad_request', `Unknown option "${truncate(key, 40)}". Use value=, type=, start=, expiry=, name= or notes=.`, { [truncate(key, 40)]: 'Unknown option.' });
     }
     input[field] = value;
   }
@@ -103,4 +104,22 @@ export function setRefAndAmount(positional: string[]): { ref: string; amount?: s
     return { ref: positional.slice(0, -1).join(' '), amount: positional[positional.length - 1] };
   }
   return { ref: positional.join(' ') };
+}
+
+/**
+ * A trailing `page N` on a command's words (`list page 2`, `audit Spring Sale page 3`):
+ * the words before it, and the page (1 when none is given). A set whose name
+ * ends in "page 2" is named in quotes, which keeps it one word.
+ */
+export function pageArgument(positional: string[]): { rest: string[]; page: number } {
+  const at = positional.findIndex((word, i) => word.toLowerCase() === 'page' && i >= positional.length - 2);
+  if (at === -1) return { rest: positional, page: 1 };
+  const value = positional[at + 1];
+  // "Landing page" as a set name: a last word "page" with nothing after it belongs to the name.
+  if (value === undefined && at > 0) return { rest: positional, page: 1 };
+  if (value === undefined) throw new PromoError('bad_request', 'Give a page number after "page", like `page 2`.', { page: 'A whole number from 1.' });
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1) {
+    throw new PromoError('bad_request', `"${truncate(value, 20)}" is not a page number; pages are numbered from 1, like \`page 2\`.`, { page: 'A whole number from 1.' });
+  }
+  return { rest: positional.slice(0, at), page: Number(value) };
 }

@@ -1,14 +1,16 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setAuditTrail, setUrl } from '../service/sets.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setAuditPage, setUrl } from '../service/sets.js';
+import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { auditMessage, codesMessage, errorMessage, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
-import { codeOverrides, parseCommandText, setRefAndAmount } from './command-args.js';
+import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
+import { truncate } from '../domain/text.js';
 
 export const COMMAND = '/promo';
 
@@ -31,9 +33,14 @@ export function register(app: App, deps: SlackDeps): void {
         case 'help':
           await reply(usageMessage());
           return;
-        case 'list':
-          await reply(setListMessage(await listSets(core)));
+        case 'list': {
+          const { rest, page } = pageArgument(positional);
+          if (rest.length > 0) throw new PromoError('bad_request', `\`/promo list\` takes only a page, like \`/promo list page 2\`; for one set use \`/promo info ${truncate(rest.join(' '), 40).replace(/`/g, "'")}\`.`);
+          const sets = await listSets(core);
+          const window = pageWindow(sets.length, page, SETS_PER_PAGE, 'sets');
+          await reply(setListMessage(sets.slice(window.offset, window.offset + window.size), window));
           return;
+        }
         case 'info': {
           const set = await findSet(core, ref);
           const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
@@ -74,8 +81,10 @@ export function register(app: App, deps: SlackDeps): void {
         case 'audit': {
           // Actors include client IPs and people: for those who manage sets only.
           permissions.requireAdmin(userId, 'see audit trails');
-          const set = await findSet(core, ref);
-          await reply(auditMessage(set, await setAuditTrail(core, set.id)));
+          const { rest, page } = pageArgument(positional);
+          const set = await findSet(core, rest.join(' '));
+          const { events, window } = await setAuditPage(core, set.id, page, AUDIT_EVENTS_PER_PAGE);
+          await reply(auditMessage(set, events, window));
           return;
         }
         case 'archive': {
@@ -85,7 +94,7 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         }
         default:
-          await reply(usageMessage(`I don't know \`${subcommand.slice(0, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
+          await reply(usageMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
       }
     } catch (error) {
       await replyError(respond, error, deps);

@@ -1,5 +1,6 @@
 import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
+import { truncate } from '../domain/text.js';
 
 /**
  * The Slack edge's one mapping of errors: a PromoError's sentence goes to the
@@ -20,9 +21,9 @@ export function viewErrors(error: unknown, blockIds: string[], fallbackBlock: st
   const errors: Record<string, string> = {};
   if (error instanceof PromoError) {
     for (const [field, message] of Object.entries(error.fields)) {
-      if (blockIds.includes(field)) errors[field] = message.slice(0, 150);
+      if (blockIds.includes(field)) errors[field] = truncate(message, 150);
     }
   }
-  if (Object.keys(errors).length === 0) errors[fallbackBlock] = errorText(error, logger).slice(0, 150);
+  if (Object.keys(errors).length === 0) errors[fallbackBlock] = truncate(errorText(error, logger), 150);
   return errors;
 }

@@ -27,3 +27,8 @@ export async function listAuditEvents(db: Db, setId: number, limit = 100): Promi
     created_at: row.created_at,
   }));
 }
+
+export async function countAuditEvents(db: Db, setId: number): Promise<number> {
+  const row = await db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number | string>().as('n')).where('set_id', '=', setId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { PromoError } from '../domain/errors.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -175,13 +176,67 @@ async function runMigrator(migrator: Migrator): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** For /readyz: does the database answer a trivial query? */
+export async function databaseState(db: Db): Promise<'ok' | 'unreachable'> {
+  try {
+    await sql`select 1`.execute(db);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+/**
+ * PostgreSQL's verdicts on a transaction that lost a race with another one:
+ * a deadlock (two inserts each waiting on the other's uncommitted unique
+ * key, frequent in a short code space) or a serialization failure. Nothing
+ * of it was kept, so running the whole transaction again is correct.
+ */
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+/** Attempts in all; PostgreSQL aborts only one side of a deadlock, so the other always proceeds. */
+export const WRITE_TRANSACTION_ATTEMPTS = 8;
+const RETRY_BASE_MS = 25;
+const RETRY_MAX_MS = 2_000;
+
+export function isRetryableConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE_SQLSTATES.has(code);
+}
+
+/** What a client gets when the retries ran out: nothing was saved, and trying again is safe. */
+function databaseBusy(): PromoError {
+  return new PromoError('database_busy', 'The database is busy with other requests right now; nothing was saved. Please retry in a moment.', {}, { retryAfterSeconds: 1 });
+}
+
 /**
  * Run `work` in one write transaction. On SQLite it starts with BEGIN IMMEDIATE,
  * so a second process waits for the lock up front instead of failing with
  * SQLITE_BUSY when a read turns into a write halfway through.
+ *
+ * On PostgreSQL a deadlock or serialization failure runs the WHOLE of `work`
+ * again, after a jittered exponential backoff, up to WRITE_TRANSACTION_ATTEMPTS
+ * times; then it is a 503 `database_busy`. So `work` must keep no state
+ * between runs: everything it decides lives inside the callback.
  */
 export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  if (isPostgres(db)) return db.transaction().execute(work);
+  if (!isPostgres(db)) return inSqliteWriteTransaction(db, work);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(work);
+    } catch (error) {
+      if (!isRetryableConflict(error)) throw error;
+      if (attempt >= WRITE_TRANSACTION_ATTEMPTS) throw databaseBusy();
+      await sleep(retryDelayMs(attempt));
+    }
+  }
+}
+
+/** "Full jitter": a random wait up to an exponentially growing bound, so the losers of one race do not meet again. */
+export function retryDelayMs(attempt: number): number {
+  return Math.random() * Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+}
+
+async function inSqliteWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
     await beginImmediate(conn);
     try {
@@ -210,7 +265,9 @@ async function beginImmediate(conn: Db): Promise<void> {
       await sql`begin immediate`.execute(conn);
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      // Other instances held the write lock for minutes: a retryable 503, not a 500.
+      if (Date.now() > deadline) throw databaseBusy();
     } finally {
       await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
     }

@@ -142,6 +142,11 @@ export async function listRecentBatches(db: Db, { setId, kind, limit = 10 }: { s
   return (await query.execute()).map(toBatch);
 }
 
+export async function countBatches(db: Db, setId: number): Promise<number> {
+  const row = await db.selectFrom('batches').select((eb) => eb.fn.countAll<number | string>().as('n')).where('set_id', '=', setId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** How many codes were ever requested for this prefix and length: the used part of the code space. */
 export async function countIssuedInSpace(db: Db, prefixKey: string, codeLength: number): Promise<number> {
   const row = await db

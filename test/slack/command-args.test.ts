@@ -1,9 +1,41 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PromoError } from '../../src/domain/errors.js';
-import { codeOverrides, parseCommandText, setRefAndAmount, tokenize } from '../../src/slack/command-args.js';
+import { pageWindow } from '../../src/domain/pages.js';
+import { truncate } from '../../src/domain/text.js';
+import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount, tokenize } from '../../src/slack/command-args.js';
 
 describe('/promo argument parsing', () => {
+  it('takes a trailing `page N`; a name ending in "page" keeps it; bad numbers are refused', () => {
+    expect(pageArgument([])).toEqual({ rest: [], page: 1 });
+    expect(pageArgument(['page', '3'])).toEqual({ rest: [], page: 3 });
+    expect(pageArgument(['Spring', 'Sale', 'PAGE', '12'])).toEqual({ rest: ['Spring', 'Sale'], page: 12 });
+    expect(pageArgument(['Landing', 'page'])).toEqual({ rest: ['Landing', 'page'], page: 1 });
+    expect(pageArgument(['Landing page 2'])).toEqual({ rest: ['Landing page 2'], page: 1 });
+    expect(() => pageArgument(['page'])).toThrow('Give a page number after "page"');
+    for (const bad of ['0', '-1', '2.5', 'two', '1234567']) expect(() => pageArgument(['x', 'page', bad])).toThrow('is not a page number');
+  });
+
+  it('pages: the window of a page, and a sentence for a page past the end', () => {
+    expect(pageWindow(500, 1, 100, 'sets')).toEqual({ page: 1, pages: 5, total: 500, offset: 0, size: 100 });
+    expect(pageWindow(501, 6, 100, 'sets')).toMatchObject({ pages: 6, offset: 500 });
+    expect(pageWindow(0, 1, 100, 'sets')).toMatchObject({ pages: 1, offset: 0 });
+    expect(() => pageWindow(500, 6, 100, 'sets')).toThrow('There is no page 6: there are 5 pages of sets (1 to 5).');
+    expect(() => pageWindow(3, 2, 100, 'sets')).toThrow('There is only one page of sets; leave out the page number.');
+  });
+
+  it('truncate never cuts an emoji in half and marks the cut', () => {
+    expect(truncate('abc', 3)).toBe('abc');
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('ab🎉cd', 4)).toBe('ab…');
+    expect(truncate('a🎉🎉', 4)).toBe('a🎉…');
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.integer({ min: 1, max: 30 }), (text, max) => {
+      const cut = truncate(text, max);
+      expect(cut.length).toBeLessThanOrEqual(Math.max(max, text.length <= max ? text.length : 0));
+      expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(cut)).toBe(false);
+    }));
+  });
+
   it('keeps quoted values together, with straight and Slack smart quotes', () => {
     expect(tokenize('code "Black Friday" type="Fixed Amount" notes=\'two words\'')).toEqual(['code', 'Black Friday', 'type=Fixed Amount', 'notes=two words']);
     expect(tokenize('code “Black Friday” type=“Fixed Amount” notes=‘for “you”’')).toEqual(['code', 'Black Friday', 'type=Fixed Amount', 'notes=for "you"']);

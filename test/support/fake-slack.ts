@@ -1,5 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkPayload } from './block-kit-limits.js';
+
+/** Every fake still running, so the per-test guard (block-kit-guard.ts) can fail a test whose payloads broke a limit. */
+export const liveFakes = new Set<FakeSlack>();
 
 /** One request the fake received: a Web API method, the upload POST, or a response_url reply. */
 export interface RecordedCall {
@@ -25,6 +29,17 @@ export class FakeSlack {
   private server: Server;
   private counter = 0;
   private failures = new Map<string, string>();
+  private httpFailures = new Map<string, { status: number; left: number }>();
+  private answers = new Map<string, (body: Record<string, any>) => Record<string, unknown>>();
+  /**
+   * Block Kit limit breaches seen in views.*, chat.* and response_url payloads
+   * (answered `invalid_blocks`, as Slack would). The guard fails the test
+   * that caused them; a test that breaches on purpose takes them first.
+   */
+  readonly violations: { method: string; problems: string[] }[] = [];
+  /** While set, every Web API method answers `{ok:false, error: refusal}` (a revoked or mistyped token). */
+  private refusal: string | undefined;
+  private port = 0;
   url = '';
 
   constructor() {
@@ -51,19 +66,60 @@ export class FakeSlack {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+    liveFakes.add(this);
     return this;
   }
 
   async stop(): Promise<void> {
+    liveFakes.delete(this);
+    await this.down();
+  }
+
+  /** Slack is down: nothing listens at `apiUrl` (connections are refused) until `up()`. */
+  async down(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Slack is back, at the same URL. */
+  async up(): Promise<void> {
+    await this.start();
+  }
+
+  /** Refuse the bot token on every Web API method (`invalid_auth` by default) until `acceptToken()`. */
+  refuseToken(error = 'invalid_auth'): void {
+    this.refusal = error;
+  }
+
+  acceptToken(): void {
+    this.refusal = undefined;
   }
 
   /** Make the next call of `method` answer `{ok:false, error}`. */
   failNext(method: string, error: string): void {
     this.failures.set(method, error);
+  }
+
+  /** Answer the next `times` calls of `method` with HTTP `status` (a Slack outage, a proxy error). */
+  failHttp(method: string, status: number, times = 1): void {
+    this.httpFailures.set(method, { status, left: times });
+  }
+
+  /** Answer every call of `method` with `answer(body)` instead of the built-in reply. */
+  answerWith(method: string, answer: (body: Record<string, any>) => Record<string, unknown>): void {
+    this.answers.set(method, answer);
+  }
+
+  /** The breaches recorded so far, cleared: for tests that send a breach on purpose (and for the guard). */
+  takeViolations(): { method: string; problems: string[] }[] {
+    return this.violations.splice(0, this.violations.length);
   }
 
   callsOf(method: string): RecordedCall[] {
@@ -98,15 +154,39 @@ export class FakeSlack {
     }
     const body = parseBody(contentType, raw.toString('utf8'));
     if (path.startsWith('/respond/')) {
-      this.calls.push({ method: 'response_url', path, headers: req.headers, body });
-      return { status: 200, body: 'ok' };
+      const problems = this.check('response_url', body);
+      this.calls.push({ method: 'response_url', path, headers: req.headers, body, response: problems ? { ok: false, error: 'invalid_blocks' } : { ok: true } });
+      return problems ? { status: 400, body: 'invalid_blocks' } : { status: 200, body: 'ok' };
     }
     const method = path.replace(/^\/api\//, '');
+    const httpFailure = this.httpFailures.get(method);
+    if (httpFailure && httpFailure.left > 0) {
+      httpFailure.left -= 1;
+      this.calls.push({ method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      return { status: httpFailure.status, body: 'Service Unavailable' };
+    }
     const failure = this.failures.get(method);
     this.failures.delete(method);
-    const response = failure ? { ok: false, error: failure } : this.answer(method, body);
+    const refused = failure ?? this.refusal;
+    const problems = this.check(method, body);
+    const custom = this.answers.get(method);
+    const response = refused
+      ? { ok: false, error: refused }
+      : problems
+        ? { ok: false, error: method.startsWith('views.') ? 'invalid_arguments' : 'invalid_blocks', response_metadata: { messages: problems.map((p) => `[ERROR] ${p}`) } }
+        : custom
+          ? custom(body)
+          : this.answer(method, body);
     this.calls.push({ method, path, headers: req.headers, body, response });
     return { status: 200, body: response };
+  }
+
+  /** Record a Block Kit breach; the problems when there is one. */
+  private check(method: string, body: Record<string, any>): string[] | undefined {
+    const problems = checkPayload(method, body);
+    if (!problems || problems.length === 0) return undefined;
+    this.violations.push({ method, problems });
+    return problems;
   }
 
   private answer(method: string, body: Record<string, any>): Record<string, unknown> {

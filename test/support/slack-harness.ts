@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkAckPayload } from './block-kit-limits.js';
 import { startFakeSlack, type FakeSlack, type RecordedCall } from './fake-slack.js';
 import { startTestService, type TestService } from './service.js';
 import { send, signEvent, signInteractive, signSlashCommand, type SignOptions } from './slack-signing.js';
@@ -26,15 +27,17 @@ export interface SlackHarness {
   stop(): Promise<void>;
 }
 
-export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void } = {}): Promise<SlackHarness> {
+/** `prepare` runs on the fake before promoset starts (take Slack down, refuse the token, …). */
+export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void; prepare?: (fake: FakeSlack) => Promise<void> | void } = {}): Promise<SlackHarness> {
   const fake = await startFakeSlack();
+  await options.prepare?.(fake);
   const service = await startTestService({
     SLACK_BOT_TOKEN: 'xoxb-test-token',
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.apiUrl,
     PROMO_ADMINS: ADMIN,
     ...env,
-  }, options);
+  }, { log: options.log });
   const eventsUrl = `${service.url}/slack/events`;
   const trigger = () => `trigger-${randomUUID()}`;
 
@@ -73,7 +76,14 @@ export async function startSlackHarness(env: Record<string, string> = {}, option
         response_urls: [],
         is_enterprise_install: false,
       };
-      return send(eventsUrl, signInteractive(SIGNING_SECRET, payload, sign));
+      const res = await send(eventsUrl, signInteractive(SIGNING_SECRET, payload, sign));
+      // The ack of a submission can carry a view (response_action push/update): held to the same limits.
+      const ack = await res.clone().text();
+      if (ack.startsWith('{')) {
+        const problems = checkAckPayload(JSON.parse(ack));
+        if (problems.length > 0) fake.violations.push({ method: 'view_submission ack', problems });
+      }
+      return res;
     },
     async press(actionId, value, { user = ADMIN, sign } = {}) {
       const responseUrl = fake.responseUrl();

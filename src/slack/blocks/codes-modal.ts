@@ -4,6 +4,7 @@ import { PROMO_TYPES } from '../../domain/fields.js';
 import { DEFAULT_BULK_AMOUNT, MAX_BULK_AMOUNT } from '../../domain/promotion.js';
 import type { PromoSet } from '../../domain/set.js';
 import { dateInput, modal, numberInput, selectInput, textInput } from './inputs.js';
+import { shortText } from './text.js';
 
 export const GENERATE_CODES_CALLBACK = 'promo_generate_codes';
 
@@ -15,7 +16,7 @@ export interface CodesModalMetadata {
 /** Block ids are the bulk request's field names (the set URL's `/codes` fields), so errors land inline. */
 export function generateCodesModal(set: PromoSet, amount: string | undefined, metadata: CodesModalMetadata): types.ModalView {
   return modal(GENERATE_CODES_CALLBACK, 'Generate codes', 'Generate', metadata, [
-    { type: 'section', text: { type: 'mrkdwn', text: `From the set *${escapeText(set.name)}* (id ${set.id}). Up to 20 codes are posted as a message; more arrive as a CSV file.` } },
+    { type: 'section', text: { type: 'mrkdwn', text: `From the set *${shortText(set.name, 80)}* (id ${set.id}). Up to 20 codes are posted as a message; more arrive as a CSV file.` } },
     numberInput('amount', { label: 'How many codes', initial: amount ?? String(DEFAULT_BULK_AMOUNT), min: 1, max: MAX_BULK_AMOUNT }),
     textInput('code_prefix', { label: 'Prefix', initial: set.code_prefix, optional: true, maxLength: 40 }),
     numberInput('code_length', { label: 'Random part length', initial: set.code_length, min: MIN_CODE_LENGTH, max: MAX_CODE_LENGTH }),
@@ -38,7 +39,4 @@ export function codesInputFromForm(submitted: Record<string, unknown>): Record<s
   return input;
 }
 
-/** Slack mrkdwn treats &, < and > specially. */
-export function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+

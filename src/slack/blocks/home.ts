@@ -1,10 +1,13 @@
 import type { types } from '@slack/bolt';
 import type { Batch } from '../../store/promotions.js';
 import type { SetSummary } from '../../service/sets.js';
-import { escapeText } from './codes-modal.js';
-import { ACTIONS, count } from './messages.js';
+import { ACTIONS, count, NAME_CHARS, SETS_PER_PAGE } from './messages.js';
+import { shortText, truncateMrkdwn } from './text.js';
 
-/** The App Home tab: sets with counts, recent batches, and a New set button. */
+/** Sets shown on the Home tab: one section each, well inside its 100 blocks. */
+export const HOME_SETS = 40;
+
+/** The App Home tab: sets with counts (the newest HOME_SETS), recent batches, and a New set button. */
 export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boolean): types.HomeView {
   const names = new Map(summaries.map(({ set }) => [set.id, set.name]));
   const blocks: types.KnownBlock[] = [
@@ -16,15 +19,24 @@ export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boo
   if (summaries.length === 0) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: 'No promo sets yet.' } });
   }
-  for (const { set, promotions, batches: batchCount } of summaries.slice(0, 40)) {
+  // The newest sets are the ones people are working on.
+  const shown = [...summaries].sort((a, b) => b.set.id - a.set.id).slice(0, HOME_SETS);
+  for (const { set, promotions, batches: batchCount } of shown) {
     const value = set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : `${set.promo_value} ${set.promo_code_type}`;
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*${escapeText(set.name)}* (id ${set.id})\n${value} · ${count(promotions, 'code')} in ${count(batchCount, 'batch', 'batches')}` },
+      text: { type: 'mrkdwn', text: `*${shortText(set.name, NAME_CHARS)}* (id ${set.id})\n${value} · ${count(promotions, 'code')} in ${count(batchCount, 'batch', 'batches')}` },
+    });
+  }
+  if (summaries.length > shown.length) {
+    const pages = Math.ceil(summaries.length / SETS_PER_PAGE);
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `Showing the ${shown.length} newest of ${summaries.length.toLocaleString('en-US')} sets. \`/promo list\` shows them all, ${SETS_PER_PAGE} a page (\`/promo list page 2\`${pages > 2 ? ` … \`page ${pages}\`` : ''}); \`/promo info <set>\` shows one.` }],
     });
   }
   blocks.push({ type: 'divider' }, { type: 'header', text: { type: 'plain_text', text: 'Recent batches' } });
-  const lines = batches.map((b) => `• Batch ${b.id}: ${count(b.count, 'code')} from *${escapeText(names.get(b.set_id) ?? `set ${b.set_id}`)}*, ${b.created_at.slice(0, 16).replace('T', ' ')} by ${b.created_by.startsWith('slack:') ? `<@${b.created_by.slice(6)}>` : escapeText(b.created_by)}`);
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: lines.length > 0 ? lines.join('\n').slice(0, 3000) : 'No codes generated yet.' } });
-  return { type: 'home', blocks: blocks.slice(0, 100) };
+  const lines = batches.map((b) => `• Batch ${b.id}: ${count(b.count, 'code')} from *${shortText(names.get(b.set_id) ?? `set ${b.set_id}`, 60)}*, ${b.created_at.slice(0, 16).replace('T', ' ')} by ${b.created_by.startsWith('slack:') ? `<@${b.created_by.slice(6, 40)}>` : shortText(b.created_by, 60)}`);
+  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: lines.length > 0 ? truncateMrkdwn(lines.join('\n'), 3000) : 'No codes generated yet.' } });
+  return { type: 'home', blocks };
 }

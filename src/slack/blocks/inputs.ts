@@ -1,4 +1,5 @@
 import type { types, ViewStateValue } from '@slack/bolt';
+import { truncate } from '../../domain/text.js';
 
 /**
  * Input blocks for modals. Every element uses the action_id "value", and the
@@ -11,7 +12,7 @@ type Block = types.KnownBlock;
 type Option = types.PlainTextOption;
 
 const plain = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
-const option = (value: string, label = value): Option => ({ text: plain(label.slice(0, 75)), value });
+const option = (value: string, label = value): Option => ({ text: plain(truncate(label, 75)), value });
 
 interface Common {
   label: string;
@@ -48,9 +49,12 @@ export function textInput(blockId: string, common: Common & { initial?: string; 
     type: 'plain_text_input',
     action_id: VALUE,
     multiline: common.multiline ?? false,
-    ...(common.initial ? { initial_value: common.initial } : {}),
+    // Slack takes at most 3,000 characters in a text input; a longer value (a pasted `/promo new` name) is cut there.
+    ...(common.initial ? { initial_value: truncate(common.initial, 3000) } : {}),
     ...(common.placeholder ? { placeholder: plain(common.placeholder) } : {}),
-    ...(common.maxLength ? { max_length: common.maxLength } : {}),
+    // Slack refuses a view whose initial value is longer than its max_length: a value stored
+    // before a limit was lowered is shown whole, and validation then says what to shorten.
+    ...(common.maxLength ? { max_length: Math.min(3000, Math.max(common.maxLength, common.initial?.length ?? 0)) } : {}),
   });
 }
 

@@ -3,7 +3,8 @@ import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
-import { escapeText } from './codes-modal.js';
+import type { PageWindow } from '../../domain/pages.js';
+import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
 
 type Block = types.KnownBlock;
 
@@ -24,18 +25,29 @@ export const ACTIONS = {
 /** "1 code", "2,500 codes". */
 export const count = (n: number, noun: string, plural = `${noun}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
 
-const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } });
-const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text: text.slice(0, 3000) }] });
+/** Slack's limits: 3,000 characters a section, 50 blocks a message (a few kept for headings and notes). */
+export const SECTION_CHARS = 3000;
+const MAX_LIST_BLOCKS = 40;
+/** How much of a set's name a line shows (names may be long; the full name is in `/promo info`). */
+export const NAME_CHARS = 80;
+/** Sets per page of `/promo list`; audit events per page of `/promo audit`. */
+export const SETS_PER_PAGE = 100;
+export const AUDIT_EVENTS_PER_PAGE = 50;
+
+const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: truncateMrkdwn(text || ' ', SECTION_CHARS) } });
+const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text: truncateMrkdwn(text || ' ', SECTION_CHARS) }] });
+const setName = (set: PromoSet) => shortText(set.name, NAME_CHARS);
 
 export const USAGE = [
   '*/promo* manages promo sets and their codes:',
   '• `/promo new [name]`: create a promo set (a form opens)',
-  '• `/promo list`: all sets, one line each',
+  '• `/promo list [page N]`: all sets, one line each, 100 a page',
   '• `/promo info <set>`: a set\'s fields, counts and buttons (by id or name)',
   '• `/promo code <set> [value=… type="Fixed Amount" start=YYYY-MM-DD expiry=YYYY-MM-DD name=… notes="…"]`: one code, now',
   '• `/promo codes <set> [amount]`: many codes (up to 100,000; more than 20 arrive as a CSV file)',
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
-  '• `/promo audit <set>`: who created, changed, rotated or archived it, and who generated codes from where',
+  '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
+  'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
 ].join('\n');
 
 export function usageMessage(prefix?: string): Message {
@@ -49,11 +61,15 @@ export function errorMessage(message: string): Message {
 }
 
 const yesNo = (flag: 0 | 1) => (flag ? 'yes' : 'no');
-const orNone = (list: string[]) => (list.length > 0 ? list.join(', ') : 'none');
+
+/** How much of a long free-text field a set's summary shows; the CLI and admin API show it whole. */
+const NOTES_CHARS = 1000;
+const LIST_CHARS = 300;
 
 /** Every field, readable. `secrets` adds the URL and api_key (for people who may manage sets). */
 export function setFieldLines(set: PromoSet, url: string, secrets: boolean): string[] {
   const d = toSetDetails(set, url);
+  const orNone = (list: string[]) => (list.length > 0 ? shortText(list.join(', '), LIST_CHARS) : 'none');
   const lines = [
     `*Discount:* ${set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : set.promo_value} (${set.promo_code_type})`,
     `*Recurring:* ${yesNo(set.recurring)}${set.recurring ? `, for ${set.recur_for === 0 ? 'unlimited' : set.recur_for} renewals` : ''}`,
@@ -64,9 +80,9 @@ export function setFieldLines(set: PromoSet, url: string, secrets: boolean): str
     `*New signups:* ${yesNo(set.new_signups)}    *Once per client:* ${yesNo(set.once_per_client)}    *Existing client:* ${yesNo(set.existing_client)}`,
     `*Upgrades:* ${yesNo(set.upgrades)}${set.upgrades ? ` (${set.upgrade_type}, ${set.upgrade_value} ${set.upgrade_discount_type}, config options: ${orNone(set.config_option_upgrades)})` : ''}`,
     `*Code format:* ${set.code_prefix ? `${escapeText(set.code_prefix)}-` : ''}${set.code_length} ${set.code_alphabet} characters`,
-    `*Allowed IPs:* ${escapeText(set.api_ip_address)}`,
-    `*Notes:* ${set.notes ? escapeText(set.notes) : '—'}`,
-    `*Created by:* ${set.created_by.startsWith('slack:') ? `<@${set.created_by.slice(6)}>` : escapeText(set.created_by)} on ${set.created_at.slice(0, 10)}${set.archived_at ? `    *Archived:* ${set.archived_at.slice(0, 10)}` : ''}`,
+    `*Allowed IPs:* ${shortText(set.api_ip_address, LIST_CHARS)}`,
+    `*Notes:* ${set.notes ? shortText(set.notes, NOTES_CHARS) : '—'}`,
+    `*Created by:* ${set.created_by.startsWith('slack:') ? `<@${set.created_by.slice(6, 40)}>` : shortText(set.created_by, 100)} on ${set.created_at.slice(0, 10)}${set.archived_at ? `    *Archived:* ${set.archived_at.slice(0, 10)}` : ''}`,
   ];
   if (secrets) {
     lines.push(`*api_key:* \`${set.api_key}\``, `*URL:* ${url}`);
@@ -98,41 +114,62 @@ function setButtons(set: PromoSet): Block {
 /** `secrets` is true for people who may manage sets: they see the URL, api_key and the buttons. */
 export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean): Message {
   const { set } = summary;
-  const heading = `*${escapeText(set.name)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
+  const heading = `*${setName(set)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
   const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}`;
-  const blocks: Block[] = [section(heading), section(setFieldLines(set, url, secrets).join('\n')), context(counts)];
+  const blocks: Block[] = [section(heading), ...sectionsOf(setFieldLines(set, url, secrets)), context(counts)];
+  if (isShortened(set)) blocks.push(context(`Long values are shortened (…). \`promoset sets show ${set.id}\` or \`GET /api/sets/${set.id}\` shows them in full.`));
   if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
   if (!set.archived_at && secrets) blocks.push(setButtons(set));
-  return { text: `${set.name} (set ${set.id}): ${counts}`, blocks };
+  return { text: `${truncate(set.name, NAME_CHARS)} (set ${set.id}): ${counts}`, blocks };
 }
 
-export function setListMessage(summaries: SetSummary[]): Message {
-  if (summaries.length === 0) {
+/** Whether setFieldLines or a heading had to shorten something of this set. */
+function isShortened(set: PromoSet): boolean {
+  // Escaping (& → &amp;) can push even 1,000 characters of notes past a section's 3,000.
+  return set.name.length > NAME_CHARS || set.notes.length > NOTES_CHARS || shortText(set.notes, NOTES_CHARS).length + 20 > SECTION_CHARS || set.api_ip_address.length > LIST_CHARS
+    || [set.cycles, set.applies_to, set.requires, set.config_option_upgrades].some((list) => list.join(', ').length > LIST_CHARS);
+}
+
+/** One page of the set list; `window` says which (SETS_PER_PAGE a page). */
+export function setListMessage(summaries: SetSummary[], window: PageWindow): Message {
+  if (window.total === 0) {
     const text = 'There are no promo sets yet. Create one with `/promo new`.';
     return { text, blocks: [section(text)] };
   }
   const lines = summaries.map(({ set, promotions }) => {
     const value = set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : `${set.promo_value} ${set.promo_code_type}`;
-    return `• *${set.id}* ${escapeText(set.name)}: ${value}, ${count(promotions, 'code')}${set.expiration_date ? `, expires ${set.expiration_date}` : ''}`;
+    return `• *${set.id}* ${setName(set)}: ${value}, ${count(promotions, 'code')}${set.expiration_date ? `, expires ${set.expiration_date}` : ''}`;
   });
-  const text = `*Promo sets* (${summaries.length})\n${lines.join('\n')}`;
-  return { text: text.slice(0, 3000), blocks: chunkSections(text) };
+  const first = window.offset + 1;
+  const last = window.offset + summaries.length;
+  const heading = window.pages === 1 ? `*Promo sets* (${window.total})` : `*Promo sets* ${first}–${last} of ${window.total} (page ${window.page} of ${window.pages})`;
+  const blocks = [section(heading), ...sectionsOf(lines)];
+  if (window.pages > 1) {
+    const next = window.page < window.pages ? `Next: \`/promo list page ${window.page + 1}\`. ` : '';
+    blocks.push(context(`Showing sets ${first}–${last} of ${window.total}. ${next}Any page: \`/promo list page N\` (1 to ${window.pages}); all at once: \`promoset sets list\` or \`GET /api/sets\`.`));
+  }
+  return { text: window.pages === 1 ? `Promo sets (${window.total})` : `Promo sets ${first}–${last} of ${window.total}`, blocks };
 }
 
-/** A section holds 3000 characters; long lists are split over several. */
-function chunkSections(text: string): Block[] {
+/**
+ * Lines packed into sections of at most 3,000 characters (a line that is
+ * longer on its own is shortened), in at most MAX_LIST_BLOCKS blocks; callers
+ * page their lists so that nothing is dropped here.
+ */
+export function sectionsOf(lines: string[]): Block[] {
   const blocks: Block[] = [];
   let current = '';
-  for (const line of text.split('\n')) {
-    if (current.length + line.length + 1 > 2900) {
+  for (const raw of lines) {
+    const line = truncateMrkdwn(raw, SECTION_CHARS);
+    if (current && current.length + 1 + line.length > SECTION_CHARS) {
       blocks.push(section(current));
       current = '';
     }
     current += (current ? '\n' : '') + line;
   }
   if (current) blocks.push(section(current));
-  return blocks.slice(0, 45);
+  return blocks.slice(0, MAX_LIST_BLOCKS);
 }
 
 export function setCreatedMessage(set: PromoSet, url: string): Message {
@@ -140,12 +177,12 @@ export function setCreatedMessage(set: PromoSet, url: string): Message {
     `curl -X POST '${url}'`,
     `curl -X POST '${url}' -d 'name=partner' -d 'value=${set.promo_value}' -d 'promo_code_type=${set.promo_code_type}'`,
   ].join('\n');
-  const text = `Promo set *${escapeText(set.name)}* (id ${set.id}) is ready. Its URL: ${url}`;
+  const text = `Promo set *${setName(set)}* (id ${set.id}) is ready. Its URL: ${url}`;
   return {
     text,
     blocks: [
-      section(`:white_check_mark: Promo set *${escapeText(set.name)}* (id ${set.id}) is ready.`),
-      section(setFieldLines(set, url, true).join('\n')),
+      section(`:white_check_mark: Promo set *${setName(set)}* (id ${set.id}) is ready.`),
+      ...sectionsOf(setFieldLines(set, url, true)),
       section(`One code from the set URL:\n\`\`\`${curl}\`\`\``),
       context('Keep the URL secret: anyone allowed by the IP list can take codes with it. `/promo rotate` replaces it.'),
     ],
@@ -153,34 +190,43 @@ export function setCreatedMessage(set: PromoSet, url: string): Message {
 }
 
 export function setUpdatedMessage(set: PromoSet, what: string, url?: string): Message {
-  const text = `Promo set *${escapeText(set.name)}* (id ${set.id}) ${what}.${url ? ` New URL: ${url}` : ''}`;
+  const text = `Promo set *${setName(set)}* (id ${set.id}) ${what}.${url ? ` New URL: ${url}` : ''}`;
   return { text, blocks: [section(text)] };
 }
 
 export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchId: number): Message {
   const first = promotions[0];
   const terms = first ? `${first.value} ${first.type}, valid ${first.startdate} to ${first.expirationdate}, max uses ${first.maxuses === 0 ? 'unlimited' : first.maxuses}` : '';
-  const heading = promotions.length === 1 ? `A new code from *${escapeText(set.name)}*` : `${promotions.length} new codes from *${escapeText(set.name)}* (batch ${batchId})`;
+  const heading = promotions.length === 1 ? `A new code from *${setName(set)}*` : `${promotions.length} new codes from *${setName(set)}* (batch ${batchId})`;
   const text = `${heading}: ${promotions.map((p) => p.code).join(', ')}`;
   return {
-    text: text.slice(0, 3000),
+    text,
     blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms)],
   };
 }
 
-/** The audit trail, newest first, one line an event. */
-export function auditMessage(set: PromoSet, events: AuditEvent[]): Message {
-  const heading = `Audit trail of *${escapeText(set.name)}* (id ${set.id}), newest first:`;
+/** One page of the audit trail, newest first, one line an event. */
+export function auditMessage(set: PromoSet, events: AuditEvent[], window: PageWindow): Message {
+  const first = window.offset + 1;
+  const last = window.offset + events.length;
+  const range = window.pages === 1 ? '' : ` events ${first}–${last} of ${window.total.toLocaleString('en-US')}`;
+  const heading = `Audit trail of *${setName(set)}* (id ${set.id}),${range} newest first:`;
   const lines = events.map((e) => {
-    const what = e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})` : e.action === 'edited' ? `edited ${(e.detail.fields as string[] | undefined)?.join(', ') || 'nothing'}` : e.action;
+    const fields = (e.detail.fields as string[] | undefined)?.join(', ') || 'nothing';
+    const what = e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})` : e.action === 'edited' ? `edited ${truncate(fields, 200)}` : e.action;
     return `• ${e.created_at.slice(0, 19).replace('T', ' ')} UTC: ${what} by ${actorText(e.actor)}`;
   });
-  const text = [heading, ...(lines.length > 0 ? lines : ['Nothing yet.'])].join('\n');
-  return { text: text.slice(0, 3000), blocks: [section(text)] };
+  const blocks = [section(heading), ...sectionsOf(lines.length > 0 ? lines : ['Nothing yet.'])];
+  if (window.pages > 1) {
+    const ref = `${set.id}`;
+    const next = window.page < window.pages ? `Older: \`/promo audit ${ref} page ${window.page + 1}\`. ` : '';
+    blocks.push(context(`Showing events ${first}–${last} of ${window.total.toLocaleString('en-US')}. ${next}Any page: \`/promo audit ${ref} page N\` (1 to ${window.pages}); up to 1,000 at once: \`GET /api/sets/${set.id}/audit?limit=1000\`.`));
+  }
+  return { text: `Audit trail of ${truncate(set.name, NAME_CHARS)} (id ${set.id})${range}`, blocks };
 }
 
 /** "slack:U123" as a mention, "http:1.2.3.4" and "cli:alice" as they are. */
 function actorText(actor: string): string {
   const slackUser = /^slack:([UW][A-Z0-9]+)$/.exec(actor);
-  return slackUser ? `<@${slackUser[1]}>` : `\`${escapeText(actor)}\``;
+  return slackUser ? `<@${slackUser[1]}>` : `\`${shortText(actor, 100)}\``;
 }
