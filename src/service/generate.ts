@@ -37,14 +37,16 @@ export interface GenerationOptions {
  * One promotion, now: seed 001's POST. `input` holds its optional fields, raw.
  * Everything that can refuse this request is decided here, before it joins
  * the group commit (single-codes.ts), which then writes it with its own batch row.
+ * `setMayBeStale`: `set` came from a cache; the code is issued only if the
+ * stored set still equals it (else set_changed, and nothing is written).
  */
-export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> = {}): Promise<WhmcsPromotion> {
+export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw archived(set);
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   const row = await issueSingleCode(core.db, {
-    set,
+    expectedSet: options.setMayBeStale ? set : undefined,
     format,
     batch: {
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,

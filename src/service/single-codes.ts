@@ -14,11 +14,11 @@ import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturni
  * database itself can fail the whole group. The unique index and the write
  * transaction stay the judges across processes, as for bulk generation.
  *
- * Each request names the set as its caller read it (possibly from a cache,
- * see resolveSetToken): the group re-reads its sets inside its transaction,
+ * A request may name the set as its caller read it from a cache (see
+ * resolveSetToken): the group re-reads those sets inside its transaction,
  * once per set, and a request whose set has changed since (edited, rotated,
  * archived, by any instance) writes nothing and fails with `set_changed`.
- * That is what lets callers skip reading the set per request.
+ * That is what lets the set URL skip reading the set per request.
  */
 
 /** Requests per transaction: bounded so one INSERT's bound parameters stay far below either dialect's limit. */
@@ -27,8 +27,12 @@ const MAX_GROUP = 200;
 const MAX_COLLISION_ROUNDS = 25;
 
 export interface SingleCodeRequest {
-  /** The set the terms, format and caller's checks were taken from. */
-  set: PromoSet;
+  /**
+   * The set the terms, format and caller's checks were taken from, when it
+   * may be stale (a cache): the request is then written only if the stored
+   * set still equals it, and fails with set_changed otherwise.
+   */
+  expectedSet?: PromoSet;
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
@@ -103,15 +107,17 @@ async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
 
 async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
-  const { sets: current, promotionBound } = await findSetsAndPromotionBound(trx, [...new Set(group.map((member) => member.set.id))]);
+  const setIds = new Set<number>();
+  for (const { expectedSet } of group) if (expectedSet) setIds.add(expectedSet.id);
+  const { sets: current, promotionBound } = await findSetsAndPromotionBound(trx, [...setIds]);
   const unchanged: number[] = [];
   // Members usually share one set object (the resolver's cache): compare each object once.
   const verdicts = new Map<PromoSet, boolean>();
-  group.forEach((member, i) => {
-    let same = verdicts.get(member.set);
+  group.forEach(({ expectedSet }, i) => {
+    let same = expectedSet === undefined || verdicts.get(expectedSet);
     if (same === undefined) {
-      const stored = current.get(member.set.id);
-      verdicts.set(member.set, (same = stored !== undefined && sameSet(stored, member.set)));
+      const stored = current.get(expectedSet!.id);
+      verdicts.set(expectedSet!, (same = stored !== undefined && sameSet(stored, expectedSet!)));
     }
     if (same) unchanged.push(i);
     else outcomes[i] = { ok: false, error: setChanged() };

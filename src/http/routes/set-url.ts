@@ -69,7 +69,7 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        const promotion = await generatePromotion(app.core, caller.set, body.fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined });
+        const promotion = await generatePromotion(app.core, caller.set, body.fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined, setMayBeStale: true });
         text = JSON.stringify(promotion);
         break;
       } catch (error) {
