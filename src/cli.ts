@@ -5,13 +5,14 @@ import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { PromoError } from './domain/errors.js';
-import { toSetDetails } from './domain/set.js';
+import { toSetAdminDetails } from './domain/set.js';
 import { startService } from './main.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
 import { openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
-import { archiveSet, createSet, findSet, listSets, rotateSetKey, setAuditTrail, setUrl } from './service/sets.js';
+import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from './service/sets.js';
+import { resendDelivery, webhookOverview } from './service/webhooks.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -19,11 +20,15 @@ Usage:
   promoset serve                      Start the HTTP server (and Slack, if configured)
   promoset migrate                    Bring the database schema up to date
   promoset sets create NAME [field=value ...]
+  promoset sets update SET field=value ...   Change fields (e.g. webhook_url=https://…; webhook_url= removes it)
   promoset sets list [--all]          One line per set (--all includes archived)
   promoset sets show SET              A set's fields, URL and counts (SET is an id or a name)
   promoset sets rotate SET            New api_key: the old URL stops working at once
   promoset sets archive SET           Stop a set from issuing codes
   promoset sets audit SET             Who created, edited, rotated, archived it, and who generated codes from where
+  promoset sets webhooks SET [--failed]          Recent webhook deliveries: status, attempts, last error, next attempt
+  promoset sets webhooks SET resend EVENT_ID     Send one event again now
+  promoset sets webhooks SET rotate-secret       New signing secret (printed once here)
   promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
 
 Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
@@ -69,7 +74,7 @@ function fieldArgs(words: string[]): Record<string, string> {
 }
 
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET });
+  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET, webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS } });
   try {
     return await work(core);
   } finally {
@@ -139,8 +144,20 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         out(`Created set ${set.id} "${set.name}".`);
         out(`URL: ${setUrl(core, set)}`);
         out(`Try: curl -X POST ${setUrl(core, set)}`);
+        if (set.webhook_secret) out(`Webhook signing secret: ${set.webhook_secret}`);
         return 0;
       }
+      case 'update': {
+        const [ref, ...fields] = rest;
+        if (!ref || fields.length === 0) throw new PromoError('bad_request', 'Name the set and the fields to change: promoset sets update SET field=value ...');
+        const before = await findSet(core, ref);
+        const set = await updateSet(core, before.id, fieldArgs(fields), actor());
+        out(`Updated set ${set.id} "${set.name}".`);
+        if (set.webhook_secret && !before.webhook_secret) out(`Webhook signing secret: ${set.webhook_secret}`);
+        return 0;
+      }
+      case 'webhooks':
+        return webhooksCommand(core, rest);
       case 'list': {
         const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } } });
         const sets = await listSets(core, { includeArchived: values.all });
@@ -153,7 +170,7 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
       case 'show': {
         const set = await findSet(core, rest.join(' '));
         const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
-        out(JSON.stringify({ ...toSetDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0 }, null, 2));
+        out(JSON.stringify({ ...toSetAdminDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0 }, null, 2));
         return 0;
       }
       case 'rotate': {
@@ -178,6 +195,34 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         return 2;
     }
   });
+}
+
+async function webhooksCommand(core: Core, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { failed: { type: 'boolean' }, limit: { type: 'string' } } });
+  const [ref, action, eventId] = positionals;
+  if (!ref) throw new PromoError('bad_request', 'Name the set: promoset sets webhooks SET [resend EVENT_ID | rotate-secret]');
+  const set = await findSet(core, ref);
+  if (action === 'rotate-secret') {
+    const updated = await rotateWebhookSecret(core, set.id, actor());
+    out(`New webhook signing secret for "${updated.name}": ${updated.webhook_secret}`);
+    out('Deliveries from now on (retries included) are signed with it; update your receiver.');
+    return 0;
+  }
+  if (action === 'resend') {
+    if (!eventId) throw new PromoError('bad_request', 'Name the event: promoset sets webhooks SET resend evt_…');
+    const delivery = await resendDelivery(core, set.id, eventId, actor());
+    out(`Queued ${delivery.event_id} (${delivery.type}) to be sent again now; a running server delivers it.`);
+    return 0;
+  }
+  if (action !== undefined) throw new PromoError('bad_request', `Unknown webhooks action "${action.slice(0, 30)}": use resend EVENT_ID or rotate-secret.`);
+  const overview = await webhookOverview(core, set.id, { limit: Number(values.limit ?? 20), status: values.failed ? 'failed' : undefined });
+  out(`Webhook URL: ${overview.set.webhook_url ?? '(none)'}`);
+  out(`Delivered ${overview.counts.delivered}, pending ${overview.counts.pending}, failed ${overview.counts.failed}.`);
+  for (const d of overview.deliveries) {
+    const next = d.next_attempt_at ? `  next ${d.next_attempt_at}` : '';
+    out(`${d.created_at}  ${d.event_id}  ${d.type.padEnd(18)} ${d.status.padEnd(9)} attempts ${d.attempts}${d.last_error ? `  last error: ${d.last_error}` : ''}${next}`);
+  }
+  return 0;
 }
 
 async function codesCommand(config: Config, args: string[]): Promise<number> {

@@ -31,6 +31,12 @@ const envSchema = z.object({
     .refine((list) => list.every(isIpOrCidr), { error: 'must be a comma-separated list of IPs or CIDR ranges' }),
   PROMO_TIMEZONE: z.string().default('UTC').refine(isValidTimeZone, { error: 'must be an IANA time zone like Europe/Berlin' }),
   RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).default(600),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z
+    .string()
+    .default('false')
+    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
+    .transform((v) => ['true', '1'].includes(v.toLowerCase())),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0' }).max(3600, { error: 'must be at most 3600' }).default(10),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 

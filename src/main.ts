@@ -7,6 +7,7 @@ import { openCore, type Core } from './service/core.js';
 import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
 import { databaseState } from './store/db.js';
+import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -18,6 +19,8 @@ export interface RunningService {
   slack?: SlackTransport;
   /** GET /readyz's probes: one per dependency. */
   readiness: Readiness;
+  /** Delivers this instance's (and, polling, other instances') outbox events. */
+  webhooks: WebhookDispatcher;
   /** The port actually bound (PORT=0 picks a free one, as tests do). */
   port: number;
   url: string;
@@ -31,6 +34,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     publicUrl: config.PUBLIC_URL,
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
+    webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
   });
   // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
   const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
@@ -48,6 +52,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     server.listen(config.PORT, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const webhooks = startWebhookDispatcher(core, logger);
   logger.info('promoset listening', { port, publicUrl: core.publicUrl, database: config.DATABASE_URL.startsWith('postgres') ? 'postgres' : 'sqlite' });
 
   let closing: Promise<void> | undefined;
@@ -55,6 +60,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     core,
     server,
     slack,
+    webhooks,
     readiness,
     port,
     url: `http://127.0.0.1:${port}`,
@@ -79,6 +85,8 @@ export async function startService(config: Config, logger: Logger = createLogger
         }
         // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
+        // Deliveries in flight finish (each bounded by its timeout); the rest wait in the outbox for the next start.
+        await webhooks.stop();
         await core.db.destroy();
         logger.info('promoset stopped');
       })();

@@ -17,6 +17,15 @@ export interface Core {
   /** Key for the HMAC in set URLs. */
   urlSecret: string;
   now: () => Date;
+  webhooks: WebhookSettings;
+}
+
+/** Config the webhook use cases and the dispatcher share. */
+export interface WebhookSettings {
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: deliver to loopback/private addresses (tests, internal receivers). */
+  allowPrivateNetworks: boolean;
+  /** WEBHOOK_RETRY_BASE_SECONDS: the first retry delay; each next one doubles. */
+  retryBaseSeconds: number;
 }
 
 export interface CoreOptions {
@@ -26,6 +35,7 @@ export interface CoreOptions {
   /** When unset, one is generated on first start and kept in the database. */
   urlSecret?: string;
   now?: () => Date;
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export async function openCore(options: CoreOptions): Promise<Core> {
@@ -39,6 +49,7 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       timeZone: options.timeZone ?? 'UTC',
       urlSecret,
       now: options.now ?? (() => new Date()),
+      webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
     };
   } catch (error) {
     await db.destroy();

@@ -7,6 +7,7 @@ import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
+import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
 const CHUNK = 2000;
@@ -52,6 +53,8 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
+    // Only sets with a webhook pay for the event (one more row in the group's transaction).
+    issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
   });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
@@ -70,7 +73,9 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
     const storedBound = await checkFeasible(trx, format, amount, amount);
-    return { batchId: id, issued: await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress) };
+    const issued = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress);
+    await recordBatchIssued(trx, core, set, id, amount, terms);
+    return { batchId: id, issued };
   });
   return { batchId, count: amount, terms, issued };
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { customAlphabet } from 'nanoid';
 import { PromoError } from '../domain/errors.js';
 import { SET_DEFAULTS, validateSetFields, type PromoSet, type SetFields } from '../domain/set.js';
@@ -7,7 +7,9 @@ import { countAuditEvents, insertAuditEvent, listAuditEvents, type AuditAction, 
 import { pageWindow, type PageWindow } from '../domain/pages.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
 import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
-import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, updateSetFields } from '../store/sets.js';
+import { recordEvent } from '../store/outbox.js';
+import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, setWebhookSecret, updateSetFields } from '../store/sets.js';
+import { assertWebhookTarget } from '../webhooks/target.js';
 import { nowIso, today, type Core } from './core.js';
 import { truncate } from '../domain/text.js';
 
@@ -26,6 +28,14 @@ export function setToken(core: Core, set: PromoSet): string {
 
 export function setUrl(core: Core, set: PromoSet): string {
   return `${core.publicUrl}/sets/${setToken(core, set)}`;
+}
+
+/** A webhook signing secret: whsec_ and 32 random bytes in hex. */
+export const newWebhookSecret = (): string => `whsec_${randomBytes(32).toString('hex')}`;
+
+/** Where a new or changed webhook_url points must be a public address (unless the operator allows private ones). */
+async function checkWebhookTarget(core: Core, url: string | null, previous: string | null = null): Promise<void> {
+  if (url !== null && url !== previous) await assertWebhookTarget(url, core.webhooks.allowPrivateNetworks);
 }
 
 const NO_SET_AT_URL = () => new PromoError('not_found', 'No promo set is published at this URL. Ask the set owner for its current URL.');
@@ -111,9 +121,10 @@ const nameTaken = (name: string) => new PromoError('conflict', `A promo set name
 export async function createSet(core: Core, input: Record<string, unknown>, actor: string): Promise<PromoSet> {
   const fields = validateSetFields(SET_DEFAULTS, input, today(core));
   if (await findSetByName(core.db, fields.name)) throw nameTaken(fields.name);
+  await checkWebhookTarget(core, fields.webhook_url);
   try {
     return await inWriteTransaction(core.db, async (trx) => {
-      const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core) });
+      const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core), webhook_secret: fields.webhook_url ? newWebhookSecret() : null });
       await audit(trx, core, set.id, 'created', actor, { name: set.name });
       return set;
     });
@@ -129,9 +140,12 @@ export async function updateSet(core: Core, setId: number, changes: Record<strin
   const clash = await findSetByName(core.db, fields.name);
   if (clash && clash.id !== setId) throw nameTaken(fields.name);
   const changed = Object.keys(fields).filter((key) => JSON.stringify(fields[key as keyof SetFields]) !== JSON.stringify(current[key as keyof SetFields]));
+  await checkWebhookTarget(core, fields.webhook_url, current.webhook_url);
   try {
     return await inWriteTransaction(core.db, async (trx) => {
-      const set = await updateSetFields(trx, setId, fields, nowIso(core));
+      let set = await updateSetFields(trx, setId, fields, nowIso(core));
+      // The first webhook_url gets a secret; later ones keep it (rotate it explicitly).
+      if (set.webhook_url && !set.webhook_secret) set = await setWebhookSecret(trx, setId, newWebhookSecret(), nowIso(core));
       await audit(trx, core, setId, 'edited', actor, { fields: changed });
       return set;
     });
@@ -142,7 +156,7 @@ export async function updateSet(core: Core, setId: number, changes: Record<strin
 }
 
 export function editableFields(set: PromoSet): SetFields {
-  const { id: _id, api_key: _key, created_by: _by, created_at: _at, updated_at: _up, archived_at: _arch, ...fields } = set;
+  const { id: _id, api_key: _key, created_by: _by, created_at: _at, updated_at: _up, archived_at: _arch, webhook_secret: _secret, ...fields } = set;
   return fields;
 }
 
@@ -153,7 +167,20 @@ export async function rotateSetKey(core: Core, setId: number, actor: string): Pr
   return inWriteTransaction(core.db, async (trx) => {
     const rotated = await setApiKey(trx, setId, newApiKey(), nowIso(core));
     await audit(trx, core, setId, 'rotated', actor, {});
+    // The new URL is a secret too: receivers get it only signed, as admins do.
+    await recordEvent(trx, { set: rotated, type: 'set.rotated', data: { url: setUrl(core, rotated) }, createdAt: rotated.updated_at });
     return rotated;
+  });
+}
+
+/** A new webhook signing secret; deliveries from now on (retries included) are signed with it. */
+export async function rotateWebhookSecret(core: Core, setId: number, actor: string): Promise<PromoSet> {
+  const set = await getSet(core, setId);
+  if (!set.webhook_url) throw new PromoError('conflict', `The promo set "${set.name}" has no webhook URL; set one first, and it gets a secret.`);
+  return inWriteTransaction(core.db, async (trx) => {
+    const updated = await setWebhookSecret(trx, setId, newWebhookSecret(), nowIso(core));
+    await audit(trx, core, setId, 'webhook_secret_rotated', actor, {});
+    return updated;
   });
 }
 
@@ -163,6 +190,7 @@ export async function archiveSet(core: Core, setId: number, actor: string): Prom
   return inWriteTransaction(core.db, async (trx) => {
     const archivedSet = await setArchivedAt(trx, setId, nowIso(core));
     await audit(trx, core, setId, 'archived', actor, {});
+    await recordEvent(trx, { set: archivedSet, type: 'set.archived', data: { name: archivedSet.name }, createdAt: archivedSet.archived_at ?? nowIso(core) });
     return archivedSet;
   });
 }

@@ -2,6 +2,7 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
+import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, type NewBatch, type PromotionRow } from '../store/promotions.js';
 
@@ -36,6 +37,8 @@ export interface SingleCodeRequest {
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
+  /** The set has a webhook: its `promotions.issued` outbox row, written in the group's transaction. */
+  issuedEvent?: (stored: PromotionRow) => ReturnType<typeof outboxRow>;
 }
 
 interface Waiting extends SingleCodeRequest {
@@ -155,6 +158,11 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
       return !row;
     });
   }
+  const events = group.flatMap((member, i) => {
+    const outcome = outcomes[i];
+    return member.issuedEvent && outcome?.ok ? [member.issuedEvent(outcome.row)] : [];
+  });
+  await insertEvents(trx, events);
   return outcomes;
 }
 

@@ -1,10 +1,11 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, findSet, listSets, rotateSetKey, setAuditPage, setUrl } from '../service/sets.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditPage, setUrl } from '../service/sets.js';
+import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, type Message } from './blocks/messages.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, webhooksMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
@@ -85,6 +86,27 @@ export function register(app: App, deps: SlackDeps): void {
           const set = await findSet(core, rest.join(' '));
           const { events, window } = await setAuditPage(core, set.id, page, AUDIT_EVENTS_PER_PAGE);
           await reply(auditMessage(set, events, window));
+          return;
+        }
+        case 'webhooks': {
+          // Deliveries name events and errors of other systems; the secret is for admins only.
+          permissions.requireAdmin(userId, 'manage webhooks');
+          // Set names may have spaces: the action is read from the end.
+          const words = [...positional];
+          let action: string | undefined;
+          let eventId = '';
+          if (words.at(-1) === 'rotate-secret') action = words.pop();
+          else if (words.at(-2) === 'resend') [action, eventId] = words.splice(-2);
+          const set = await findSet(core, words.join(' '));
+          if (action === 'rotate-secret') {
+            const updated = await rotateWebhookSecret(core, set.id, `slack:${userId}`);
+            await reply(setUpdatedMessage(updated, `has a new webhook signing secret: \`${updated.webhook_secret}\`. Deliveries from now on are signed with it`));
+          } else if (action === 'resend') {
+            const delivery = await resendDelivery(core, set.id, eventId, `slack:${userId}`);
+            await reply(setUpdatedMessage(set, `will send \`${delivery.event_id}\` (${delivery.type}) again now`));
+          } else {
+            await reply(webhooksMessage(await webhookOverview(core, set.id)));
+          }
           return;
         }
         case 'archive': {

@@ -143,6 +143,34 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('batches_request_key').on('batches').unique().column('request_key').execute();
     },
   },
+  '008_webhooks': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('promo_sets').addColumn('webhook_url', 'text').execute();
+      await db.schema.alterTable('promo_sets').addColumn('webhook_secret', 'text').execute();
+      // The outbox: one row per event, written in the transaction of the change it
+      // describes, delivered after commit by src/webhooks/dispatcher.ts.
+      const table = isPostgres(db)
+        ? db.schema.createTable('webhook_events').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('webhook_events').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await table
+        .addColumn('event_id', 'text', (c) => c.notNull().unique())
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('retry_until', 'text', (c) => c.notNull())
+        .addColumn('lease_until', 'text')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('delivered_at', 'text')
+        .execute();
+      await db.schema.createIndex('webhook_events_due_idx').on('webhook_events').columns(['status', 'next_attempt_at']).execute();
+      await db.schema.createIndex('webhook_events_set_idx').on('webhook_events').columns(['set_id', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

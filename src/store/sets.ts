@@ -44,6 +44,8 @@ export function toPromoSet(row: PromoSetRow): PromoSet {
     created_at: row.created_at,
     updated_at: row.updated_at,
     archived_at: row.archived_at,
+    webhook_url: row.webhook_url,
+    webhook_secret: row.webhook_secret,
   };
 }
 
@@ -58,10 +60,10 @@ function fieldColumns(fields: SetFields) {
   } satisfies Partial<PromoSetsTable>;
 }
 
-export async function insertSet(db: Db, fields: SetFields, meta: { api_key: string; created_by: string; now: string }): Promise<PromoSet> {
+export async function insertSet(db: Db, fields: SetFields, meta: { api_key: string; created_by: string; now: string; webhook_secret?: string | null }): Promise<PromoSet> {
   const row = await db
     .insertInto('promo_sets')
-    .values({ ...fieldColumns(fields), api_key: meta.api_key, created_by: meta.created_by, created_at: meta.now, updated_at: meta.now, archived_at: null })
+    .values({ ...fieldColumns(fields), webhook_secret: meta.webhook_secret ?? null, api_key: meta.api_key, created_by: meta.created_by, created_at: meta.now, updated_at: meta.now, archived_at: null })
     .returningAll()
     .executeTakeFirstOrThrow();
   return toPromoSet(row);
@@ -74,6 +76,11 @@ export async function updateSetFields(db: Db, id: number, fields: SetFields, now
 
 export async function setApiKey(db: Db, id: number, apiKey: string, now: string): Promise<PromoSet> {
   const row = await db.updateTable('promo_sets').set({ api_key: apiKey, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return toPromoSet(row);
+}
+
+export async function setWebhookSecret(db: Db, id: number, secret: string | null, now: string): Promise<PromoSet> {
+  const row = await db.updateTable('promo_sets').set({ webhook_secret: secret, updated_at: now }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   return toPromoSet(row);
 }
 

@@ -6,7 +6,7 @@ import { SET_DEFAULTS, type PromoSet } from '../../src/domain/set.js';
 const TODAY = '2026-03-10';
 const set: PromoSet = {
   ...SET_DEFAULTS, id: 1, name: 'spring', api_key: 'K'.repeat(25), promo_value: '20.00', start_date: '2026-04-01', expiration_date: '2026-05-01',
-  created_by: 'cli:test', created_at: '2026-03-01T00:00:00Z', updated_at: '2026-03-01T00:00:00Z', archived_at: null,
+  created_by: 'cli:test', created_at: '2026-03-01T00:00:00Z', updated_at: '2026-03-01T00:00:00Z', archived_at: null, webhook_secret: null,
 };
 
 function refusal(work: () => unknown): PromoError {

@@ -105,7 +105,7 @@ describe('HTTP fuzzing: every endpoint, hostile input', () => {
   });
 
   it('admin REST API, with and without the token', async () => {
-    const paths = fc.constantFrom('/api/sets', `/api/sets/${1}`, '/api/sets/1/rotate', '/api/sets/1/promotions?format=xml', '/api/sets/999999', '/api/sets/abc', '/api/sets/1/audit?limit=-1');
+    const paths = fc.constantFrom('/api/sets', `/api/sets/${1}`, '/api/sets/1/rotate', '/api/sets/1/promotions?format=xml', '/api/sets/999999', '/api/sets/abc', '/api/sets/1/audit?limit=-1', '/api/sets/1/webhooks/deliveries?status=nope', '/api/sets/1/webhooks/deliveries?limit=0', '/api/sets/1/webhooks/deliveries/evt_x/resend', '/api/sets/1/webhooks/deliveries/%ZZ/resend', '/api/sets/1/webhooks/rotate-secret');
     await fc.assert(
       fc.asyncProperty(paths, fc.constantFrom('POST', 'PATCH', 'GET'), fc.boolean(), bodies, async (path, method, withToken, [type, body]) => {
         // Only bodies that fail validation may be judged by "nothing stored": a valid POST /api/sets creates a set.

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getSet, rotateSetKey, setToken } from '../../src/service/sets.js';
 import { localSetUrl, makeSet, rawRequest } from '../http/helpers.js';
-import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { createSet } from '../../src/service/sets.js';
 
 const SECRETS = {
   URL_SECRET: 'url-secret-never-logged-0123456789',
@@ -20,7 +22,7 @@ describe('secrets stay out of logs and error messages', () => {
   const log: string[] = [];
   const replies: string[] = [];
   beforeAll(async () => {
-    slack = await startSlackHarness({ ...SECRETS, RATE_LIMIT_PER_MINUTE: '3' }, { log: (line) => log.push(line) });
+    slack = await startSlackHarness({ ...SECRETS, RATE_LIMIT_PER_MINUTE: '3', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_RETRY_BASE_SECONDS: '0.2' }, { log: (line) => log.push(line) });
   });
   afterAll(() => slack.stop());
 
@@ -60,5 +62,41 @@ describe('secrets stay out of logs and error messages', () => {
     }
     // The 403 names the address seen, which is what a caller needs to fix it, and nothing more.
     expect(replies[0]).toContain('127.0.0.1');
+  });
+
+  it('the webhook signing secret: admins see it in /promo info, others never; it is in no log, also when deliveries fail', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const set = await createSet(slack.service.core, { name: 'Hooked secret', webhook_url: receiver.url }, 'test');
+      const secret = set.webhook_secret!;
+      expect(secret).toMatch(/^whsec_/);
+      receiver.fail(true); // failures are logged: the log must still not hold the secret
+
+      const asAdmin = await slack.command('info Hooked secret', { user: ADMIN });
+      expect((await slack.replyTo(asAdmin.responseUrl)).body.blocks.map((b: any) => b.text?.text ?? '').join('\n')).toContain(secret);
+      const asOther = await slack.command('info Hooked secret', { user: OTHER });
+      const otherReply = JSON.stringify((await slack.replyTo(asOther.responseUrl)).body);
+      expect(otherReply).not.toContain(secret);
+      expect(otherReply).not.toContain(receiver.url);
+      const hooksAsOther = await slack.command('webhooks Hooked secret', { user: OTHER });
+      expect(JSON.stringify((await slack.replyTo(hooksAsOther.responseUrl)).body)).toMatch(/admin/i);
+
+      const code = await slack.command('code Hooked secret', { user: ADMIN });
+      await slack.replyTo(code.responseUrl);
+      const rotated = await slack.command('webhooks Hooked secret rotate-secret', { user: ADMIN });
+      const rotatedText = JSON.stringify((await slack.replyTo(rotated.responseUrl)).body);
+      const newSecret = /whsec_[0-9a-f]{64}/.exec(rotatedText)?.[0];
+      expect(newSecret).toBeDefined();
+      expect(newSecret).not.toBe(secret);
+      // Wait for a logged failed attempt, so the check below reads a log that has one.
+      const deadline = Date.now() + 20_000;
+      while (!log.some((line) => line.includes('webhook delivery failed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(log.some((line) => line.includes('webhook delivery failed'))).toBe(true);
+      const overview = await slack.command('webhooks Hooked secret', { user: ADMIN });
+      expect(JSON.stringify((await slack.replyTo(overview.responseUrl)).body)).toContain('The receiver answered HTTP 500.');
+      for (const value of [secret, newSecret!]) expect(log.join('\n')).not.toContain(value);
+    } finally {
+      await receiver.close();
+    }
   });
 });

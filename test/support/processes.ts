@@ -14,7 +14,7 @@ export interface CliResult {
 
 /** An environment with nothing of the developer's own promoset settings leaking in. */
 export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|DATABASE_URL|PUBLIC_URL|URL_SECRET|SLACK_|PROMO_|ADMIN_API_TOKEN|WHMCS_|TRUST_PROXY|RATE_LIMIT|LOG_LEVEL)/.test(key)));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|DATABASE_URL|PUBLIC_URL|URL_SECRET|SLACK_|PROMO_|ADMIN_API_TOKEN|WHMCS_|TRUST_PROXY|RATE_LIMIT|LOG_LEVEL|WEBHOOK_)/.test(key)));
   return { ...base, ...env };
 }
 

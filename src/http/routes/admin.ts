@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
-import { toSetDetails, type PromoSet } from '../../domain/set.js';
+import { toSetAdminDetails, type PromoSet } from '../../domain/set.js';
 import type { Core } from '../../service/core.js';
 import { promotionsCsv } from '../../service/promotions.js';
-import { archiveSet, createSet, getSet, listSets, rotateSetKey, setAuditTrail, setUrl, updateSet } from '../../service/sets.js';
+import { archiveSet, createSet, getSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from '../../service/sets.js';
+import { resendDelivery, webhookOverview } from '../../service/webhooks.js';
 import { getPromotions } from '../../service/whmcs.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
@@ -39,7 +40,8 @@ function setIdParam(text: string): number {
   return Number(text);
 }
 
-const details = (core: Core, set: PromoSet) => toSetDetails(set, setUrl(core, set));
+/** Admins see everything, the webhook secret included. */
+const details = (core: Core, set: PromoSet) => toSetAdminDetails(set, setUrl(core, set));
 
 function flagParam(value: string | null): boolean {
   return value !== null && ['1', 'true', 'yes'].includes(value.toLowerCase());
@@ -102,10 +104,33 @@ async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
   sendJson(res, 200, { result: 'success', set_id: set.id, totalresults: events.length, events: events.map(({ id: _id, set_id: _set, ...event }) => event) });
 }
 
+/** Recent webhook deliveries and failures, newest first; `status=failed` lists failures only. */
+async function deliveries({ res, app, params, query }: RouteRequest): Promise<void> {
+  const setId = setIdParam(params[0]);
+  const limitText = query.get('limit') ?? '20';
+  if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
+    throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
+  }
+  const overview = await webhookOverview(app.core, setId, { limit: Number(limitText), status: query.get('status') ?? undefined });
+  sendJson(res, 200, { result: 'success', set_id: setId, webhook_url: overview.set.webhook_url, counts: overview.counts, deliveries: overview.deliveries });
+}
+
+async function resend({ res, app, params }: RouteRequest): Promise<void> {
+  const delivery = await resendDelivery(app.core, setIdParam(params[0]), params[1], ACTOR);
+  sendJson(res, 202, { result: 'success', delivery });
+}
+
+async function rotateWebhook({ res, app, params }: RouteRequest): Promise<void> {
+  sendJson(res, 200, details(app.core, await rotateWebhookSecret(app.core, setIdParam(params[0]), ACTOR)));
+}
+
 export const adminRoutes: Route[] = [
   { pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
   { pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
   { pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
   { pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
   { pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },
+  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook) } },
 ];

@@ -5,6 +5,7 @@ import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
 import type { PageWindow } from '../../domain/pages.js';
 import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
+import type { WebhookOverview } from '../../service/webhooks.js';
 
 type Block = types.KnownBlock;
 
@@ -48,6 +49,7 @@ export const USAGE = [
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
+  '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
 export function usageMessage(prefix?: string): Message {
@@ -86,6 +88,9 @@ export function setFieldLines(set: PromoSet, url: string, secrets: boolean): str
   ];
   if (secrets) {
     lines.push(`*api_key:* \`${set.api_key}\``, `*URL:* ${url}`);
+    if (set.webhook_url) lines.push(`*Webhook:* ${escapeText(set.webhook_url)}    *Signing secret:* \`${set.webhook_secret ?? '—'}\``);
+  } else if (set.webhook_url) {
+    lines.push('*Webhook:* on');
   }
   return lines;
 }
@@ -223,6 +228,23 @@ export function auditMessage(set: PromoSet, events: AuditEvent[], window: PageWi
     blocks.push(context(`Showing events ${first}–${last} of ${window.total.toLocaleString('en-US')}. ${next}Any page: \`/promo audit ${ref} page N\` (1 to ${window.pages}); up to 1,000 at once: \`GET /api/sets/${set.id}/audit?limit=1000\`.`));
   }
   return { text: `Audit trail of ${truncate(set.name, NAME_CHARS)} (id ${set.id})${range}`, blocks };
+}
+
+/** Recent deliveries of a set's webhook events: what arrived, what is retrying, what failed and why. */
+export function webhooksMessage(overview: WebhookOverview): Message {
+  const { set, counts, deliveries } = overview;
+  const heading = set.webhook_url
+    ? `Webhooks of *${setName(set)}* (id ${set.id}) to ${shortText(set.webhook_url, 500)}: ${counts.delivered} delivered, ${counts.pending} pending, ${counts.failed} failed.`
+    : `*${setName(set)}* (id ${set.id}) has no webhook URL. Set one with \`/promo edit\`.`;
+  const lines = deliveries.map((d) => {
+    const when = d.created_at.slice(0, 19).replace('T', ' ');
+    const state = d.status === 'delivered' ? ':white_check_mark: delivered' : d.status === 'failed' ? ':x: failed' : `:hourglass: pending, next try ${d.next_attempt_at?.slice(11, 19)} UTC`;
+    const error = d.last_error && d.status !== 'delivered' ? ` — ${shortText(d.last_error, 300)}` : '';
+    return `• ${when} UTC \`${d.event_id}\` ${d.type}: ${state} (${count(d.attempts, 'attempt')})${error}`;
+  });
+  const blocks = [section(heading), ...sectionsOf(lines)];
+  if (deliveries.length > 0) blocks.push(context('Send one again: `/promo webhooks ' + set.id + ' resend <evt_…>`. New signing secret: `/promo webhooks ' + set.id + ' rotate-secret`.'));
+  return { text: `Webhooks of ${truncate(set.name, NAME_CHARS)} (id ${set.id})`, blocks };
 }
 
 /** "slack:U123" as a mention, "http:1.2.3.4" and "cli:alice" as they are. */

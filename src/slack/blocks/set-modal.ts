@@ -46,6 +46,7 @@ export function setFormValues(fields: Omit<SetFields, 'name'> & { name?: string 
     code_length: String(fields.code_length),
     code_alphabet: fields.code_alphabet,
     valid_days: fields.valid_days === null ? '' : String(fields.valid_days),
+    webhook_url: fields.webhook_url ?? '',
   };
 }
 
@@ -100,6 +101,7 @@ function setBlocks(v: FormValues): types.KnownBlock[] {
     code_prefix: textInput('code_prefix', { label: 'Code prefix', initial: s(v.code_prefix), optional: true, maxLength: 40, hint: 'Codes look like PREFIX-7KQ2M9TB; leave empty for none' }),
     code_length: numberInput('code_length', { label: 'Random part length', initial: s(v.code_length), min: MIN_CODE_LENGTH, max: MAX_CODE_LENGTH }),
     code_alphabet: selectInput('code_alphabet', { label: 'Code type', options: CODE_ALPHABET_NAMES, initial: s(v.code_alphabet), hint: 'default: no vowels or look-alikes; numeric; alphanumeric' }),
+    webhook_url: textInput('webhook_url', { label: 'Webhook URL', initial: s(v.webhook_url), optional: true, maxLength: 2000, hint: 'Events (codes issued, redeemed, voided; set rotated, archived) are POSTed here, signed. Leave empty for none.' }),
     notes: textInput('notes', { label: 'Notes', initial: s(v.notes), optional: true, multiline: true, maxLength: 2000 }),
   };
   // Ordered for people (type and value together), one block per field.
@@ -107,7 +109,7 @@ function setBlocks(v: FormValues): types.KnownBlock[] {
     'name', 'promo_code_type', 'promo_value', 'recurring', 'recur_for', 'cycles', 'applies_to', 'requires', 'requires_existing',
     'start_date', 'expiration_date', 'valid_days', 'max_uses', 'lifetime_promo', 'apply_once', 'new_signups', 'once_per_client',
     'existing_client', 'upgrades', 'upgrade_type', 'upgrade_discount_type', 'upgrade_value', 'config_option_upgrades',
-    'code_prefix', 'code_length', 'code_alphabet', 'api_ip_address', 'notes',
+    'code_prefix', 'code_length', 'code_alphabet', 'api_ip_address', 'webhook_url', 'notes',
   ];
   return order.map((name) => blocks[name]);
 }
