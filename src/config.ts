@@ -3,6 +3,7 @@ import { isValidTimeZone } from './domain/dates.js';
 import { isIpOrCidr } from './domain/set.js';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
 const optionalSecret = (what: string) => z.string().trim().min(1, { error: `${what} must not be empty` }).optional();
 
@@ -38,6 +39,8 @@ const envSchema = z.object({
     .transform((v) => ['true', '1'].includes(v.toLowerCase())),
   WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0' }).max(3600, { error: 'must be at most 3600' }).default(10),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  LOG_FORMAT: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).default('json'),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 export type Config = Omit<z.output<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };

@@ -1,6 +1,13 @@
-/** A small leveled logger writing one JSON object a line to stderr. */
+import { pino, stdTimeFunctions } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+
+/**
+ * The logger: pino underneath, one JSON object a line on stderr (or
+ * human-readable with LOG_FORMAT=pretty). Callers keep the small
+ * `logger.info(msg, extra?)` interface; pino's is not leaked.
+ */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+export type LogFormat = 'json' | 'pretty';
 
 export interface Logger {
   debug(msg: string, extra?: Record<string, unknown>): void;
@@ -9,10 +16,36 @@ export interface Logger {
   error(msg: string, extra?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const at = (lvl: Exclude<LogLevel, 'silent'>) => (msg: string, extra?: Record<string, unknown>) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...extra })}\n`);
+/**
+ * Field names that hold secrets, wherever they appear in a log line (top level
+ * or one object down): pino replaces their values. Nothing in promoset logs
+ * these on purpose; this is the net under that promise.
+ */
+const SECRET_KEYS = [
+  'authorization', 'cookie', 'token', 'api_key', 'apiKey', 'secret', 'password', 'identifier', 'signingSecret', 'signing_secret',
+  'URL_SECRET', 'ADMIN_API_TOKEN', 'METRICS_TOKEN', 'WHMCS_API_IDENTIFIER', 'WHMCS_API_SECRET', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN',
+];
+export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+
+export function createLogger(level: LogLevel = 'info', write?: (line: string) => void, format: LogFormat = 'json'): Logger {
+  const output = write ?? ((line: string) => process.stderr.write(line));
+  // Colours only for a terminal, never into a captured stream.
+  const prettify = format === 'pretty' ? prettyFactory({ colorize: write === undefined && process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined;
+  const destination = { write: (line: string) => output(prettify ? prettify(line) : line) };
+  const log = pino(
+    {
+      level,
+      base: undefined,
+      timestamp: stdTimeFunctions.isoTime,
+      // "level":"info", as before, rather than pino's numbers.
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
+  // msg inside the object keeps it right after level and time, where readers (and grep) expect it.
+  const at = (method: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => {
+    log[method]({ msg, ...extra });
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
-import { createHttpServer, type Mount } from './http/server.js';
+import type { Mount } from './http/routing.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { openCore, type Core } from './service/core.js';
 import { Readiness } from './service/readiness.js';
@@ -28,7 +29,7 @@ export interface RunningService {
 }
 
 /** The composition root: the core, then the transports on one HTTP port. */
-export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT)): Promise<RunningService> {
   const core = await openCore({
     databaseUrl: config.DATABASE_URL,
     publicUrl: config.PUBLIC_URL,

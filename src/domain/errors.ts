@@ -66,3 +66,8 @@ export class PromoError extends Error {
     return { result: 'error', message: this.message, code: this.code, fields: this.fields };
   }
 }
+
+/** The codes answered with `status`: the OpenAPI document lists them per response. */
+export function codesWithStatus(status: number): ErrorCode[] {
+  return (Object.keys(STATUS_BY_CODE) as ErrorCode[]).filter((code) => STATUS_BY_CODE[code] === status);
+}

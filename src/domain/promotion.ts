@@ -178,7 +178,7 @@ export interface BulkRequest {
   format: { prefix?: string; length?: number; alphabet?: CodeAlphabet };
 }
 
-const BULK_PARSERS = {
+export const BULK_PARSERS = {
   ...OVERRIDE_PARSERS,
   amount: wholeNumber('The amount', 1, MAX_BULK_AMOUNT),
   code_prefix: prefixOverride,

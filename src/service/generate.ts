@@ -2,6 +2,7 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
+import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
 import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId, type IssuedCode } from '../store/promotions.js';
 import { nowIso, today, type Core } from './core.js';
@@ -56,6 +57,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
     issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
   });
+  codesIssued.inc({ source: sourceOfActor(actor, false) });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
 
@@ -77,6 +79,7 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     await recordBatchIssued(trx, core, set, id, amount, terms);
     return { batchId: id, issued };
   });
+  codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   return { batchId, count: amount, terms, issued };
 }
 

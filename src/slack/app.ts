@@ -1,9 +1,10 @@
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
-import type { Mount } from '../http/server.js';
+import type { Mount } from '../http/routing.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
+import { slackAcks } from '../metrics.js';
 import type { Core } from '../service/core.js';
 import type { Readiness } from '../service/readiness.js';
 import { pruneDeliveries } from '../service/deliveries.js';
@@ -95,6 +96,7 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     app = new App({ authorize, receiver, logger: boltLogger, clientOptions });
   }
 
+  countAcks(app);
   // First of our middleware: while Slack does not work, nothing else runs (it would fail at its first call).
   app.use(async ({ context, body, next, ...args }) => {
     const problem = context.slackProblem as string | undefined;
@@ -161,6 +163,48 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
       await jobs.idle();
     },
   };
+}
+
+/**
+ * Count every ack() Slack receives, by kind. Both receivers (HTTP and Socket
+ * Mode) hand each request to app.processEvent with its ack function; wrapping
+ * it there sees every ack, whichever listener (or Bolt itself) sends it.
+ */
+function countAcks(app: App): void {
+  const processEvent = app.processEvent.bind(app);
+  app.processEvent = (event: ReceiverEvent) => {
+    const ack = event.ack;
+    const kind = ackKind(event.body);
+    let counted = false;
+    return processEvent({
+      ...event,
+      ack: async (response) => {
+        if (!counted) slackAcks.inc({ kind });
+        counted = true;
+        return ack(response);
+      },
+    });
+  };
+}
+
+function ackKind(body: Record<string, unknown>): string {
+  if (typeof body.command === 'string') return 'command';
+  switch (body.type) {
+    case 'block_actions':
+      return 'action';
+    case 'view_submission':
+    case 'view_closed':
+      return 'view';
+    case 'block_suggestion':
+      return 'options';
+    case 'event_callback':
+      return 'event';
+    case 'shortcut':
+    case 'message_action':
+      return 'shortcut';
+    default:
+      return 'other';
+  }
 }
 
 interface Reconnecting {

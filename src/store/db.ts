@@ -3,8 +3,9 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { isPostgres, isPostgresUrl } from './dialect.js';
 import { PromoError } from '../domain/errors.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
@@ -15,13 +16,7 @@ const require = createRequire(import.meta.url);
 
 export const DEFAULT_SQLITE_PATH = './data/promoset.db';
 
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
-
-export function isPostgres(db: Kysely<any>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
-}
+export { isPostgres, isPostgresUrl };
 
 /**
  * PostgreSQL: every pooled client by its server process id. Kysely keeps a

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { isPostgres } from './db.js';
+import { isPostgres } from './dialect.js';
 
 /**
  * Migrations live in code (not files found at run time) so the built CLI,

@@ -4,6 +4,7 @@ import type { LookupFunction } from 'node:net';
 import { PromoError } from '../domain/errors.js';
 import { EVENT_ID_HEADER, retryDelaySeconds, SIGNATURE_HEADER, signWebhook } from '../domain/webhooks.js';
 import type { Logger } from '../log.js';
+import { webhookDeliveries } from '../metrics.js';
 import type { Core } from '../service/core.js';
 import { claimDueEvents, nextDueAt, onOutboxWrite, recordAttempt, type AttemptResult, type OutboxEvent } from '../store/outbox.js';
 import { findSetById } from '../store/sets.js';
@@ -112,6 +113,7 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
       });
     }
     await recordAttempt(core.db, result);
+    webhookDeliveries.inc({ outcome: result.outcome });
   };
 
   const unsubscribe = onOutboxWrite(() => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import type { PromoSet } from '../../src/domain/set.js';
 import { createSet, setUrl } from '../../src/service/sets.js';
+import { checkAgainstOpenApi } from '../support/openapi-contract.js';
 import type { TestService } from '../support/service.js';
 
 /** Seed 001's set, field for field (its GET example), plus a 6-character code like "XABKKA". */
@@ -51,7 +52,7 @@ export interface Reply {
 }
 
 /** A raw request over node:http: full control of headers and body bytes (fetch adds its own). */
-export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] } = {}): Promise<Reply> {
+export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[]; skipContract?: boolean } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
       const parts: Buffer[] = [];
@@ -64,7 +65,15 @@ export function rawRequest(url: string, options: { method?: string; headers?: Re
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        const reply = { status: res.statusCode ?? 0, headers: res.headers, text, json };
+        // Every reply a test receives must match the OpenAPI document (status and body).
+        try {
+          if (!options.skipContract) checkAgainstOpenApi(options.method ?? 'GET', url, reply);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        resolve(reply);
       });
     });
     // The server may answer (413) and close before the whole upload is sent.

@@ -141,6 +141,8 @@ describe('webhooks over HTTP, with a real receiver', () => {
   });
 
   it('the receiver fails (500, then connection refused), comes back, and still gets every event exactly as signed; resend and rotate-secret work', async () => {
+    const scrape = async (outcome: string) => Number(new RegExp(`^promoset_webhook_deliveries_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec((await rawRequest(`${service.url}/metrics`)).text)?.[1] ?? 0);
+    const [deliveredBefore, retriedBefore] = [await scrape('delivered'), await scrape('retry')];
     const created = await createSet(service, { name: 'Flaky', webhook_url: receiver.url });
     receiver.setSecret(created.json.webhook_secret);
     const setUrl = local(service, created.json.url);
@@ -168,6 +170,9 @@ describe('webhooks over HTTP, with a real receiver', () => {
     expect(receiver.rejected).toEqual([]);
     const done = await until(() => deliveries(service, created.json.id), (d) => d.counts.delivered === 6, 'recorded as delivered');
     expect(done.deliveries.every((d) => d.status === 'delivered' && d.last_error === null)).toBe(true);
+    // Metrics: six deliveries, after at least two failed attempts each for the first five.
+    expect((await scrape('delivered')) - deliveredBefore).toBe(6);
+    expect((await scrape('retry')) - retriedBefore).toBeGreaterThanOrEqual(10);
 
     // Resend: the same id and the same bytes, so a receiver dedupes it.
     const first = mine[0];

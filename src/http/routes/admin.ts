@@ -8,8 +8,9 @@ import { resendDelivery, webhookOverview } from '../../service/webhooks.js';
 import { getPromotions } from '../../service/whmcs.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
+import { auditLimit, listFormat } from '../schemas.js';
 import { secretEquals } from '../secrets.js';
-import type { AppContext, Route, RouteHandler, RouteRequest } from '../server.js';
+import type { AppContext, Route, RouteHandler, RouteRequest } from '../routing.js';
 import { jsonArrayPieces, streamPieces } from '../stream.js';
 import { sendCsv } from './bulk.js';
 
@@ -81,13 +82,13 @@ async function rotate({ res, app, params }: RouteRequest): Promise<void> {
 /** A set's promotions in WHMCS's shape, streamed; CSV with format=csv. */
 async function promotions({ res, app, params, query }: RouteRequest): Promise<void> {
   const set = await getSet(app.core, setIdParam(params[0]));
-  const format = (query.get('format') ?? 'json').toLowerCase();
-  if (format === 'csv') {
+  const format = listFormat.safeParse((query.get('format') ?? 'json').toLowerCase());
+  if (!format.success) throw new PromoError('validation_failed', 'The format must be "json" or "csv".', { format: 'Use json or csv.' });
+  if (format.data === 'csv') {
     sendCsv(res, `promoset-set-${set.id}.csv`);
     await streamPieces(res, promotionsCsv(app.core, { setId: set.id }));
     return;
   }
-  if (format !== 'json') throw new PromoError('validation_failed', 'The format must be "json" or "csv".', { format: 'Use json or csv.' });
   const { total, promotions: items } = await getPromotions(app.core, { setId: set.id });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
   await streamPieces(res, jsonArrayPieces(`{"result":"success","set_id":${set.id},"totalresults":${total},"promotions":[`, items, ']}'));
@@ -96,11 +97,9 @@ async function promotions({ res, app, params, query }: RouteRequest): Promise<vo
 /** Who created, edited, rotated or archived the set, and who generated codes from where; newest first. */
 async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
   const set = await getSet(app.core, setIdParam(params[0]));
-  const limitText = query.get('limit') ?? '50';
-  if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
-    throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
-  }
-  const events = await setAuditTrail(app.core, set.id, Number(limitText));
+  const limit = auditLimit.safeParse(query.get('limit') ?? '50');
+  if (!limit.success) throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
+  const events = await setAuditTrail(app.core, set.id, limit.data);
   sendJson(res, 200, { result: 'success', set_id: set.id, totalresults: events.length, events: events.map(({ id: _id, set_id: _set, ...event }) => event) });
 }
 
@@ -125,12 +124,12 @@ async function rotateWebhook({ res, app, params }: RouteRequest): Promise<void> 
 }
 
 export const adminRoutes: Route[] = [
-  { pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
-  { pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },
-  { pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook) } },
+  { name: '/api/sets', pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
+  { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
+  { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
+  { name: '/api/sets/{id}/promotions', pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
+  { name: '/api/sets/{id}/audit', pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
+  { name: '/api/sets/{id}/webhooks/deliveries', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
+  { name: '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },
+  { name: '/api/sets/{id}/webhooks/rotate-secret', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook) } },
 ];

@@ -9,7 +9,7 @@ import type { Batch } from '../../store/promotions.js';
 import type { Core } from '../../service/core.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
-import type { Route, RouteRequest } from '../server.js';
+import type { Route, RouteRequest } from '../routing.js';
 import { streamPieces } from '../stream.js';
 import { enforceRateLimit, resolveCaller } from './set-url.js';
 
@@ -110,6 +110,6 @@ async function getBatchCsv({ req, res, app, params }: RouteRequest): Promise<voi
 }
 
 export const bulkRoutes: Route[] = [
-  { pattern: /^\/sets\/([^/]+)\/codes$/, methods: { POST: postCodes } },
-  { pattern: /^\/sets\/([^/]+)\/batches\/(\d{1,12})\.csv$/, methods: { GET: getBatchCsv } },
+  { name: '/sets/{token}/codes', pattern: /^\/sets\/([^/]+)\/codes$/, methods: { POST: postCodes } },
+  { name: '/sets/{token}/batches/{batchId}.csv', pattern: /^\/sets\/([^/]+)\/batches\/(\d{1,12})\.csv$/, methods: { GET: getBatchCsv } },
 ];

@@ -9,7 +9,7 @@ import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
 import { rateLimitClient, rateLimited, type RateLimiter } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
-import type { AppContext, Route, RouteRequest } from '../server.js';
+import type { AppContext, Route, RouteRequest } from '../routing.js';
 
 export interface SetCaller {
   set: PromoSet;
@@ -96,6 +96,7 @@ function sendReplay(res: ServerResponse, status: number, text: string): void {
 
 export const setUrlRoutes: Route[] = [
   {
+    name: '/sets/{token}',
     pattern: /^\/sets\/([^/]+)$/,
     methods: { GET: getSet, POST: postPromotion },
   },

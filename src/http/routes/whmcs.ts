@@ -1,8 +1,10 @@
 import { PromoError } from '../../domain/errors.js';
 import { getPromotions } from '../../service/whmcs.js';
+import type { z } from 'zod';
 import { readBody } from '../body.js';
+import { whmcsApiRequest } from '../schemas.js';
 import { secretEquals } from '../secrets.js';
-import type { Route, RouteRequest } from '../server.js';
+import type { Route, RouteRequest } from '../routing.js';
 import { jsonArrayPieces, streamPieces } from '../stream.js';
 
 /** WHMCS's own sentences, verbatim: WHMCS client libraries match on them. */
@@ -11,19 +13,16 @@ export const WHMCS_ERRORS = {
   command: 'Command Not Found',
 } as const;
 
-const field = (fields: Record<string, unknown>, name: string): string | undefined => {
-  const value = fields[name];
-  return typeof value === 'string' ? value : undefined;
-};
+type WhmcsFields = z.output<typeof whmcsApiRequest>;
 
 /**
  * WHMCS API credentials: an API identifier and secret, sent as
  * identifier/secret or (the older style seed 002 shows) username/password.
  * Unset on the server: nobody gets in.
  */
-function authenticated(fields: Record<string, unknown>, identifier: string | undefined, secret: string | undefined): boolean {
-  const givenIdentifier = field(fields, 'identifier') ?? field(fields, 'username');
-  const givenSecret = field(fields, 'secret') ?? field(fields, 'password');
+function authenticated(fields: WhmcsFields, identifier: string | undefined, secret: string | undefined): boolean {
+  const givenIdentifier = fields.identifier ?? fields.username;
+  const givenSecret = fields.secret ?? fields.password;
   if (identifier === undefined || secret === undefined || givenIdentifier === undefined || givenSecret === undefined) return false;
   // Both compared, always: no early exit that would time which one was wrong.
   const identifierOk = secretEquals(identifier, givenIdentifier);
@@ -33,23 +32,23 @@ function authenticated(fields: Record<string, unknown>, identifier: string | und
 
 /** POST /includes/api.php: the WHMCS API, for the one command promoset answers (GetPromotions). */
 async function whmcsApi({ req, res, app }: RouteRequest): Promise<void> {
-  const { fields } = await readBody(req);
+  const fields = whmcsApiRequest.parse((await readBody(req)).fields);
   if (!authenticated(fields, app.config.WHMCS_API_IDENTIFIER, app.config.WHMCS_API_SECRET)) {
     // WHMCS answers a failed login with 403 and this message.
     throw new PromoError('forbidden', WHMCS_ERRORS.authentication);
   }
-  const responseType = (field(fields, 'responsetype') ?? 'json').trim().toLowerCase();
+  const responseType = (fields.responsetype ?? 'json').trim().toLowerCase();
   if (responseType !== 'json' && responseType !== '') {
     throw new PromoError('bad_request', `responsetype=${responseType.slice(0, 20)} is not supported here; use responsetype=json.`, { responsetype: 'Use json.' });
   }
-  const action = field(fields, 'action')?.trim() ?? '';
+  const action = fields.action?.trim() ?? '';
   if (action.toLowerCase() !== 'getpromotions') {
     throw new PromoError('bad_request', WHMCS_ERRORS.command, { action: 'promoset answers action=GetPromotions only.' });
   }
-  const code = field(fields, 'code');
+  const code = fields.code;
   const { total, promotions } = await getPromotions(app.core, { code: code === undefined || code.trim() === '' ? undefined : code });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
   await streamPieces(res, jsonArrayPieces(`{"result":"success","totalresults":${total},"promotions":{"promotion":[`, promotions, ']}}'));
 }
 
-export const whmcsRoutes: Route[] = [{ pattern: /^\/includes\/api\.php$/, methods: { POST: whmcsApi } }];
+export const whmcsRoutes: Route[] = [{ name: '/includes/api.php', pattern: /^\/includes\/api\.php$/, methods: { POST: whmcsApi } }];

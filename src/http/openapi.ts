@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { codesWithStatus, type ErrorCode } from '../domain/errors.js';
+import * as schemas from './schemas.js';
+
+/**
+ * GET /openapi.json: the OpenAPI 3.1 document, generated at start from the
+ * zod schemas the routes validate with (schemas.ts), so it cannot drift from
+ * the code. The HTTP tests check every response they receive against it.
+ */
+type JsonSchema = Record<string, unknown>;
+
+/** OpenAPI 3.1 schemas are JSON Schema 2020-12; the `$schema` line belongs to standalone documents only. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+}
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: jsonSchema(schema, 'output') } });
+const csv = { 'text/csv': { schema: { type: 'string', description: 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes; one promotion a row.' } } };
+
+/** A request body accepted as JSON or as an HTML form (the set URL and bulk take both, as seed 001 does). */
+const body = (schema: z.ZodType, description: string, forms = true) => ({
+  required: false,
+  description,
+  content: {
+    'application/json': { schema: jsonSchema(schema, 'input') },
+    ...(forms ? { 'application/x-www-form-urlencoded': { schema: jsonSchema(schema, 'input') } } : {}),
+  },
+});
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'The request is not valid; `fields` names each problem.', 401: 'Missing or wrong bearer token.', 403: 'Refused.', 404: 'Not found.',
+  409: 'Conflicts with the current state.', 413: 'The body is too large.', 415: 'The body is not JSON or a form.', 422: 'The code space is too small for this request.',
+  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy); nothing was saved. Retry after Retry-After.',
+};
+
+/** Error responses: the error shape with the `code`s each status may carry on this operation. */
+function errors(byStatus: Record<number, ErrorCode[]>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(byStatus).map(([status, codes]) => [status, { description: `${STATUS_TEXT[Number(status)] ?? 'Error.'} code: ${codes.join(', ')}.`, content: json(schemas.errorResponse(codes)) }]),
+  );
+}
+
+const BODY_ERRORS = { 400: ['validation_failed', 'bad_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } satisfies Record<number, ErrorCode[]>;
+const SET_URL_ERRORS = { 403: ['forbidden'], 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
+const GENERATION_ERRORS = {
+  ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict', 'set_changed'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: codesWithStatus(503),
+} satisfies Record<number, ErrorCode[]>;
+const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'] } satisfies Record<number, ErrorCode[]>;
+const ADMIN_SET_ERRORS = { ...ADMIN_ERRORS, 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
+/** Any write may meet a database too busy to take it (503 database_busy, Retry-After). */
+const WRITE_ERRORS = { 503: codesWithStatus(503) } satisfies Record<number, ErrorCode[]>;
+
+const tokenParam = {
+  name: 'token', in: 'path', required: true, schema: { type: 'string' },
+  description: 'The set\'s token, as it appears in the set URL (a secret: whoever holds it may issue codes).',
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'The set id.' };
+const formatParam = (description: string) => ({ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input'), description });
+const idempotencyKey = {
+  name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 },
+  description: 'Retry-safe: the same key with the same request replays the first response (header Idempotent-Replayed: true).',
+};
+const admin = { tags: ['admin'], security: [{ adminToken: [] }] };
+
+export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'promoset',
+      version: '1',
+      description: 'Promo-code sets run from Slack, served over HTTP in WHMCS\'s JSON shapes. Errors: `{"result":"error","message","code","fields"}`.',
+    },
+    servers: [{ url: serverUrl }],
+    tags: [{ name: 'set URL' }, { name: 'whmcs' }, { name: 'admin' }, { name: 'operations' }],
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN (only when it is set)' },
+      },
+    },
+    paths: {
+      '/sets/{token}': {
+        parameters: [tokenParam],
+        get: { tags: ['set URL'], operationId: 'getSet', summary: 'The set (seed 001 GET)', responses: { 200: { description: 'The set.', content: json(schemas.setResponse) }, ...errors(SET_URL_ERRORS) } },
+        post: {
+          tags: ['set URL'], operationId: 'issueCode', summary: 'Issue one promo code (seed 001 POST)', parameters: [idempotencyKey],
+          requestBody: body(schemas.promotionRequest, 'Optional overrides.'),
+          responses: { 200: { description: 'The new promotion.', content: json(schemas.whmcsPromotion) }, ...errors(GENERATION_ERRORS) },
+        },
+      },
+      '/sets/{token}/codes': {
+        parameters: [tokenParam],
+        post: {
+          tags: ['set URL'], operationId: 'issueCodes', summary: 'Issue many codes in one transaction', parameters: [formatParam('csv for text/csv (also by `Accept: text/csv`); json by default.'), idempotencyKey],
+          requestBody: body(schemas.bulkRequest, 'The amount and format.'),
+          responses: { 200: { description: 'The batch (X-Batch-Id, X-Count headers).', content: { ...json(schemas.bulkResponse), ...csv } }, ...errors(GENERATION_ERRORS) },
+        },
+      },
+      '/sets/{token}/batches/{batchId}.csv': {
+        parameters: [tokenParam, { name: 'batchId', in: 'path', required: true, schema: { type: 'integer' }, description: 'The batch id (X-Batch-Id of its response).' }],
+        get: { tags: ['set URL'], operationId: 'getBatchCsv', summary: 'A batch again, as CSV', responses: { 200: { description: 'The batch.', content: csv }, ...errors(SET_URL_ERRORS) } },
+      },
+      '/includes/api.php': {
+        post: {
+          tags: ['whmcs'], operationId: 'whmcsApi', summary: 'The WHMCS API, action=GetPromotions (seed 002)',
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') }, 'application/json': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') } } },
+          responses: {
+            200: { description: 'The promotions.', content: json(schemas.whmcsPromotionsResponse) },
+            ...errors({ ...BODY_ERRORS, 403: ['forbidden'] }),
+            // WHMCS's own sentences, which its client libraries match on.
+            ...{ 400: { description: 'message "Command Not Found" for any action but GetPromotions; code bad_request or validation_failed.', content: json(schemas.errorResponse(['bad_request', 'validation_failed'])) } },
+            ...{ 403: { description: 'message "Authentication Failed": wrong or missing identifier/secret. code: forbidden.', content: json(schemas.errorResponse(['forbidden'])) } },
+          },
+        },
+      },
+      '/api/sets': {
+        get: { ...admin, operationId: 'listSets', summary: 'All sets', parameters: [{ name: 'include_archived', in: 'query', required: false, schema: { type: 'string' }, description: '1/true/yes to include archived sets.' }], responses: { 200: { description: 'The sets.', content: json(schemas.setList) }, ...errors(ADMIN_ERRORS) } },
+        post: {
+          ...admin, operationId: 'createSet', summary: 'Create a set', requestBody: { ...body(schemas.setCreateRequest, 'The set\'s fields.'), required: true },
+          responses: { 201: { description: 'Created (Location header).', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
+        },
+      },
+      '/api/sets/{id}': {
+        parameters: [idParam],
+        get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors(ADMIN_SET_ERRORS) } },
+        patch: {
+          ...admin, operationId: 'updateSet', summary: 'Change a set', requestBody: { ...body(schemas.setUpdateRequest, 'The fields to change.'), required: true },
+          responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
+        },
+        delete: { ...admin, operationId: 'archiveSet', summary: 'Archive a set (its URL stops issuing codes)', responses: { 200: { description: 'The archived set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
+      },
+      '/api/sets/{id}/rotate': {
+        parameters: [idParam],
+        post: { ...admin, operationId: 'rotateSetKey', summary: 'New key and URL; the old URL answers 404', responses: { 200: { description: 'The set with its new URL.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...WRITE_ERRORS }) } },
+      },
+      '/api/sets/{id}/promotions': {
+        parameters: [idParam],
+        get: {
+          ...admin, operationId: 'setPromotions', summary: 'The set\'s promotions', parameters: [{ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input') }],
+          responses: { 200: { description: 'The promotions.', content: { ...json(schemas.setPromotionsResponse), ...csv } }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
+        },
+      },
+      '/api/sets/{id}/audit': {
+        parameters: [idParam],
+        get: {
+          ...admin, operationId: 'setAudit', summary: 'Who did what to the set, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: jsonSchema(schemas.auditLimit, 'input') }],
+          responses: { 200: { description: 'The events.', content: json(schemas.auditResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
+        },
+      },
+      '/api/sets/{id}/webhooks/deliveries': {
+        parameters: [idParam],
+        get: {
+          ...admin, operationId: 'webhookDeliveries', summary: 'The set\'s webhook events and their delivery state, newest first',
+          parameters: [{ name: 'limit', in: 'query', required: false, schema: jsonSchema(schemas.auditLimit, 'input') }, { name: 'status', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { 200: { description: 'Counts by status and the newest deliveries.', content: json(schemas.webhookDeliveriesResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
+        },
+      },
+      '/api/sets/{id}/webhooks/deliveries/{eventId}/resend': {
+        parameters: [idParam, { name: 'eventId', in: 'path', required: true, schema: { type: 'string' }, description: 'The event id (evt_…).' }],
+        post: {
+          ...admin, operationId: 'resendWebhook', summary: 'Deliver an event again',
+          responses: { 202: { description: 'Queued for delivery.', content: json(schemas.webhookResendResponse) }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'], 409: ['conflict'], ...WRITE_ERRORS }) },
+        },
+      },
+      '/api/sets/{id}/webhooks/rotate-secret': {
+        parameters: [idParam],
+        post: { ...admin, operationId: 'rotateWebhookSecret', summary: 'A new webhook signing secret', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) } },
+      },
+      '/healthz': { get: { tags: ['operations'], operationId: 'healthz', summary: 'Liveness', responses: { 200: { description: 'The process serves.', content: json(schemas.healthResponse) } } } },
+      '/readyz': {
+        get: {
+          tags: ['operations'], operationId: 'readyz', summary: 'Readiness, with each dependency\'s state',
+          responses: { 200: { description: 'Ready.', content: json(schemas.readyResponse) }, 503: { description: 'A dependency is down.', content: json(schemas.readyResponse) } },
+        },
+      },
+      '/metrics': {
+        get: {
+          tags: ['operations'], operationId: 'metrics', summary: 'Prometheus metrics (promoset_ prefix)', security: [{}, { metricsToken: [] }],
+          responses: { 200: { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors({ 401: ['unauthorized'] }) },
+        },
+      },
+      '/openapi.json': { get: { tags: ['operations'], operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+    },
+  };
+}
+
+/** Built once per server URL: the document does not change while the process runs. */
+const built = new Map<string, Record<string, unknown>>();
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  let document = built.get(serverUrl);
+  if (!document) built.set(serverUrl, (document = buildOpenApiDocument(serverUrl)));
+  return document;
+}
