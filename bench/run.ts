@@ -5,6 +5,7 @@ import { benchAtScale, benchHttpBulk, benchSetPost, type Throughput } from './ht
 import { freshPostgres } from './postgres.js';
 import { benchSlack } from './slack.js';
 import { mb, ms, spread, summarise } from './stats.js';
+import { benchWhmcs } from './whmcs.js';
 
 /**
  * npm run bench: the benchmark figures in one run, printed as a table and
@@ -15,6 +16,7 @@ import { mb, ms, spread, summarise } from './stats.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PG_URL = process.env.TEST_DATABASE_URL;
+const WHMCS_URL = process.env.TEST_WHMCS_DATABASE_URL;
 const SECTIONS = ['bulk', 'setpost', 'scale'] as const;
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const name of ONLY) {
@@ -41,6 +43,14 @@ async function main() {
     const bulk = await benchBulk(RUNS, pgFresh);
     row('Bulk 100k: raw better-sqlite3 baseline (prepared INSERT, 1 txn)', spread(bulk.raw));
     row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), `${(bulk.service.median / bulk.raw.median).toFixed(2)}× the raw insert`);
+    if (WHMCS_URL) {
+      const whmcs = await benchWhmcs(WHMCS_URL, Math.min(RUNS, 3));
+      const whmcsRatio = whmcs.service.median / whmcs.raw.median;
+      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn)', spread(whmcs.raw));
+      row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), end to end', spread(whmcs.service), verdict(whmcsRatio <= 1.5, `${whmcsRatio.toFixed(2)}× the raw INSERT, target ≤ 1.5×`));
+    } else {
+      console.log('TEST_WHMCS_DATABASE_URL is not set: the WHMCS sink case is skipped.');
+    }
     const http = await benchHttpBulk(RUNS, freshSqlite);
     row('HTTP bulk 100k as JSON, end to end', `${spread(http.json)}, peak RSS ${mb(http.jsonPeakRss)}`, `${(http.json.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     const csvRatio = http.csv.median / bulk.raw.median;

@@ -8,7 +8,7 @@ import { PromoError } from './domain/errors.js';
 import { toSetAdminDetails } from './domain/set.js';
 import { startService } from './main.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
-import { openCore, type Core } from './service/core.js';
+import { closeCore, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
 import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from './service/sets.js';
@@ -74,11 +74,11 @@ function fieldArgs(words: string[]): Record<string, string> {
 }
 
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET, webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS } });
+  const core = await openCore({ databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET, whmcsDatabaseUrl: config.WHMCS_DATABASE_URL, whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS, webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS } });
   try {
     return await work(core);
   } finally {
-    await core.db.destroy();
+    await closeCore(core);
   }
 }
 

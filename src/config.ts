@@ -32,6 +32,12 @@ const envSchema = z.object({
     .refine((list) => list.every(isIpOrCidr), { error: 'must be a comma-separated list of IPs or CIDR ranges' }),
   PROMO_TIMEZONE: z.string().default('UTC').refine(isValidTimeZone, { error: 'must be an IANA time zone like Europe/Berlin' }),
   RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).default(600),
+  WHMCS_DATABASE_URL: z
+    .string()
+    .trim()
+    .refine(isMysqlUrl, { error: 'must be a URL like mysql://user:password@host:3306/whmcs (or mariadb://…)' })
+    .optional(),
+  WHMCS_PENDING_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).default(120),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z
     .string()
     .default('false')
@@ -42,6 +48,15 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).default('json'),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
+
+function isMysqlUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'mysql:' || url.protocol === 'mariadb:') && url.hostname !== '' && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
 
 export type Config = Omit<z.output<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };
 

@@ -4,11 +4,15 @@ import type { Config } from './config.js';
 import type { Mount } from './http/routing.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { openCore, type Core } from './service/core.js';
+import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
+import { closeCore, openCore, type Core } from './service/core.js';
 import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
 import { databaseState } from './store/db.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
+
+/** How often WHMCS's uses are copied over and stranded batches repaired: uses stay fresh within a minute. */
+const WHMCS_SYNC_MS = 30_000;
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
 const SHUTDOWN_GRACE_MS = 60_000;
@@ -35,15 +39,21 @@ export async function startService(config: Config, logger: Logger = createLogger
     publicUrl: config.PUBLIC_URL,
     timeZone: config.PROMO_TIMEZONE,
     urlSecret: config.URL_SECRET,
+    whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
+    whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
     webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
   });
+  const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
   // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
   const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
+  // WHMCS: not required (reads and GETs work without it), but issuing needs it.
+  if (core.whmcs) readiness.add('whmcs', async () => ((await whmcsReadiness(core)) === 'ok' ? 'ok' : 'unreachable'));
   let slack: SlackTransport | undefined;
   try {
     slack = await startSlack(core, config, logger, readiness);
   } catch (error) {
-    await core.db.destroy();
+    whmcsLoop?.stop();
+    await closeCore(core);
     throw error;
   }
   const mounts: Mount[] = [...(slack?.mounts ?? [])];
@@ -86,12 +96,43 @@ export async function startService(config: Config, logger: Logger = createLogger
         }
         // Batches generated after a Slack ack() must finish before the database closes.
         await slack?.stop();
+        await whmcsLoop?.stop();
         // Deliveries in flight finish (each bounded by its timeout); the rest wait in the outbox for the next start.
         await webhooks.stop();
-        await core.db.destroy();
+        await closeCore(core);
         logger.info('promoset stopped');
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * At start-up, then every WHMCS_SYNC_MS: settle batches a crash left between
+ * the two databases, and copy WHMCS's uses. A WHMCS outage is logged, never
+ * fatal: the HTTP API keeps serving (issuing answers 503 until it is back).
+ */
+async function startWhmcsLoop(core: Core, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  let running: Promise<void> = Promise.resolve();
+  const round = async () => {
+    try {
+      const repaired = await repairPendingBatches(core);
+      if (repaired.finished + repaired.removed > 0) logger.warn('repaired batches left between promoset and WHMCS by a crash', { ...repaired });
+      await syncWhmcsUses(core);
+    } catch (error) {
+      logger.warn('WHMCS repair/uses sync failed; retrying later', { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  running = round();
+  await running;
+  const timer = setInterval(() => {
+    running = running.then(round);
+  }, WHMCS_SYNC_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'method_not_allowed'
   | 'generation_failed'
+  | 'billing_unavailable'
   | 'database_busy'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
@@ -35,10 +36,13 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rate_limited: 429,
   // Only reachable if the collision retry bound is hit, which feasibility rules out.
   generation_failed: 503,
+  // WHMCS (the billing database) refused or could not be reached: nothing was issued.
+  billing_unavailable: 503,
   // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
   database_busy: 503,
   set_changed: 409,
 };
+
 
 export class PromoError extends Error {
   readonly code: ErrorCode;

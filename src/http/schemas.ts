@@ -79,7 +79,7 @@ export const setDetails = z
   .meta({ description: 'The seed 001 GET shape plus promoset\'s own fields (admin API).' });
 /** What the admin API shows: the details plus the webhook signing secret (the API is the operator's). */
 export const setAdminDetails = setDetails.extend({ webhook_secret: z.string().nullable().meta({ description: 'The whsec_ secret webhook deliveries are signed with; null without a webhook.' }) });
-export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int() })) }).strict();
+export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int(), redeemed: z.int().meta({ description: 'Uses counted so far across the set (WHMCS checkouts included when WHMCS is connected).' }) })) }).strict();
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
@@ -109,7 +109,7 @@ export const readyResponse = z
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'database_busy', 'set_changed',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'set_changed',
 ] as const satisfies readonly ErrorCode[];
 
 /** The error shape, with the codes one response may carry. */

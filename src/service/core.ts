@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { todayIn } from '../domain/dates.js';
 import { migrateToLatest, openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
+import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
 
 /**
  * What every use case needs: the database and the few settings that shape
@@ -17,6 +18,14 @@ export interface Core {
   /** Key for the HMAC in set URLs. */
   urlSecret: string;
   now: () => Date;
+  /** WHMCS's database, when WHMCS_DATABASE_URL is set: every code issued goes into its tblpromotions first. */
+  whmcs?: WhmcsHandle;
+  /**
+   * How long a batch may stay on its way into WHMCS. The writer gives up
+   * before COMMIT past it, and repair settles only batches twice as old, so
+   * repair never races a writer that is still alive.
+   */
+  whmcsPendingTimeoutMs: number;
   webhooks: WebhookSettings;
 }
 
@@ -35,6 +44,8 @@ export interface CoreOptions {
   /** When unset, one is generated on first start and kept in the database. */
   urlSecret?: string;
   now?: () => Date;
+  whmcsDatabaseUrl?: string;
+  whmcsPendingTimeoutSeconds?: number;
   webhooks?: Partial<WebhookSettings>;
 }
 
@@ -49,6 +60,8 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       timeZone: options.timeZone ?? 'UTC',
       urlSecret,
       now: options.now ?? (() => new Date()),
+      whmcs: options.whmcsDatabaseUrl ? openWhmcs(options.whmcsDatabaseUrl) : undefined,
+      whmcsPendingTimeoutMs: (options.whmcsPendingTimeoutSeconds ?? 120) * 1000,
       webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
     };
   } catch (error) {
@@ -63,4 +76,9 @@ export function today(core: Core): string {
 
 export function nowIso(core: Core): string {
   return core.now().toISOString();
+}
+
+/** Close both databases. */
+export async function closeCore(core: Core): Promise<void> {
+  await Promise.all([core.db.destroy(), core.whmcs?.db.destroy()]);
 }

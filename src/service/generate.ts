@@ -4,7 +4,9 @@ import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, typ
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
-import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, maxPromotionId, type IssuedCode } from '../store/promotions.js';
+import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
+import type { WhmcsHandle } from '../whmcs/db.js';
+import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -19,7 +21,7 @@ export interface GenerationResult {
   batchId: number;
   count: number;
   terms: PromotionTerms;
-  /** The codes as stored, in id order: callers answer with them without reading the batch back. */
+  /** The codes as stored by promoset, in id order: callers answer with them without reading the batch back. */
   issued: IssuedCode[];
 }
 
@@ -56,7 +58,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     },
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
     issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
-  });
+  }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   codesIssued.inc({ source: sourceOfActor(actor, false) });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
 }
@@ -65,20 +67,25 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
 export async function generatePromotions(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest, actor: string, options: GenerationOptions = {}): Promise<GenerationResult> {
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
+  const whmcs = core.whmcs;
+  const createdAt = nowIso(core);
   const onProgress = monotonic(options.onProgress);
   // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
   const { batchId, issued } = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
+      code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
-    const storedBound = await checkFeasible(trx, format, amount, amount);
-    const issued = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress);
+    const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
+    const codes = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress, whmcs);
+    if (whmcs) await markBatchesPending(trx, [id]);
     await recordBatchIssued(trx, core, set, id, amount, terms);
-    return { batchId: id, issued };
+    return { batchId: id, issued: codes };
   });
+  // With WHMCS, the codes written go to it after COMMIT (billing.ts).
+  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: issued.map((row) => row.code) }]);
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   return { batchId, count: amount, terms, issued };
 }
@@ -112,7 +119,7 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
     length: request.format.length ?? set.code_length,
     alphabet: request.format.alphabet ?? set.code_alphabet,
   };
-  await checkFeasible(core.db, format, request.amount, 0);
+  await checkFeasible(core.db, format, request.amount, 0, core.whmcs);
   return { request, terms, format };
 }
 
@@ -122,10 +129,13 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
  * that, the exact count (a sum over batches) is skipped. `ownBatch` is the
  * amount already counted for the caller's own batch row.
  */
-async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number): Promise<number> {
-  const storedBound = await maxPromotionId(db);
+async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number, whmcs?: WhmcsHandle): Promise<number> {
+  // WHMCS's own rows (admins add codes by hand) use up the space too.
+  const whmcsUse = whmcs && (await whmcsSpaceUse(whmcs, db));
+  const storedBound = (await maxPromotionId(db)) + (whmcsUse?.bound ?? 0);
   if (codeSpace(format) - storedBound >= 2 * amount) return storedBound;
-  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch);
+  const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
+  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
   return storedBound;
 }
 
@@ -141,7 +151,9 @@ const COPY_COLLISION_ODDS = 0.05;
  * code that collides with one already stored (in any set, any letter case, by
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
-async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, storedBound: number, onProgress?: Progress): Promise<IssuedCode[]> {
+async function insertUniqueCodes(
+  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, storedBound: number, onProgress?: Progress, whmcs?: WhmcsHandle,
+): Promise<IssuedCode[]> {
   const nextCode = codeGenerator(format);
   // Every code of the batch has the same prefix and an upper-case random part, so codes
   // that are equal ignoring case are equal outright: no lower-casing per code.
@@ -157,6 +169,19 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
     }
     return codes;
   };
+  /** Fresh codes that WHMCS does not hold either (in any letter case). */
+  const usable = async (codes: string[]): Promise<string[]> => {
+    if (!whmcs) return codes;
+    const n = codes.length;
+    for (let round = 0; ; round++) {
+      const taken = await takenInWhmcs(whmcs, codes);
+      if (taken.size === 0) return codes;
+      if (round === MAX_COLLISION_ROUNDS) throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
+      codes = codes.filter((code) => !taken.has(code.toLowerCase()));
+      codes.push(...freshCodes(n - codes.length));
+      codes.sort();
+    }
+  };
 
   // The whole batch in one order of the unique key: two transactions that
   // meet on each other's uncommitted codes then wait in one direction instead
@@ -165,14 +190,15 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
   // shares one prefix and its random parts are upper-case letters and digits,
   // so plain string order is the order of the lower-cased key.
   const ordered = freshCodes(amount).sort();
-  if (isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
+  // (With WHMCS on, codes are first checked against it chunk by chunk: no COPY then.)
+  if (!whmcs && isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
     const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
     if (copied !== undefined) return copied;
     // A code was taken after all (the COPY left nothing): insert chunk by chunk, skipping collisions.
   }
   const issued: IssuedCode[] = [];
   for (let start = 0; start < amount; start += CHUNK) {
-    let pending = ordered.slice(start, start + CHUNK);
+    let pending = await usable(ordered.slice(start, start + CHUNK));
     for (let round = 0; pending.length > 0; round++) {
       if (round === MAX_COLLISION_ROUNDS) {
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
@@ -182,7 +208,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, format
       if (inserted.length === pending.length) break;
       // The INSERT returned exactly the codes that went in: the others collided.
       const stored = new Set(inserted.map((row) => row.code));
-      pending = freshCodes(pending.filter((code) => !stored.has(code)).length).sort();
+      pending = await usable(freshCodes(pending.filter((code) => !stored.has(code)).length).sort());
     }
     onProgress?.(issued.length, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

@@ -1,6 +1,6 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionRows, listRecentBatches, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import type { Core } from './core.js';
 
 const PAGE = 10_000;
@@ -12,7 +12,7 @@ export async function* eachPromotionRow(core: Core, filter: PromotionFilter): As
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
-    afterId = page[page.length - 1].id;
+    afterId = page[page.length - 1].seq;
     // SQLite reads are synchronous: let other requests (Slack acks) in between pages.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -78,5 +78,7 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
 
 /** The latest batches, newest first (App Home, CLI). */
 export async function recentBatches(core: Core, options: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
-  return listRecentBatches(core.db, options);
+  const batches = await listRecentBatches(core.db, options);
+  const redeemed = await redeemedByBatch(core.db, batches.map((b) => b.id));
+  return batches.map((batch) => ({ ...batch, redeemed: redeemed.get(batch.id) ?? 0 }));
 }

@@ -252,11 +252,13 @@ export interface SetSummary {
   set: PromoSet;
   promotions: number;
   batches: number;
+  /** Uses counted across its promotions (WHMCS's own, when WHMCS is connected). */
+  redeemed: number;
 }
 
 export async function listSets(core: Core, { includeArchived = false } = {}): Promise<SetSummary[]> {
   const [sets, counts] = await Promise.all([listSetRows(core.db, { includeArchived }), countsBySet(core.db)]);
-  return sets.map((set) => ({ set, promotions: counts.get(set.id)?.promotions ?? 0, batches: counts.get(set.id)?.batches ?? 0 }));
+  return sets.map((set) => ({ set, promotions: counts.get(set.id)?.promotions ?? 0, batches: counts.get(set.id)?.batches ?? 0, redeemed: counts.get(set.id)?.redeemed ?? 0 }));
 }
 
 function closestNames(wanted: string, candidates: { name: string }[]): string[] {

@@ -2,9 +2,26 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { insertEvents, type outboxRow } from '../store/outbox.js';
+import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
-import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, type NewBatch, type PromotionRow } from '../store/promotions.js';
+
+/**
+ * An outward sink every issued code must reach before it is handed out (the
+ * WHMCS database). Without one, the group commit is exactly as before.
+ */
+export interface GroupSink {
+  /** Codes (lower-cased) the sink already holds: never generated. */
+  taken(codes: string[]): Promise<Set<string>>;
+  /** The sink's rows, for feasibility: a cheap bound, and the exact count in a space. */
+  spaceUse(trx: Db): Promise<{ bound: number; inSpace: (format: CodeFormat) => Promise<number> }>;
+  /**
+   * After the group's COMMIT (its batches marked pending): hand the rows to
+   * the sink; resolves with the rows as they are to be shown (the sink's ids).
+   * On failure it has removed them, and throws the error every member gets.
+   */
+  publish(members: { row: PromotionRow; batch: NewBatch }[]): Promise<PromotionRow[]>;
+}
+import { insertEvents, type outboxRow } from '../store/outbox.js';
 
 /**
  * Group commit for one-code requests (seed 001's POST). A write transaction
@@ -56,15 +73,17 @@ interface Queue {
    * no faster than one (bench/http.ts), only with smaller groups.
    */
   writing: boolean;
+  /** Fixed per database handle, like the core that owns it. */
+  sink?: GroupSink;
 }
 
 /** One queue per database handle: that is what serialises writes in this process. */
 const queues = new WeakMap<Db, Queue>();
 
 /** Store one promotion for `request`, committed (possibly with others) before this resolves. */
-export function issueSingleCode(db: Db, request: SingleCodeRequest): Promise<PromotionRow> {
+export function issueSingleCode(db: Db, request: SingleCodeRequest, sink?: GroupSink): Promise<PromotionRow> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false }));
+  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false, sink }));
   const q = queue;
   return new Promise<PromotionRow>((resolve, reject) => {
     q.waiting.push({ ...request, resolve, reject });
@@ -83,7 +102,7 @@ function schedule(db: Db, queue: Queue): void {
   setImmediate(() => {
     queue.scheduled = false;
     queue.writing = true;
-    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP)).finally(() => {
+    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP), queue.sink).finally(() => {
       queue.writing = false;
       schedule(db, queue);
     });
@@ -93,10 +112,11 @@ function schedule(db: Db, queue: Queue): void {
 type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };
 
 /** Write one group in one transaction; settles every member, and only after COMMIT. */
-async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
+async function commitGroup(db: Db, group: Waiting[], sink?: GroupSink): Promise<void> {
   let outcomes: Outcome[];
   try {
-    outcomes = await inWriteTransaction(db, (trx) => writeGroup(trx, group));
+    outcomes = await inWriteTransaction(db, (trx) => writeGroup(trx, group, sink));
+    if (sink) outcomes = await publishGroup(sink, group, outcomes);
   } catch (error) {
     for (const member of group) member.reject(error);
     return;
@@ -108,7 +128,17 @@ async function commitGroup(db: Db, group: Waiting[]): Promise<void> {
   });
 }
 
-async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
+/** The committed members go to the sink; if it fails, so does every one of them. */
+async function publishGroup(sink: GroupSink, group: Waiting[], outcomes: Outcome[]): Promise<Outcome[]> {
+  const stored: number[] = [];
+  outcomes.forEach((outcome, i) => outcome.ok && stored.push(i));
+  if (stored.length === 0) return outcomes;
+  const shown = await sink.publish(stored.map((i) => ({ row: (outcomes[i] as { row: PromotionRow }).row, batch: group[i].batch })));
+  stored.forEach((index, k) => (outcomes[index] = { ok: true, row: shown[k] }));
+  return outcomes;
+}
+
+async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
   const setIds = new Set<number>();
   for (const { expectedSet } of group) if (expectedSet) setIds.add(expectedSet.id);
@@ -125,7 +155,7 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
     if (same) unchanged.push(i);
     else outcomes[i] = { ok: false, error: setChanged() };
   });
-  const accepted = await feasibleMembers(trx, group, unchanged, promotionBound, outcomes);
+  const accepted = await feasibleMembers(trx, group, unchanged, promotionBound, outcomes, sink);
   const batchIds = await insertBatches(trx, accepted.map((i) => group[i].batch));
 
   const generators = new Map<string, () => string>();
@@ -145,7 +175,12 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
       }
       break;
     }
-    const rows = pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) }));
+    let rows = pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) }));
+    if (sink) {
+      // A code the sink holds already (WHMCS admins add codes by hand) is left out: its member tries again next round.
+      const taken = await sink.taken(rows.map((row) => row.code));
+      if (taken.size > 0) rows = rows.filter((row) => !taken.has(row.code.toLowerCase()));
+    }
     // In one order of the unique key, so that groups of two processes that
     // collide on two codes wait for each other instead of deadlocking.
     rows.sort((a, b) => (a.code.toLowerCase() < b.code.toLowerCase() ? -1 : 1));
@@ -158,6 +193,7 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
       return !row;
     });
   }
+  if (sink) await markBatchesPending(trx, outcomes.flatMap((outcome) => (outcome.ok ? [outcome.row.batch_id] : [])));
   const events = group.flatMap((member, i) => {
     const outcome = outcomes[i];
     return member.issuedEvent && outcome?.ok ? [member.issuedEvent(outcome.row)] : [];
@@ -173,17 +209,22 @@ async function writeGroup(trx: Db, group: Waiting[]): Promise<Outcome[]> {
  * nearly full is the exact count for it read. A refused member gets its own
  * error; the indexes of the accepted ones are returned.
  */
-async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], storedBound: number, outcomes: Outcome[]): Promise<number[]> {
-  const accepted: number[] = [];
+async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], promotionBound: number, outcomes: Outcome[], sink?: GroupSink): Promise<number[]> {
+  const sinkUse = sink && (await sink.spaceUse(trx));
+  const storedBound = promotionBound + (sinkUse?.bound ?? 0);
   const storedInSpace = new Map<string, number>();
   const acceptedInSpace = new Map<string, number>();
+  const accepted: number[] = [];
   for (const i of candidates) {
     const { format, batch } = group[i];
     const space = `${batch.prefix_key}|${batch.code_length}`;
     const fits = async () => {
       if (codeSpace(format) - (storedBound + accepted.length) >= 2) return;
       let stored = storedInSpace.get(space);
-      if (stored === undefined) storedInSpace.set(space, (stored = await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)));
+      if (stored === undefined) {
+        stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
+        storedInSpace.set(space, stored);
+      }
       assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));
     };
     try {

@@ -143,6 +143,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('batches_request_key').on('batches').unique().column('request_key').execute();
     },
   },
+  '006_whmcs': {
+    async up(db: Kysely<any>) {
+      // 'pending' while a batch's codes are on their way into WHMCS's tblpromotions (hidden from
+      // every listing until then), 'done' once they are there; null when WHMCS is not connected.
+      await db.schema.alterTable('batches').addColumn('whmcs_state', 'text').execute();
+      await db.schema.createIndex('batches_whmcs_state').on('batches').column('whmcs_state').execute();
+      // The promotion's row id in tblpromotions: the id every reply and listing shows.
+      await db.schema.alterTable('promotions').addColumn('whmcs_id', 'integer').execute();
+      // The uses sync finds promotions by their tblpromotions id.
+      await db.schema.createIndex('promotions_whmcs_id').on('promotions').column('whmcs_id').execute();
+    },
+  },
   '008_webhooks': {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('promo_sets').addColumn('webhook_url', 'text').execute();

@@ -22,6 +22,8 @@ export interface Batch {
   created_by: string;
   created_at: string;
   terms: PromotionTerms;
+  /** Uses counted across its promotions; filled in by listings that show it (else 0). */
+  redeemed: number;
 }
 
 function termsOf(row: Pick<BatchRow, keyof PromotionTerms>): PromotionTerms {
@@ -60,6 +62,7 @@ function toBatch(row: BatchRow): Batch {
     created_by: row.created_by,
     created_at: row.created_at,
     terms: termsOf(row),
+    redeemed: 0,
   };
 }
 
@@ -119,9 +122,17 @@ export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number
   return result.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
 }
 
-/** The batch made for a request (an Idempotency-Key claim), if its transaction committed. */
+/**
+ * The batch made for a request (an Idempotency-Key claim), if its transaction
+ * committed and (with WHMCS) its codes reached WHMCS: a pending one is not handed out yet.
+ */
 export async function findBatchIdByRequestKey(db: Db, requestKey: string): Promise<number | undefined> {
-  const row = await db.selectFrom('batches').select('id').where('request_key', '=', requestKey).executeTakeFirst();
+  const row = await db
+    .selectFrom('batches')
+    .select('id')
+    .where('request_key', '=', requestKey)
+    .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+    .executeTakeFirst();
   return row && Number(row.id);
 }
 
@@ -136,7 +147,12 @@ export async function findBatch(db: Db, id: number): Promise<Batch | undefined> 
 }
 
 export async function listRecentBatches(db: Db, { setId, kind, limit = 10 }: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
-  let query = db.selectFrom('batches').selectAll().orderBy('id', 'desc').limit(limit);
+  let query = db
+    .selectFrom('batches')
+    .selectAll()
+    .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+    .orderBy('id', 'desc')
+    .limit(limit);
   if (setId !== undefined) query = query.where('set_id', '=', setId);
   if (kind !== undefined) query = query.where('kind', '=', kind);
   return (await query.execute()).map(toBatch);
@@ -154,6 +170,18 @@ export async function countIssuedInSpace(db: Db, prefixKey: string, codeLength: 
     .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('count'), sql<number>`0`).as('issued'))
     .where('prefix_key', '=', prefixKey)
     .where('code_length', '=', codeLength)
+    .executeTakeFirstOrThrow();
+  return Number(row.issued);
+}
+
+/** How many of this space's codes promoset has already written to WHMCS (so WHMCS's count of the space is not counted twice). */
+export async function countPublishedInSpace(db: Db, prefixKey: string, codeLength: number): Promise<number> {
+  const row = await db
+    .selectFrom('batches')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('count'), sql<number>`0`).as('issued'))
+    .where('prefix_key', '=', prefixKey)
+    .where('code_length', '=', codeLength)
+    .where('whmcs_state', '=', 'done')
     .executeTakeFirstOrThrow();
   return Number(row.issued);
 }
@@ -273,7 +301,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 2] = rows[i].code;
   }
   const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => ({ id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
+  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
 }
 
 export interface PromotionFilter {
@@ -285,7 +313,10 @@ export interface PromotionFilter {
 
 /** A stored promotion without its terms: those live on its batch. */
 export interface PromotionRow {
+  /** The id shown everywhere: its tblpromotions id when WHMCS holds it, else promoset's own. */
   id: number;
+  /** promoset's own row id: the order listings page through. */
+  seq: number;
   code: string;
   uses: number;
   set_id: number;
@@ -298,35 +329,133 @@ export interface PromotionRow {
  * terms once per batch rather than once per row.
  */
 export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
-  let query = db.selectFrom('promotions').select(['id', 'code', 'uses', 'set_id', 'batch_id']).where('id', '>', afterId).orderBy('id').limit(limit);
+  let query = db
+    .selectFrom('promotions')
+    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id'])
+    .where('id', '>', afterId)
+    .where(notPending)
+    .orderBy('id')
+    .limit(limit);
   if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
   if (filter.batchId !== undefined) query = query.where('batch_id', '=', filter.batchId);
   if (filter.code !== undefined) query = query.where(sql`lower(code)`, '=', filter.code.trim().toLowerCase());
   const rows = await query.execute();
   // pg may hand back ids as strings; SQLite already gives numbers.
-  if (rows.length > 0 && typeof rows[0].id !== 'number') {
-    for (const row of rows) {
-      row.id = Number(row.id);
-      row.uses = Number(row.uses);
-      row.set_id = Number(row.set_id);
-      row.batch_id = Number(row.batch_id);
-    }
-  }
-  return rows;
+  return rows.map((row) => ({
+    id: Number(row.whmcs_id ?? row.id),
+    seq: Number(row.id),
+    code: row.code,
+    uses: Number(row.uses),
+    set_id: Number(row.set_id),
+    batch_id: Number(row.batch_id),
+  }));
 }
 
+/**
+ * Hides promotions whose batch is still on its way into WHMCS: no listing,
+ * export or lookup shows a code before WHMCS accepts it. Pending batches are
+ * few (the ones in flight), found through their own index.
+ */
+const notPending = sql<boolean>`batch_id not in (select id from batches where whmcs_state = 'pending')`;
+
 export async function countPromotions(db: Db, filter: { setId?: number } = {}): Promise<number> {
-  let query = db.selectFrom('promotions').select((eb) => eb.fn.countAll<number | string>().as('n'));
+  let query = db.selectFrom('promotions').select((eb) => eb.fn.countAll<number | string>().as('n')).where(notPending);
   if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
-/** Codes and batches per set, for list views. */
-export async function countsBySet(db: Db): Promise<Map<number, { promotions: number; batches: number }>> {
+/** Codes, batches and uses ("redeemed") per set, for list views. */
+export async function countsBySet(db: Db): Promise<Map<number, { promotions: number; batches: number; redeemed: number }>> {
+  const [rows, used] = await Promise.all([
+    db
+      .selectFrom('batches')
+      .select((eb) => ['set_id', eb.fn.sum<number | string>('count').as('promotions'), eb.fn.countAll<number | string>().as('batches')])
+      .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+      .groupBy('set_id')
+      .execute(),
+    db
+      .selectFrom('promotions')
+      .select((eb) => ['set_id', eb.fn.sum<number | string>('uses').as('redeemed')])
+      .where('uses', '>', 0)
+      .groupBy('set_id')
+      .execute(),
+  ]);
+  const redeemed = new Map(used.map((r) => [Number(r.set_id), Number(r.redeemed)]));
+  return new Map(rows.map((r) => [Number(r.set_id), { promotions: Number(r.promotions), batches: Number(r.batches), redeemed: redeemed.get(Number(r.set_id)) ?? 0 }]));
+}
+
+/** Uses ("redeemed") per batch, for these batches. */
+export async function redeemedByBatch(db: Db, batchIds: number[]): Promise<Map<number, number>> {
+  if (batchIds.length === 0) return new Map();
   const rows = await db
-    .selectFrom('batches')
-    .select((eb) => ['set_id', eb.fn.sum<number | string>('count').as('promotions'), eb.fn.countAll<number | string>().as('batches')])
-    .groupBy('set_id')
+    .selectFrom('promotions')
+    .select((eb) => ['batch_id', eb.fn.sum<number | string>('uses').as('redeemed')])
+    .where('batch_id', 'in', batchIds)
+    .where('uses', '>', 0)
+    .groupBy('batch_id')
     .execute();
-  return new Map(rows.map((r) => [Number(r.set_id), { promotions: Number(r.promotions), batches: Number(r.batches) }]));
+  return new Map(rows.map((r) => [Number(r.batch_id), Number(r.redeemed)]));
+}
+
+/** Mark batches as on their way into WHMCS (in the transaction that wrote them). */
+export async function markBatchesPending(db: Db, batchIds: number[]): Promise<void> {
+  if (batchIds.length === 0) return;
+  await db.updateTable('batches').set({ whmcs_state: 'pending' }).where('id', 'in', batchIds).execute();
+}
+
+/** Pending batches created before `createdBefore` (ISO): the ones repair may settle. */
+export async function listPendingBatches(db: Db, createdBefore: string): Promise<{ id: number; created_at: string }[]> {
+  const rows = await db.selectFrom('batches').select(['id', 'created_at']).where('whmcs_state', '=', 'pending').where('created_at', '<', createdBefore).orderBy('id').execute();
+  return rows.map((row) => ({ id: Number(row.id), created_at: row.created_at }));
+}
+
+/** All codes of a batch, pending or not. */
+export async function listBatchCodes(db: Db, batchId: number): Promise<string[]> {
+  const rows = await db.selectFrom('promotions').select('code').where('batch_id', '=', batchId).orderBy('id').execute();
+  return rows.map((row) => row.code);
+}
+
+/** A batch that never reached WHMCS: its codes and its row go, as if it had never been asked for. */
+export async function deleteBatchesWithCodes(db: Db, batchIds: number[]): Promise<void> {
+  if (batchIds.length === 0) return;
+  await db.deleteFrom('promotions').where('batch_id', 'in', batchIds).execute();
+  await db.deleteFrom('batches').where('id', 'in', batchIds).execute();
+}
+
+/**
+ * Record each code's tblpromotions id (`pairs`: lower-cased code, id) and
+ * mark the batches done, so their codes show. One UPDATE per 1,000 codes,
+ * joined through the unique index on lower(code).
+ */
+export async function finishWhmcsBatches(db: Db, batchIds: number[], pairs: [string, number][]): Promise<void> {
+  await updateFromPairs(db, pairs, (postgres) =>
+    postgres
+      ? 'update promotions set whmcs_id = v.w from unnest($1::text[], $2::int[]) as v(c, w) where lower(promotions.code) = v.c'
+      : 'update promotions set whmcs_id = v.column2 from (values #) as v where lower(promotions.code) = v.column1',
+  );
+  if (batchIds.length > 0) await db.updateTable('batches').set({ whmcs_state: 'done' }).where('id', 'in', batchIds).where('whmcs_state', '=', 'pending').execute();
+}
+
+/** Copy WHMCS's `uses` (`pairs`: tblpromotions id, uses) onto the promotions holding those ids. */
+export async function setUsesByWhmcsId(db: Db, pairs: [number, number][]): Promise<void> {
+  await updateFromPairs(db, pairs, (postgres) =>
+    postgres
+      ? 'update promotions set uses = v.u from unnest($1::int[], $2::int[]) as v(w, u) where promotions.whmcs_id = v.w and promotions.uses <> v.u'
+      : 'update promotions set uses = v.column2 from (values #) as v where promotions.whmcs_id = v.column1 and promotions.uses <> v.column2',
+  );
+}
+
+const PAIR_CHUNK = 1000;
+
+/** Run an UPDATE … FROM over (key, value) pairs: two arrays on PostgreSQL, a VALUES list (`#`) on SQLite. */
+async function updateFromPairs(db: Db, pairs: [string | number, number][], text: (postgres: boolean) => string): Promise<void> {
+  const postgres = isPostgres(db);
+  for (let i = 0; i < pairs.length; i += PAIR_CHUNK) {
+    const chunk = pairs.slice(i, i + PAIR_CHUNK);
+    if (postgres) {
+      await db.executeQuery(CompiledQuery.raw(text(true), [chunk.map((p) => p[0]), chunk.map((p) => p[1])]));
+    } else {
+      await db.executeQuery(CompiledQuery.raw(text(false).replace('#', new Array(chunk.length).fill('(?, ?)').join(', ')), chunk.flat()));
+    }
+  }
 }

@@ -79,6 +79,8 @@ export interface BatchesTable {
   created_at: string;
   /** The Idempotency-Key claim this batch answers, if any (see http/idempotency.ts). */
   request_key: string | null;
+  /** 'pending' while its codes are being written to WHMCS, 'done' after; null without WHMCS. */
+  whmcs_state: string | null;
   type: string;
   recurring: number;
   value: string;
@@ -107,6 +109,8 @@ export interface PromotionsTable {
   batch_id: number;
   code: string;
   uses: Generated<number>;
+  /** Its row id in WHMCS's tblpromotions, when WHMCS is connected. */
+  whmcs_id: number | null;
 }
 
 /** A POST's Idempotency-Key, scoped to its set, kept 24 hours. */

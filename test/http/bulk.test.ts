@@ -32,7 +32,7 @@ describe('bulk codes: POST {set URL}/codes', () => {
     expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
     const { result, batch_id, count, promotions } = reply.json;
     expect({ result, count, n: promotions.length }).toEqual({ result: 'success', count: 100000, n: 100000 });
-    const codes = promotions.map((p: { code: string }) => p.code);
+    const codes: string[] = promotions.map((p: { code: string }) => p.code);
     expect(new Set(codes).size).toBe(100000);
     expect(codes.filter((code: string) => !/^BULK-[A-Z0-9]{10}$/.test(code))).toEqual([]);
     expect(promotions[0]).toMatchObject({ type: 'Fixed Amount', value: '5.00', notes: 'spring', uses: 0 });

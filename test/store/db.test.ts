@@ -77,7 +77,7 @@ describeEachDialect('storage', (dialect) => {
     const total = await countPromotions(db);
     expect(total).toBe(3);
     expect(typeof total).toBe('number');
-    await expect(countsBySet(db)).resolves.toEqual(new Map([[set.id, { promotions: 3, batches: 1 }]]));
+    await expect(countsBySet(db)).resolves.toEqual(new Map([[set.id, { promotions: 3, batches: 1, redeemed: 0 }]]));
   });
 
   it.skipIf(dialect !== 'postgres')('PostgreSQL COPY of a batch: all rows in, ids read back in order; a taken code (any case) leaves nothing of the COPY and the transaction goes on', async () => {

@@ -50,7 +50,7 @@ function flagParam(value: string | null): boolean {
 
 async function list({ res, app, query }: RouteRequest): Promise<void> {
   const summaries = await listSets(app.core, { includeArchived: flagParam(query.get('include_archived')) });
-  const sets = summaries.map(({ set, promotions, batches }) => ({ ...details(app.core, set), promotions, batches }));
+  const sets = summaries.map(({ set, promotions, batches, redeemed }) => ({ ...details(app.core, set), promotions, batches, redeemed }));
   sendJson(res, 200, { result: 'success', totalresults: sets.length, sets });
 }
 

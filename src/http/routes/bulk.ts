@@ -53,9 +53,14 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
     throw error;
   }
   await finishIdempotent(app.core, claim, { status: 200, batchId: result.batchId, format });
+  const batch = await getBatch(app.core, result.batchId);
+  // With WHMCS on, the ids shown are tblpromotions' (recorded after COMMIT): read back as stored.
+  if (app.core.whmcs) {
+    await sendBatch(res, app.core, batch, format);
+    return;
+  }
   // Answered from the codes the INSERTs returned: reading 100k rows back cost about as much as writing them.
   const issued = result.issued;
-  const batch = await getBatch(app.core, result.batchId);
   if (format === 'csv') {
     sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
     await streamPieces(res, inPieces(issued, (row) => promotionCsvLine(row.id, row.code, 0, batch.terms), PROMOTION_CSV_HEADER, ''));

@@ -206,7 +206,9 @@ export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchI
   const text = `${heading}: ${promotions.map((p) => p.code).join(', ')}`;
   return {
     text,
-    blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms)],
+    blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms),
+      // The ids GetPromotions and WHMCS (tblpromotions) know them by.
+      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000))],
   };
 }
 

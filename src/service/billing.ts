@@ -1,0 +1,194 @@
+import { PromoError } from '../domain/errors.js';
+import type { PromotionTerms } from '../domain/promotion.js';
+import type { CodeFormat } from '../domain/codes.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listPendingBatches, setUsesByWhmcsId } from '../store/promotions.js';
+import type { WhmcsHandle } from '../whmcs/db.js';
+import {
+  countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, insertWhmcsPromotions, maxWhmcsPromotionId, usedRowsAfter, type NewWhmcsPromotion,
+} from '../whmcs/promotions.js';
+import type { Core } from './core.js';
+import type { GroupSink } from './single-codes.js';
+
+/**
+ * The WHMCS sink: every code promoset issues goes into WHMCS's tblpromotions
+ * before anyone holds it, all or nothing across the two databases, with no
+ * DELETE ever needed in WHMCS (its grants are SELECT, INSERT, UPDATE):
+ *
+ *  1. promoset commits the batch and its codes, marked 'pending' (hidden from
+ *     every listing, export and lookup);
+ *  2. one WHMCS transaction checks none of the codes exists there (any case),
+ *     inserts them and commits — unless the batch is older than the pending
+ *     timeout by then;
+ *  3. promoset records each code's tblpromotions id and marks the batch done.
+ *
+ * If (2) fails, promoset deletes its pending batch: nothing is kept anywhere.
+ * A crash leaves a pending batch; repair (at start-up and periodically), once
+ * the batch is twice the timeout old, looks its codes up in WHMCS: there →
+ * step 3; absent → delete it on promoset's side.
+ */
+
+export function billingUnavailable(): PromoError {
+  return new PromoError('billing_unavailable', 'The billing system (WHMCS) could not be reached, so no code was issued and nothing was saved. Please try again in a minute.', {}, { retryAfterSeconds: 30 });
+}
+
+export interface IssuedBatch {
+  batchId: number;
+  /** When its row was written (ISO): the pending timeout counts from here. */
+  createdAt: string;
+  terms: PromotionTerms;
+  codes: string[];
+}
+
+/**
+ * Steps 2 and 3 for batches whose step 1 has committed. Returns each code's
+ * tblpromotions id (by lower-cased code). On failure the batches are gone
+ * from promoset too and billing_unavailable is thrown.
+ */
+export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: IssuedBatch[]): Promise<Map<string, number>> {
+  const items: NewWhmcsPromotion[] = [];
+  for (const batch of batches) for (const code of batch.codes) items.push({ code, terms: batch.terms });
+  const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
+  let ids: number[];
+  try {
+    ids = await insertWhmcsPromotions(whmcs, items, () => {
+      // Past the timeout, repair may already have given up on these batches: do not commit.
+      if (core.now().getTime() - oldest > core.whmcsPendingTimeoutMs) throw new Error('WHMCS insert outlived the pending timeout');
+    });
+  } catch (error) {
+    await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, batches.map((b) => b.batchId))).catch(() => {
+      // promoset's own database failed as well: the batches stay pending, and repair removes them.
+    });
+    throw billingUnavailable();
+  }
+  const pairs: [string, number][] = items.map((item, i) => [item.code.toLowerCase(), ids[i]]);
+  try {
+    await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs));
+  } catch {
+    // The codes are in WHMCS but not yet shown by promoset: repair finishes them.
+    throw billingUnavailable();
+  }
+  return new Map(pairs);
+}
+
+/** Which of `codes` WHMCS already holds (lower-cased): promoset must not generate them. */
+export async function takenInWhmcs(whmcs: WhmcsHandle, codes: string[]): Promise<Set<string>> {
+  try {
+    return await findTakenCodes(whmcs.db, codes);
+  } catch {
+    throw billingUnavailable();
+  }
+}
+
+/**
+ * WHMCS's part of the feasibility rule: a cheap bound on its rows, and, for a
+ * nearly full space, the exact number of its codes there that promoset did
+ * not put there itself (those are counted on promoset's side already).
+ */
+export async function whmcsSpaceUse(whmcs: WhmcsHandle, trx: Db): Promise<{ bound: number; inSpace: (format: CodeFormat) => Promise<number> }> {
+  let bound: number;
+  try {
+    bound = await maxWhmcsPromotionId(whmcs.db);
+  } catch {
+    throw billingUnavailable();
+  }
+  return {
+    bound,
+    inSpace: async (format) => {
+      let inWhmcs: number;
+      try {
+        inWhmcs = await countWhmcsCodesInSpace(whmcs.db, format.prefix, format.length);
+      } catch {
+        throw billingUnavailable();
+      }
+      return Math.max(0, inWhmcs - (await countPublishedInSpace(trx, format.prefix.toLowerCase(), format.length)));
+    },
+  };
+}
+
+/** The group commit's sink for single codes (single-codes.ts). */
+export function whmcsGroupSink(core: Core, whmcs: WhmcsHandle): GroupSink {
+  return {
+    taken: (codes) => takenInWhmcs(whmcs, codes),
+    spaceUse: (trx) => whmcsSpaceUse(whmcs, trx),
+    async publish(members) {
+      const ids = await publishToWhmcs(
+        core,
+        whmcs,
+        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [row.code] })),
+      );
+      return members.map(({ row }) => ({ ...row, id: ids.get(row.code.toLowerCase())! }));
+    },
+  };
+}
+
+export interface RepairReport {
+  finished: number;
+  removed: number;
+}
+
+/**
+ * Settle the batches a crash left pending (see the protocol above). Only
+ * batches older than twice the pending timeout: a live writer has given up
+ * on them by then. Safe to run on several instances at once.
+ */
+export async function repairPendingBatches(core: Core): Promise<RepairReport> {
+  const whmcs = core.whmcs;
+  const report: RepairReport = { finished: 0, removed: 0 };
+  if (!whmcs) return report;
+  const cutoff = new Date(core.now().getTime() - 2 * core.whmcsPendingTimeoutMs).toISOString();
+  for (const pending of await listPendingBatches(core.db, cutoff)) {
+    const codes = await listBatchCodes(core.db, pending.id);
+    const found = await findPromotionsByCodes(whmcs.db, codes);
+    if (found.size > 0) {
+      // WHMCS committed them (one transaction: all or none), so promoset shows them now.
+      const pairs: [string, number][] = [...found].map(([code, row]) => [code, row.id]);
+      await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, [pending.id], pairs));
+      report.finished++;
+    } else {
+      await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, [pending.id]));
+      report.removed++;
+    }
+  }
+  return report;
+}
+
+/** Rows per page of the uses sync. */
+const SYNC_PAGE = 10_000;
+
+/**
+ * Copy WHMCS's `uses` (WHMCS counts them at checkout) onto promoset's
+ * promotions, so every listing shows WHMCS's own. Reads only rows with a use,
+ * a page at a time, and writes only values that changed.
+ */
+export async function syncWhmcsUses(core: Core): Promise<number> {
+  const whmcs = core.whmcs;
+  if (!whmcs) return 0;
+  let afterId = 0;
+  let seen = 0;
+  for (;;) {
+    const page = await usedRowsAfter(whmcs.db, afterId, SYNC_PAGE);
+    if (page.length > 0) {
+      await inWriteTransaction(core.db, (trx: Db) => setUsesByWhmcsId(trx, page.map((row) => [row.id, row.uses])));
+      seen += page.length;
+    }
+    if (page.length < SYNC_PAGE) return seen;
+    afterId = page[page.length - 1].id;
+  }
+}
+
+/** A batch's codes, for repair and tests. */
+export async function batchCodes(core: Core, batchId: number): Promise<string[]> {
+  return (await findBatch(core.db, batchId)) ? listBatchCodes(core.db, batchId) : [];
+}
+
+/** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */
+export async function whmcsReadiness(core: Core): Promise<'ok' | 'unreachable' | undefined> {
+  if (!core.whmcs) return undefined;
+  try {
+    await maxWhmcsPromotionId(core.whmcs.db);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}
