@@ -13,6 +13,8 @@ import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
 import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from './service/sets.js';
 import { resendDelivery, webhookOverview } from './service/webhooks.js';
+import { usageOfSet } from './service/usage.js';
+import { voidBatch, voidPromotions } from './service/voiding.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -30,6 +32,8 @@ Usage:
   promoset sets webhooks SET resend EVENT_ID     Send one event again now
   promoset sets webhooks SET rotate-secret       New signing secret (printed once here)
   promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
+  promoset codes void CODE... | --batch N     Switch codes off: validation and redemption refuse them
+  promoset codes unvoid CODE... | --batch N   Restore voided codes
 
 Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
   promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
@@ -50,7 +54,12 @@ Generates N codes (1 to 100,000) from SET, all in one transaction.
   --length L      random-part length, 3 to 30 (default: the set's)
   --type T        default | numeric | alphanumeric (default: the set's)
   field=value     value=, promo_code_type=, start_date=, expiry_date=, notes=
-Example: promoset codes spring --amount 100000 --csv spring.csv`,
+Example: promoset codes spring --amount 100000 --csv spring.csv
+
+promoset codes void CODE [CODE ...]     void codes (any letter case); all must exist, or nothing changes
+promoset codes void --batch N           void every code of batch N, in one statement
+promoset codes unvoid CODE [...] | --batch N   restore them
+Voiding twice is harmless. Every void and unvoid is in the set's audit trail (promoset sets audit SET).`,
 };
 
 const actor = () => `cli:${safeUser()}`;
@@ -170,7 +179,8 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
       case 'show': {
         const set = await findSet(core, rest.join(' '));
         const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
-        out(JSON.stringify({ ...toSetAdminDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0 }, null, 2));
+        const usage = await usageOfSet(core, set.id);
+        out(JSON.stringify({ ...toSetAdminDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0, usage: { issued: usage.issued, redeemed: usage.redeemed, voided: usage.voided, used_up: usage.usedUp } }, null, 2));
         return 0;
       }
       case 'rotate': {
@@ -226,6 +236,7 @@ async function webhooksCommand(core: Core, args: string[]): Promise<number> {
 }
 
 async function codesCommand(config: Config, args: string[]): Promise<number> {
+  if (args[0] === 'void' || args[0] === 'unvoid') return voidCommand(config, args[0] === 'unvoid', args.slice(1));
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -262,6 +273,25 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
       for (const line of text.split('\n').slice(1)) if (line) out(line.split(',')[1]);
       process.stderr.write(`${result.count.toLocaleString('en-US')} codes, batch ${result.batchId}.\n`);
     }
+    return 0;
+  });
+}
+
+/** `codes void|unvoid CODE... | --batch N`, through the same service as Slack and the admin API. */
+async function voidCommand(config: Config, restore: boolean, args: string[]): Promise<number> {
+  const verb = restore ? 'unvoid' : 'void';
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { batch: { type: 'string' } } });
+  if (values.batch !== undefined && positionals.length > 0) throw new PromoError('bad_request', `Give codes or --batch N, not both. See promoset codes --help.`);
+  if (values.batch === undefined && positionals.length === 0) throw new PromoError('bad_request', `Name the codes to ${verb} (promoset codes ${verb} CODE...) or a batch (--batch N).`);
+  if (values.batch !== undefined && !/^\d{1,12}$/.test(values.batch)) throw new PromoError('bad_request', `--batch takes a batch number, like --batch 12.`);
+  return withCore(config, async (core) => {
+    if (values.batch !== undefined) {
+      const result = await voidBatch(core, Number(values.batch), actor(), { restore });
+      out(`Batch ${result.batch_id}: ${result.count} codes ${restore ? 'restored' : 'voided'}.`);
+      return 0;
+    }
+    const results = await voidPromotions(core, positionals, actor(), { restore });
+    for (const r of results) out(`${r.promotion.code}  ${r.changed ? (restore ? 'restored' : 'voided') : `already ${restore ? 'valid' : 'voided'}`}`);
     return 0;
   });
 }

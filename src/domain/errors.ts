@@ -18,7 +18,16 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'generation_failed'
   | 'billing_unavailable'
+  | 'promotion_not_found'
+  | 'promotion_not_started'
+  | 'promotion_expired'
+  | 'promotion_used_up'
+  | 'promotion_voided'
+  | 'promotion_already_redeemed_by_client'
+  | 'redemption_not_found'
+  | 'redemption_already_rolled_back'
   | 'database_busy'
+  | 'database_unavailable'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
 
@@ -38,8 +47,19 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   generation_failed: 503,
   // WHMCS (the billing database) refused or could not be reached: nothing was issued.
   billing_unavailable: 503,
+  promotion_not_found: 404,
+  redemption_not_found: 404,
+  // A refusal to redeem: the request was fine, the promotion's state says no.
+  promotion_not_started: 409,
+  promotion_expired: 409,
+  promotion_used_up: 409,
+  promotion_voided: 409,
+  promotion_already_redeemed_by_client: 409,
+  redemption_already_rolled_back: 409,
   // Write conflicts between instances that outlasted their retries: nothing was saved, retrying is safe.
   database_busy: 503,
+  // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
+  database_unavailable: 503,
   set_changed: 409,
 };
 

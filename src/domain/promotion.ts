@@ -146,18 +146,19 @@ export function toWhmcsPromotion(id: number, code: string, uses: number, t: Prom
   };
 }
 
-export const PROMOTION_CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes\n';
+/** `voided` (0/1) comes last, so readers of the older columns by position keep working. */
+export const PROMOTION_CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided\n';
 
 /** The CSV cells a batch's rows share, rendered once per batch: exports of 100k rows stay cheap. */
 const csvTermCells = new WeakMap<PromotionTerms, [string, string]>();
 
-export function promotionCsvLine(id: number, code: string, uses: number, t: PromotionTerms): string {
+export function promotionCsvLine(id: number, code: string, uses: number, t: PromotionTerms, voided = false): string {
   let cells = csvTermCells.get(t);
   if (!cells) {
     cells = [`${csvCell(t.type)},${t.value},${t.startdate},${t.expirationdate},${t.maxuses}`, csvCell(t.notes)];
     csvTermCells.set(t, cells);
   }
-  return `${id},${csvCell(code)},${cells[0]},${uses},${cells[1]}\n`;
+  return `${id},${csvCell(code)},${cells[0]},${uses},${cells[1]},${voided ? 1 : 0}\n`;
 }
 
 /** RFC 4180 quoting, plus a leading apostrophe against spreadsheet formula injection. */

@@ -12,6 +12,8 @@ import {
   type IdempotencyRecord,
 } from '../store/idempotency.js';
 import { findBatchIdByRequestKey } from '../store/promotions.js';
+import { findRedemptionIdByRequestKey } from '../store/redemptions.js';
+import { redemptionResult } from '../service/redemptions.js';
 
 const KEEP_MS = 24 * 60 * 60 * 1000;
 /** A claim still pending after this long belongs to a request that died (crash, kill); it may be taken over. */
@@ -77,11 +79,22 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
  * COMMIT): the batch carries the claim's request key, written in its own transaction.
  */
 async function recoverCommitted(core: Core, record: IdempotencyRecord): Promise<IdempotencyRecord> {
-  const batchId = await findBatchIdByRequestKey(core.db, requestKeyFor(record.setId, record.key, record.createdAt));
-  if (batchId === undefined) return record;
+  const requestKey = requestKeyFor(record.setId, record.key, record.createdAt);
+  const batchId = await findBatchIdByRequestKey(core.db, requestKey);
+  if (batchId === undefined) return recoverRedemption(core, record, requestKey);
   const done = { status: 200, batchId, format: record.format ?? undefined };
   await completeIdempotencyKey(core.db, record.setId, record.key, done);
   return { ...record, state: 'done', status: 200, batchId };
+}
+
+/** The same for a redemption: its row carries the claim's request key; the reply is rendered from it. */
+async function recoverRedemption(core: Core, record: IdempotencyRecord, requestKey: string): Promise<IdempotencyRecord> {
+  const redemptionId = await findRedemptionIdByRequestKey(core.db, requestKey);
+  const result = redemptionId === undefined ? undefined : await redemptionResult(core, redemptionId);
+  if (result === undefined) return record;
+  const body = JSON.stringify(result);
+  await completeIdempotencyKey(core.db, record.setId, record.key, { status: 200, body });
+  return { ...record, state: 'done', status: 200, body };
 }
 
 /** What a key is bound to: the kind of request, its query format and its exact body bytes. */

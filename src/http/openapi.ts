@@ -101,6 +101,28 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         parameters: [tokenParam, { name: 'batchId', in: 'path', required: true, schema: { type: 'integer' }, description: 'The batch id (X-Batch-Id of its response).' }],
         get: { tags: ['set URL'], operationId: 'getBatchCsv', summary: 'A batch again, as CSV', responses: { 200: { description: 'The batch.', content: csv }, ...errors(SET_URL_ERRORS) } },
       },
+      '/sets/{token}/promotions/{code}': {
+        parameters: [tokenParam, { name: 'code', in: 'path', required: true, schema: { type: 'string' }, description: 'The code, any letter case.' }],
+        get: { tags: ['set URL'], operationId: 'validatePromotion', summary: 'Could this code be redeemed now, and why not; changes nothing', responses: { 200: { description: 'Valid or not, the reason, the promotion.', content: json(schemas.validationResponse) }, ...errors({ ...SET_URL_ERRORS, 400: ['bad_request'], 404: ['not_found', 'promotion_not_found'] }) } },
+      },
+      '/sets/{token}/redemptions': {
+        parameters: [tokenParam],
+        post: {
+          tags: ['set URL'], operationId: 'redeemPromotion', summary: 'Count one use of a code, atomically', parameters: [idempotencyKey],
+          requestBody: { ...body(schemas.redemptionRequest, 'The code and the client.'), required: true },
+          responses: {
+            200: { description: 'Counted.', content: json(schemas.redemptionResponse) },
+            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'promotion_not_found'], 409: ['promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client', 'conflict'], ...WRITE_ERRORS }),
+          },
+        },
+      },
+      '/sets/{token}/redemptions/{id}/rollback': {
+        parameters: [tokenParam, { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'The redemption_id.' }],
+        post: {
+          tags: ['set URL'], operationId: 'rollbackRedemption', summary: 'Give a redemption\'s use back, once',
+          responses: { 200: { description: 'Rolled back.', content: json(schemas.rollbackResponse) }, ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'redemption_not_found'], 409: ['redemption_already_rolled_back'], ...WRITE_ERRORS }) },
+        },
+      },
       '/includes/api.php': {
         post: {
           tags: ['whmcs'], operationId: 'whmcsApi', summary: 'The WHMCS API, action=GetPromotions (seed 002)',
@@ -123,7 +145,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       },
       '/api/sets/{id}': {
         parameters: [idParam],
-        get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors(ADMIN_SET_ERRORS) } },
+        get: { ...admin, operationId: 'showSet', summary: 'One set', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetailsWithUsage) }, ...errors(ADMIN_SET_ERRORS) } },
         patch: {
           ...admin, operationId: 'updateSet', summary: 'Change a set', requestBody: { ...body(schemas.setUpdateRequest, 'The fields to change.'), required: true },
           responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
@@ -140,6 +162,22 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           ...admin, operationId: 'setPromotions', summary: 'The set\'s promotions', parameters: [{ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input') }],
           responses: { 200: { description: 'The promotions.', content: { ...json(schemas.setPromotionsResponse), ...csv } }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
         },
+      },
+      '/api/promotions/{code}/void': {
+        parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
+        post: { ...admin, operationId: 'voidPromotion', summary: 'Void one code', responses: { 200: { description: 'Voided.', content: json(schemas.voidCodeResponse) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 404: ['not_found', 'promotion_not_found'], ...WRITE_ERRORS }) } },
+      },
+      '/api/promotions/{code}/unvoid': {
+        parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
+        post: { ...admin, operationId: 'unvoidPromotion', summary: 'Restore one voided code', responses: { 200: { description: 'Restored.', content: json(schemas.voidCodeResponse) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 404: ['not_found', 'promotion_not_found'], ...WRITE_ERRORS }) } },
+      },
+      '/api/sets/{id}/batches/{batch}/void': {
+        parameters: [idParam, { name: 'batch', in: 'path', required: true, schema: { type: 'integer' } }],
+        post: { ...admin, operationId: 'voidBatch', summary: 'Void every code of a batch, in one statement', responses: { 200: { description: 'Voided.', content: json(schemas.voidBatchResponse) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, ...WRITE_ERRORS }) } },
+      },
+      '/api/sets/{id}/batches/{batch}/unvoid': {
+        parameters: [idParam, { name: 'batch', in: 'path', required: true, schema: { type: 'integer' } }],
+        post: { ...admin, operationId: 'unvoidBatch', summary: 'Restore every code of a batch', responses: { 200: { description: 'Restored.', content: json(schemas.voidBatchResponse) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, ...WRITE_ERRORS }) } },
       },
       '/api/sets/{id}/audit': {
         parameters: [idParam],

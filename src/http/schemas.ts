@@ -83,7 +83,7 @@ export const setList = z.object({ result: z.literal('success'), totalresults: z.
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
-const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
+const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
 const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;
 void everyAction;
 export const auditResponse = z
@@ -109,7 +109,9 @@ export const readyResponse = z
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'set_changed',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'database_unavailable',
+  'promotion_not_found', 'promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client',
+  'redemption_not_found', 'redemption_already_rolled_back', 'set_changed',
 ] as const satisfies readonly ErrorCode[];
 
 /** The error shape, with the codes one response may carry. */
@@ -137,3 +139,15 @@ void agreements;
 // Keep ERROR_CODES complete: every ErrorCode is listed.
 const everyCode: Agrees<(typeof ERROR_CODES)[number], ErrorCode> = true;
 void everyCode;
+
+// Issue 12: the checkout (validate, redeem, roll back), void and usage.
+const usage = z.object({ issued: z.int(), redeemed: z.int(), voided: z.int(), used_up: z.int() }).strict();
+export const setAdminDetailsWithUsage = setAdminDetails.extend({ usage });
+export const validationResponse = z
+  .object({ result: z.literal('success'), valid: z.boolean(), reason: z.enum(['not_started', 'expired', 'used_up', 'voided']).nullable(), promotion: whmcsPromotion })
+  .strict();
+export const redemptionRequest = z.object({ code: z.string().meta({ description: 'The code, any letter case.' }), client_id: z.string().optional().meta({ description: 'Required for once-per-client promotions.' }) });
+export const redemptionResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), promotion: whmcsPromotion }).strict();
+export const rollbackResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), rolled_back_at: z.string(), promotion: whmcsPromotion }).strict();
+export const voidCodeResponse = z.object({ result: z.literal('success'), promotion: whmcsPromotion, set_id: z.int(), voided: z.boolean(), changed: z.boolean() }).strict();
+export const voidBatchResponse = z.object({ result: z.literal('success'), batch_id: z.int(), set_id: z.int(), count: z.int(), voided: z.boolean() }).strict();

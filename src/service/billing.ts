@@ -7,7 +7,9 @@ import type { WhmcsHandle } from '../whmcs/db.js';
 import {
   countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, insertWhmcsPromotions, maxWhmcsPromotionId, usedRowsAfter, type NewWhmcsPromotion,
 } from '../whmcs/promotions.js';
+import { whmcsWriteDuration } from '../metrics.js';
 import type { Core } from './core.js';
+import { recordIssuedAfterBilling } from './webhook-events.js';
 import type { GroupSink } from './single-codes.js';
 
 /**
@@ -50,12 +52,15 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
   for (const batch of batches) for (const code of batch.codes) items.push({ code, terms: batch.terms });
   const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
   let ids: number[];
+  const timer = whmcsWriteDuration.startTimer();
   try {
     ids = await insertWhmcsPromotions(whmcs, items, () => {
       // Past the timeout, repair may already have given up on these batches: do not commit.
       if (core.now().getTime() - oldest > core.whmcsPendingTimeoutMs) throw new Error('WHMCS insert outlived the pending timeout');
     });
-  } catch (error) {
+    timer({ outcome: 'ok' });
+  } catch {
+    timer({ outcome: 'failed' });
     await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, batches.map((b) => b.batchId))).catch(() => {
       // promoset's own database failed as well: the batches stay pending, and repair removes them.
     });
@@ -63,7 +68,10 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
   }
   const pairs: [string, number][] = items.map((item, i) => [item.code.toLowerCase(), ids[i]]);
   try {
-    await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs));
+    await inWriteTransaction(core.db, async (trx) => {
+      await finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs);
+      await recordIssuedAfterBilling(trx, core, batches.map((b) => b.batchId));
+    });
   } catch {
     // The codes are in WHMCS but not yet shown by promoset: repair finishes them.
     throw billingUnavailable();
@@ -143,7 +151,10 @@ export async function repairPendingBatches(core: Core): Promise<RepairReport> {
     if (found.size > 0) {
       // WHMCS committed them (one transaction: all or none), so promoset shows them now.
       const pairs: [string, number][] = [...found].map(([code, row]) => [code, row.id]);
-      await inWriteTransaction(core.db, (trx) => finishWhmcsBatches(trx, [pending.id], pairs));
+      await inWriteTransaction(core.db, async (trx) => {
+        await finishWhmcsBatches(trx, [pending.id], pairs);
+        await recordIssuedAfterBilling(trx, core, [pending.id]);
+      });
       report.finished++;
     } else {
       await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, [pending.id]));

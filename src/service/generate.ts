@@ -57,7 +57,8 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
     },
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
-    issuedEvent: set.webhook_url ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
+    // With WHMCS, the event waits for WHMCS to hold the code (billing.ts).
+    issuedEvent: set.webhook_url && !core.whmcs ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
   }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   codesIssued.inc({ source: sourceOfActor(actor, false) });
   return toWhmcsPromotion(row.id, row.code, row.uses, terms);
@@ -81,7 +82,8 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
     const codes = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress, whmcs);
     if (whmcs) await markBatchesPending(trx, [id]);
-    await recordBatchIssued(trx, core, set, id, amount, terms);
+    // With WHMCS, the event waits for WHMCS to hold the codes (billing.ts).
+    if (!whmcs) await recordBatchIssued(trx, core, set, id, amount, terms);
     return { batchId: id, issued: codes };
   });
   // With WHMCS, the codes written go to it after COMMIT (billing.ts).

@@ -71,7 +71,7 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
     let piece = '';
-    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id));
+    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null);
     yield piece;
   }
 }

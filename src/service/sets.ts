@@ -65,6 +65,8 @@ function forget(core: Core, setId: number): void {
 }
 
 export interface ResolveOptions {
+  /** Also an archived set (redemption checks of its codes); never served from the cache. */
+  includeArchived?: boolean;
   /**
    * Accept the set this process last read for the token, without reading it
    * again or recomputing the HMAC. Only for callers whose write re-checks the
@@ -81,6 +83,7 @@ export interface ResolveOptions {
  * are constant-time, so a caller learns nothing about which sets exist.
  */
 export async function resolveSetToken(core: Core, token: string, options: ResolveOptions = {}): Promise<PromoSet> {
+  const includeArchived = options.includeArchived ?? false;
   const match = TOKEN_PATTERN.exec(token);
   if (!match) throw NO_SET_AT_URL();
   const [, apiKey, idText, signature] = match;
@@ -99,15 +102,16 @@ export async function resolveSetToken(core: Core, token: string, options: Resolv
   const expected = urlSignature(core, apiKey, setId);
   const signatureOk = timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
   const set = signatureOk ? await findSetById(core.db, setId) : undefined;
-  if (!set || set.archived_at !== null) {
+  if (!set || (set.archived_at !== null && !includeArchived)) {
     if (signatureOk) forget(core, setId);
     throw NO_SET_AT_URL();
   }
+  // Only live sets are kept: an archived one (shown to redemption checks) is read each time.
   if (!timingSafeEqual(Buffer.from(set.api_key.padEnd(25)), Buffer.from(apiKey))) {
-    remember(core, set, urlSignature(core, set.api_key, set.id));
+    if (set.archived_at === null) remember(core, set, urlSignature(core, set.api_key, set.id));
     throw NO_SET_AT_URL();
   }
-  remember(core, set, expected);
+  if (set.archived_at === null) remember(core, set, expected);
   return set;
 }
 

@@ -2,6 +2,7 @@ import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../do
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
+import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
 
@@ -21,7 +22,6 @@ export interface GroupSink {
    */
   publish(members: { row: PromotionRow; batch: NewBatch }[]): Promise<PromotionRow[]>;
 }
-import { insertEvents, type outboxRow } from '../store/outbox.js';
 
 /**
  * Group commit for one-code requests (seed 001's POST). A write transaction

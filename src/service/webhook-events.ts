@@ -3,7 +3,8 @@ import type { PromoSet } from '../domain/set.js';
 import { MAX_INLINE_PROMOTIONS } from '../domain/webhooks.js';
 import type { Db } from '../store/db.js';
 import { outboxRow, recordEvent } from '../store/outbox.js';
-import { listPromotionRows } from '../store/promotions.js';
+import { batchesOfSetsWithWebhooks, findBatch, listPromotionRows } from '../store/promotions.js';
+import { findSetById } from '../store/sets.js';
 import type { Core } from './core.js';
 import { setUrl } from './sets.js';
 
@@ -35,4 +36,18 @@ export async function recordBatchIssued(trx: Db, core: Core, set: PromoSet, batc
 /** For one code of a group commit: the outbox row, which the group writes with the others in one INSERT. */
 export function singleIssuedRow(core: Core, set: PromoSet, batchId: number, promotion: WhmcsPromotion) {
   return outboxRow(set.id, 'promotions.issued', issuedData(core, set, batchId, 1, [promotion]), core.now().toISOString());
+}
+
+/**
+ * With WHMCS connected, `promotions.issued` is written when the batches'
+ * codes reach WHMCS (billing.ts: its last step, or crash repair), not when
+ * promoset first stores them: no receiver hears of a code WHMCS may still
+ * refuse, and the event carries the tblpromotions ids the replies show.
+ */
+export async function recordIssuedAfterBilling(trx: Db, core: Core, batchIds: number[]): Promise<void> {
+  for (const batchId of await batchesOfSetsWithWebhooks(trx, batchIds)) {
+    const batch = await findBatch(trx, batchId);
+    const set = batch && (await findSetById(trx, batch.set_id));
+    if (batch && set) await recordBatchIssued(trx, core, set, batchId, batch.count, batch.terms);
+  }
 }

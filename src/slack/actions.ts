@@ -10,6 +10,7 @@ import { replyError } from './commands.js';
 import { postToUser } from './batch-delivery.js';
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
+import { voidFromSlack } from './voiding.js';
 
 /** Button presses. Permission is checked here again: a button outlives the message that showed it. */
 export function register(app: App, deps: SlackDeps): void {
@@ -19,6 +20,8 @@ export function register(app: App, deps: SlackDeps): void {
     /** The set the button names (its value), loaded only after the permission check. */
     set: () => Promise<PromoSet>;
     body: BlockButtonAction;
+    /** The button's raw value. */
+    value: string;
     reply: (message: Message) => Promise<unknown>;
     client: webApi.WebClient;
   }
@@ -37,7 +40,7 @@ export function register(app: App, deps: SlackDeps): void {
           if (!Number.isInteger(id) || id <= 0) throw new PromoError('bad_request', 'This button names no promo set.');
           return getSet(core, id);
         };
-        await handle({ set, body, reply, client });
+        await handle({ set, body, reply, client, value: action.value ?? '' });
       } catch (error) {
         if (respond) await replyError(respond, error, deps);
         else await postToUser(client, userId, { text: `:warning: ${error instanceof PromoError ? error.message : 'Something went wrong on our side; nothing was saved.'}` }).catch(() => undefined);
@@ -70,6 +73,14 @@ export function register(app: App, deps: SlackDeps): void {
   button(ACTIONS.archive, 'archive promo sets', async ({ set, body, reply }) => {
     const archived = await archiveSet(core, (await set()).id, `slack:${body.user.id}`);
     await reply(setUpdatedMessage(archived, 'is archived; its URL no longer issues codes'));
+  });
+
+  // On a batch's message (codes message, CSV upload): value `batch:<id>` or `code:<code>`.
+  button(ACTIONS.voidCodes, 'void codes', async ({ value, body, reply }) => {
+    const match = /^(batch|code):(.{1,200})$/.exec(value);
+    if (!match || (match[1] === 'batch' && !/^\d{1,12}$/.test(match[2]))) throw new PromoError('bad_request', 'This button names no batch or code.');
+    const target = match[1] === 'batch' ? { batchId: Number(match[2]) } : { codes: [match[2]] };
+    await reply(await voidFromSlack(core, target, false, body.user.id));
   });
 
   button(ACTIONS.newSet, 'create promo sets', async ({ body, client }) => {

@@ -3,7 +3,7 @@ import type { BulkRequest } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { generatePromotions } from '../service/generate.js';
 import { listPromotions, promotionsCsv } from '../service/promotions.js';
-import { codesMessage, errorMessage, type Message } from './blocks/messages.js';
+import { codesMessage, errorMessage, voidButton, type Message } from './blocks/messages.js';
 import { escapeText } from './blocks/text.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
@@ -61,10 +61,10 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
 
   let progress: { channel: string; ts?: string } | undefined;
   let updates = Promise.resolve();
-  const update = (text: string) => {
+  const update = (text: string, blocks: Message['blocks'] = []) => {
     const target = progress;
     if (!target?.ts) return;
-    updates = updates.then(() => client.chat.update({ channel: target.channel, ts: target.ts!, text, blocks: [] }).then(() => undefined, () => undefined));
+    updates = updates.then(() => client.chat.update({ channel: target.channel, ts: target.ts!, text, blocks }).then(() => undefined, () => undefined));
   };
 
   try {
@@ -105,7 +105,9 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
       deps.logger.warn('CSV upload to the channel failed; sending it by DM', { error: error instanceof Error ? error.message : String(error) });
       await upload(await directChannel(client, userId));
     }
-    update(`:white_check_mark: ${label}: done, batch ${result.batchId}; the CSV file is attached below.`);
+    const done = `:white_check_mark: ${label}: done, batch ${result.batchId}; the CSV file is attached below.`;
+    // The batch's message keeps a *Void batch* button (with a confirm dialog) for as long as it exists.
+    update(done, [{ type: 'section', text: { type: 'mrkdwn', text: done } }, voidButton(`batch:${result.batchId}`, result.count)]);
   } catch (error) {
     const text = errorText(error, deps.logger);
     update(`:warning: Generating ${label} failed: ${text}`);

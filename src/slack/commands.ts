@@ -11,6 +11,9 @@ import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from '
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
+import { recentBatches } from '../service/promotions.js';
+import { NO_USAGE, usageOfBatches, usageOfSet } from '../service/usage.js';
+import { voidFromSlack, voidTarget } from './voiding.js';
 import { truncate } from '../domain/text.js';
 
 export const COMMAND = '/promo';
@@ -45,7 +48,18 @@ export function register(app: App, deps: SlackDeps): void {
         case 'info': {
           const set = await findSet(core, ref);
           const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
-          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId)));
+          const batches = await recentBatches(core, { setId: set.id, limit: 5 });
+          const [setUsage, batchUsage] = await Promise.all([usageOfSet(core, set.id), usageOfBatches(core, batches.map((b) => b.id))]);
+          const usage = { set: setUsage, batches: batches.map((batch) => ({ batch, usage: batchUsage.get(batch.id) ?? NO_USAGE })) };
+          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId), usage));
+          return;
+        }
+        case 'void':
+        case 'unvoid': {
+          const restore = subcommand === 'unvoid';
+          permissions.requireAdmin(userId, `${subcommand} codes`);
+          if (Object.keys(options).length > 0) throw new PromoError('bad_request', `\`/promo ${subcommand}\` takes codes or \`batch <id>\`, no options.`);
+          await reply(await voidFromSlack(core, voidTarget(positional, restore), restore, userId));
           return;
         }
         case 'new':

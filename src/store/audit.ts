@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 
-export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'webhook_secret_rotated' | 'webhook_resent';
+export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided' | 'webhook_secret_rotated' | 'webhook_resent';
 
 export interface AuditEvent {
   id: number;

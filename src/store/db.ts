@@ -193,6 +193,27 @@ export const WRITE_TRANSACTION_ATTEMPTS = 8;
 const RETRY_BASE_MS = 25;
 const RETRY_MAX_MS = 2_000;
 
+/** Errors that mean the database could not be reached at all, not that it refused the statement. */
+const UNREACHABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, crash, cannot connect now).
+const UNREACHABLE_SQLSTATE = /^(08...|57P0[123])$/;
+
+/**
+ * The database itself is gone (network, restart, crash), as opposed to a bug
+ * or a refused statement: callers may answer 503 and a retry may succeed.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNREACHABLE_SQLSTATE.test(code))) return true;
+  // pg reports a socket closed mid-query in words only.
+  return typeof message === 'string' && /^Connection terminated|^timeout exceeded when trying to connect/.test(message);
+}
+
+/** What a client gets when promoset's database cannot be reached: nothing was saved, and trying again later is safe. */
+export function databaseUnavailable(): PromoError {
+  return new PromoError('database_unavailable', 'promoset cannot reach its database right now; nothing was saved. Please retry in a minute.', {}, { retryAfterSeconds: 5 });
+}
+
 export function isRetryableConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && RETRYABLE_SQLSTATES.has(code);

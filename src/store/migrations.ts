@@ -155,6 +155,31 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('promotions_whmcs_id').on('promotions').column('whmcs_id').execute();
     },
   },
+  '007_lifecycle': {
+    async up(db: Kysely<any>) {
+      // Nullable, no default: adding it rewrites nothing, and issuing codes writes nothing more.
+      await db.schema.alterTable('promotions').addColumn('voided_at', 'text').execute();
+      const table = isPostgres(db)
+        ? db.schema.createTable('redemptions').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('redemptions').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await table
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('promotion_id', 'integer', (c) => c.notNull().references('promotions.id'))
+        .addColumn('client_id', 'text')
+        // client_id while the promotion is once-per-client and this redemption stands, else NULL:
+        // the unique index below is then the once-per-client rule, enforced by the database.
+        .addColumn('once_key', 'text')
+        .addColumn('request_key', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('rolled_back_at', 'text')
+        .execute();
+      // Partial: only standing once-per-client redemptions are in it (and can collide); the
+      // others (once_key NULL) cost the index nothing, however often one hot code is redeemed.
+      await db.schema.createIndex('redemptions_once_key').on('redemptions').unique().columns(['promotion_id', 'once_key']).where(sql.ref('once_key'), 'is not', null).execute();
+      await db.schema.createIndex('redemptions_request_key').on('redemptions').unique().column('request_key').execute();
+    },
+  },
   '008_webhooks': {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('promo_sets').addColumn('webhook_url', 'text').execute();

@@ -146,6 +146,21 @@ export async function findBatch(db: Db, id: number): Promise<Batch | undefined> 
   return row && toBatch(row);
 }
 
+/** Which of `batchIds` belong to sets with a webhook URL (those need a `promotions.issued` event). */
+export async function batchesOfSetsWithWebhooks(db: Db, batchIds: number[]): Promise<number[]> {
+  if (batchIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('batches as b')
+    .innerJoin('promo_sets as s', 's.id', 'b.set_id')
+    .select('b.id')
+    .where('b.id', 'in', batchIds)
+    .where('s.webhook_url', 'is not', null)
+    .where('s.webhook_url', '!=', '')
+    .orderBy('b.id')
+    .execute();
+  return rows.map((row) => Number(row.id));
+}
+
 export async function listRecentBatches(db: Db, { setId, kind, limit = 10 }: { setId?: number; kind?: Batch['kind']; limit?: number } = {}): Promise<Batch[]> {
   let query = db
     .selectFrom('batches')
@@ -291,7 +306,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   if (text === undefined) {
     const values: string[] = [];
     for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
-    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id`;
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id, voided_at`;
     insertSqlCache.set(cacheKey, text);
   }
   const parameters: unknown[] = new Array(rows.length * 3);
@@ -301,7 +316,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 2] = rows[i].code;
   }
   const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id) }));
+  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null }));
 }
 
 export interface PromotionFilter {
@@ -321,6 +336,8 @@ export interface PromotionRow {
   uses: number;
   set_id: number;
   batch_id: number;
+  /** When it was voided; null while it may be used. */
+  voided_at: string | null;
 }
 
 /**
@@ -331,7 +348,7 @@ export interface PromotionRow {
 export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
   let query = db
     .selectFrom('promotions')
-    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id'])
+    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'])
     .where('id', '>', afterId)
     .where(notPending)
     .orderBy('id')
@@ -348,6 +365,7 @@ export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId
     uses: Number(row.uses),
     set_id: Number(row.set_id),
     batch_id: Number(row.batch_id),
+    voided_at: row.voided_at ?? null,
   }));
 }
 

@@ -12,6 +12,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   audit_events: AuditEventsTable;
   slack_deliveries: SlackDeliveriesTable;
+  redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
 }
 
@@ -111,6 +112,23 @@ export interface PromotionsTable {
   uses: Generated<number>;
   /** Its row id in WHMCS's tblpromotions, when WHMCS is connected. */
   whmcs_id: number | null;
+  /** When staff voided it; NULL while it may be used. */
+  voided_at: string | null;
+}
+
+/** One counted use of a promotion; rolling it back gives the use back, once. */
+export interface RedemptionsTable {
+  id: Generated<number>;
+  set_id: number;
+  promotion_id: number;
+  client_id: string | null;
+  /** client_id while the promotion is once-per-client and this redemption stands (unique with promotion_id). */
+  once_key: string | null;
+  /** The Idempotency-Key claim this redemption answers, written in its transaction (see http/idempotency.ts). */
+  request_key: string | null;
+  created_by: string;
+  created_at: string;
+  rolled_back_at: string | null;
 }
 
 /** A POST's Idempotency-Key, scoped to its set, kept 24 hours. */
@@ -145,7 +163,7 @@ export type NewBatchRow = Insertable<BatchesTable>;
 export interface AuditEventsTable {
   id: Generated<number>;
   set_id: number;
-  /** created | edited | rotated | archived | generated */
+  /** created | edited | rotated | archived | generated | voided | unvoided */
   action: string;
   actor: string;
   /** JSON: changed field names, batch id and count, … (never secrets). */

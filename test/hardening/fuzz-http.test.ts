@@ -12,7 +12,7 @@ const RUNS_PER_PROPERTY = 250;
 
 /** Field names the endpoints know, plus a few they don't, to build plausible-but-hostile bodies. */
 const KEYS = ['name', 'value', 'promo_code_type', 'start_date', 'expiry_date', 'notes', 'amount', 'code_prefix', 'code_length', 'code_type', 'format',
-  'action', 'code', 'identifier', 'secret', 'username', 'password', 'responsetype', 'promo_value', 'cycles', 'applies_to', 'api_ip_address', 'valid_days',
+  'action', 'code', 'client_id', 'identifier', 'secret', 'username', 'password', 'responsetype', 'promo_value', 'cycles', 'applies_to', 'api_ip_address', 'valid_days',
   '__proto__', 'constructor', 'toString', 'x'];
 
 const hostileValue = fc.oneof(
@@ -84,6 +84,16 @@ describe('HTTP fuzzing: every endpoint, hostile input', () => {
     );
   });
 
+  it('validate, redeem and rollback under the set URL', async () => {
+    const suffixes = fc.constantFrom('/redemptions', '/redemptions/1/rollback', '/redemptions/x/rollback', '/redemptions/99999999999/rollback', '/promotions/ABCDEF', '/promotions/%ZZ', '/promotions/%2e%2e', `/promotions/${'A'.repeat(600)}`);
+    await fc.assert(
+      fc.asyncProperty(suffixes, fc.constantFrom('POST', 'GET'), bodies, fc.boolean(), async (suffix, method, [type, body], keyed) => {
+        await send(setUrl + suffix, method, type, body, keyed ? { 'idempotency-key': 'fuzz-key' } : {});
+      }),
+      { numRuns: RUNS_PER_PROPERTY },
+    );
+  });
+
   it('forged and malformed set tokens', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 120 }), bodies, async (token, [type, body]) => {
@@ -105,7 +115,7 @@ describe('HTTP fuzzing: every endpoint, hostile input', () => {
   });
 
   it('admin REST API, with and without the token', async () => {
-    const paths = fc.constantFrom('/api/sets', `/api/sets/${1}`, '/api/sets/1/rotate', '/api/sets/1/promotions?format=xml', '/api/sets/999999', '/api/sets/abc', '/api/sets/1/audit?limit=-1', '/api/sets/1/webhooks/deliveries?status=nope', '/api/sets/1/webhooks/deliveries?limit=0', '/api/sets/1/webhooks/deliveries/evt_x/resend', '/api/sets/1/webhooks/deliveries/%ZZ/resend', '/api/sets/1/webhooks/rotate-secret');
+    const paths = fc.constantFrom('/api/sets', `/api/sets/${1}`, '/api/sets/1/rotate', '/api/sets/1/promotions?format=xml', '/api/sets/999999', '/api/sets/abc', '/api/sets/1/audit?limit=-1', '/api/sets/1/webhooks/deliveries?status=nope', '/api/sets/1/webhooks/deliveries?limit=0', '/api/sets/1/webhooks/deliveries/evt_x/resend', '/api/sets/1/webhooks/deliveries/%ZZ/resend', '/api/sets/1/webhooks/rotate-secret', '/api/promotions/NOSUCH/void', '/api/promotions/%ZZ/unvoid', '/api/sets/1/batches/1/void', '/api/sets/1/batches/999/unvoid');
     await fc.assert(
       fc.asyncProperty(paths, fc.constantFrom('POST', 'PATCH', 'GET'), fc.boolean(), bodies, async (path, method, withToken, [type, body]) => {
         // Only bodies that fail validation may be judged by "nothing stored": a valid POST /api/sets creates a set.

@@ -42,7 +42,7 @@ describe('admin REST API (/api/sets)', () => {
 
     const list = await call('GET', '/api/sets');
     expect(list.json).toMatchObject({ result: 'success', totalresults: 1, sets: [{ id, name: 'Spring', promotions: 0, batches: 0 }] });
-    expect((await call('GET', `/api/sets/${id}`)).json).toEqual(created.json);
+    expect((await call('GET', `/api/sets/${id}`)).json).toEqual({ ...created.json, usage: { issued: 0, redeemed: 0, voided: 0, used_up: 0 } });
 
     const updated = await call('PATCH', `/api/sets/${id}`, { notes: 'for partners', promo_value: 30 });
     expect(updated.status).toBe(200);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
+import { listPromotions } from '../../src/service/promotions.js';
+import { redeemPromotion } from '../../src/service/redemptions.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet } from './helpers.js';
 
@@ -52,12 +54,16 @@ describe('the HTTP docs\' curl examples work as written', () => {
     const other = await makeSet(service);
     const batch = await generatePromotions(service.core, set, { amount: 5 }, 'test');
     const issued = await generatePromotion(service.core, set, {}, 'test');
+    const [batchCode] = await listPromotions(service.core, { batchId: batch.batchId });
+    const redemption = await redeemPromotion(service.core, set, { code: batchCode.code }, 'test');
     const env = {
       PROMOSET: service.url,
       SET_URL: localSetUrl(service, set),
       SET_ID: String(other.id),
       BATCH_ID: String(batch.batchId),
       CODE: issued.code,
+      REDEMPTION_ID: String(redemption.redemption_id),
+      BATCH_SET_ID: String(set.id),
       ADMIN_API_TOKEN: 'docs-admin-token-0123',
       WHMCS_API_IDENTIFIER: 'docs-id',
       WHMCS_API_SECRET: 'docs-secret',

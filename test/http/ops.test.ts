@@ -37,10 +37,12 @@ describe('GET /openapi.json', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(document.paths).sort()).toEqual([
-      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
+      '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
+      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
       '/api/sets/{id}/webhooks/deliveries', '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', '/api/sets/{id}/webhooks/rotate-secret',
       '/healthz', '/includes/api.php', '/metrics', '/openapi.json', '/readyz',
       '/sets/{token}', '/sets/{token}/batches/{batchId}.csv', '/sets/{token}/codes',
+      '/sets/{token}/promotions/{code}', '/sets/{token}/redemptions', '/sets/{token}/redemptions/{id}/rollback',
     ]);
     // Request bodies come from the routes' parsers: the bulk body knows `amount`, the set URL's the seed's overrides.
     const bulk = document.paths['/sets/{token}/codes'].post;
@@ -76,14 +78,18 @@ describe('GET /metrics', () => {
   });
   afterAll(() => slack.stop());
 
-  it('counts codes by source, refusals, Slack acks and request durations by route template', async () => {
+  it('counts codes by source, redemptions by outcome, refusals, Slack acks and request durations by route template', async () => {
     const { service } = slack;
-    const set = await makeSet(service, { name: 'Metered' });
+    const set = await makeSet(service, { name: 'Metered', max_uses: 1 });
     const url = localSetUrl(service, set);
     const before = (await rawRequest(`${service.url}/metrics`)).text;
 
     expect((await rawRequest(url, { method: 'POST' })).status).toBe(200);
-    expect((await postJson(`${url}/codes`, { amount: 7 })).status).toBe(200);
+    const bulk = await postJson(`${url}/codes`, { amount: 7 });
+    expect(bulk.status).toBe(200);
+    // Redemptions by outcome: one counted, then refused as used up (max_uses 1).
+    expect((await postJson(`${url}/redemptions`, { code: bulk.json.promotions[0].code })).status).toBe(200);
+    expect((await postJson(`${url}/redemptions`, { code: bulk.json.promotions[0].code })).status).toBe(409);
     const { responseUrl } = await slack.command('code Metered');
     expect(JSON.stringify((await slack.replyTo(responseUrl)).body)).toMatch(/Metered/);
     expect((await rawRequest(url.replace(/.{4}$/, '0000'), { method: 'POST' })).status).toBe(404); // forged token
@@ -101,6 +107,8 @@ describe('GET /metrics', () => {
     expect(moved('promoset_codes_issued_total', { source: 'slack' })).toBe(1);
     expect(moved('promoset_codes_issued_total', { source: 'cli' })).toBe(3);
     expect(moved('promoset_slack_acks_total', { kind: 'command' })).toBe(1);
+    expect(moved('promoset_redemptions_total', { outcome: 'redeemed' })).toBe(1);
+    expect(moved('promoset_redemptions_total', { outcome: 'promotion_used_up' })).toBe(1);
     expect(moved('promoset_http_refused_total', { route: '/sets/{token}', reason: 'not_found' })).toBe(1);
     expect(moved('promoset_http_refused_total', { route: '/sets/{token}', reason: 'rate_limited' })).toBe(1);
     expect(moved('promoset_http_request_duration_seconds_count', { method: 'POST', route: '/sets/{token}', status: '200' })).toBe(2);

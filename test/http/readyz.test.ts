@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from '../support/databases.js';
 import { startTestService, type TestService } from '../support/service.js';
+import type { PromoSet } from '../../src/domain/set.js';
 import { localSetUrl, makeSet, postForm, rawRequest } from './helpers.js';
 
 async function readyz(service: TestService): Promise<{ status: number; body: any; cacheControl: string | null }> {
@@ -90,6 +91,7 @@ describe.skipIf(!POSTGRES_URL)('GET /readyz when PostgreSQL goes away', () => {
   let database: TestDatabase;
   let proxy: CuttableProxy;
   let service: TestService;
+  let set: PromoSet;
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
@@ -100,6 +102,7 @@ describe.skipIf(!POSTGRES_URL)('GET /readyz when PostgreSQL goes away', () => {
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
     service = await startTestService({ DATABASE_URL: viaProxy.toString() });
+    set = await makeSet(service, { name: 'outage' });
   });
   afterAll(async () => {
     await service?.stop();
@@ -111,7 +114,13 @@ describe.skipIf(!POSTGRES_URL)('GET /readyz when PostgreSQL goes away', () => {
     await proxy.cut();
     expect(await readyz(service)).toEqual({ status: 503, body: { status: 'not_ready', dependencies: { database: 'unreachable', slack: 'off' } }, cacheControl: 'no-store' });
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    // Issuing meanwhile is a 503 a client can act on (retry later), never a 500.
+    const refused = await rawRequest(localSetUrl(service, set), { method: 'POST' });
+    expect(refused.status).toBe(503);
+    expect(refused.json).toMatchObject({ result: 'error', code: 'database_unavailable' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     await proxy.open();
     expect(await readyz(service)).toMatchObject({ status: 200, body: { status: 'ready', dependencies: { database: 'ok' } } });
+    expect((await rawRequest(localSetUrl(service, set), { method: 'POST' })).status).toBe(200);
   });
 });

@@ -6,6 +6,8 @@ import { promotionsCsv } from '../../service/promotions.js';
 import { archiveSet, createSet, getSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from '../../service/sets.js';
 import { resendDelivery, webhookOverview } from '../../service/webhooks.js';
 import { getPromotions } from '../../service/whmcs.js';
+import { usageOfSet } from '../../service/usage.js';
+import { voidBatch, voidPromotions } from '../../service/voiding.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
 import { auditLimit, listFormat } from '../schemas.js';
@@ -61,8 +63,33 @@ async function create({ req, res, app }: RouteRequest): Promise<void> {
 }
 
 async function show({ res, app, params }: RouteRequest): Promise<void> {
-  sendJson(res, 200, details(app.core, await getSet(app.core, setIdParam(params[0]))));
+  const set = await getSet(app.core, setIdParam(params[0]));
+  const usage = await usageOfSet(app.core, set.id);
+  sendJson(res, 200, { ...details(app.core, set), usage: { issued: usage.issued, redeemed: usage.redeemed, voided: usage.voided, used_up: usage.usedUp } });
 }
+
+function codeParam(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new PromoError('bad_request', 'The code in the path is not valid URL encoding.');
+  }
+}
+
+/** `POST /api/promotions/{code}/void` and `/unvoid`: one code off or back on; doing it twice is harmless (changed: false). */
+const voidCode = (restore: boolean): RouteHandler => async ({ req, res, app, params }) => {
+  await readBody(req);
+  const [result] = await voidPromotions(app.core, [codeParam(params[0])], ACTOR, { restore });
+  sendJson(res, 200, { result: 'success', ...result });
+};
+
+/** `POST /api/sets/{id}/batches/{batch}/void` (and `/unvoid`): every code of the batch, in one statement. */
+const voidSetBatch = (restore: boolean): RouteHandler => async ({ req, res, app, params }) => {
+  const set = await getSet(app.core, setIdParam(params[0]));
+  await readBody(req);
+  const result = await voidBatch(app.core, Number(params[1]), ACTOR, { restore, setId: set.id });
+  sendJson(res, 200, { result: 'success', ...result });
+};
 
 async function update({ req, res, app, params }: RouteRequest): Promise<void> {
   const id = setIdParam(params[0]);
@@ -132,4 +159,8 @@ export const adminRoutes: Route[] = [
   { name: '/api/sets/{id}/webhooks/deliveries', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
   { name: '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },
   { name: '/api/sets/{id}/webhooks/rotate-secret', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook) } },
+  { name: '/api/sets/{id}/batches/{batch}/void', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/void$/, methods: { POST: withAuth(voidSetBatch(false)) } },
+  { name: '/api/sets/{id}/batches/{batch}/unvoid', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/unvoid$/, methods: { POST: withAuth(voidSetBatch(true)) } },
+  { name: '/api/promotions/{code}/void', pattern: /^\/api\/promotions\/([^/]{1,600})\/void$/, methods: { POST: withAuth(voidCode(false)) } },
+  { name: '/api/promotions/{code}/unvoid', pattern: /^\/api\/promotions\/([^/]{1,600})\/unvoid$/, methods: { POST: withAuth(voidCode(true)) } },
 ];

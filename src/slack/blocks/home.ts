@@ -1,6 +1,7 @@
 import type { types } from '@slack/bolt';
 import type { Batch } from '../../store/promotions.js';
 import type { SetSummary } from '../../service/sets.js';
+import { NO_USAGE, usageText, type Usage } from '../../service/usage.js';
 import { ACTIONS, count, NAME_CHARS, SETS_PER_PAGE } from './messages.js';
 import { shortText, truncateMrkdwn } from './text.js';
 
@@ -8,7 +9,7 @@ import { shortText, truncateMrkdwn } from './text.js';
 export const HOME_SETS = 40;
 
 /** The App Home tab: sets with counts (the newest HOME_SETS), recent batches, and a New set button. */
-export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boolean): types.HomeView {
+export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boolean, usage: { sets: Map<number, Usage>; batches: Map<number, Usage> } = { sets: new Map(), batches: new Map() }): types.HomeView {
   const names = new Map(summaries.map(({ set }) => [set.id, set.name]));
   const blocks: types.KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: 'Promo sets' } },
@@ -25,7 +26,7 @@ export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boo
     const value = set.promo_code_type === 'Percentage' ? `${set.promo_value}%` : `${set.promo_value} ${set.promo_code_type}`;
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*${shortText(set.name, NAME_CHARS)}* (id ${set.id})\n${value} · ${count(promotions, 'code')} in ${count(batchCount, 'batch', 'batches')}` },
+      text: { type: 'mrkdwn', text: `*${shortText(set.name, NAME_CHARS)}* (id ${set.id})\n${value} · ${count(promotions, 'code')} in ${count(batchCount, 'batch', 'batches')}\n${usageText(usage.sets.get(set.id) ?? NO_USAGE)}` },
     });
   }
   if (summaries.length > shown.length) {

@@ -3,6 +3,8 @@ import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
+import { usageText, type Usage } from '../../service/usage.js';
+import type { Batch } from '../../store/promotions.js';
 import type { PageWindow } from '../../domain/pages.js';
 import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
 import type { WebhookOverview } from '../../service/webhooks.js';
@@ -21,6 +23,8 @@ export const ACTIONS = {
   rotate: 'set_rotate',
   archive: 'set_archive',
   newSet: 'home_new_set',
+  /** Void the codes of the message it sits on: value `batch:<id>` or `code:<code>`. */
+  voidCodes: 'codes_void',
 } as const;
 
 /** "1 code", "2,500 codes". */
@@ -47,6 +51,7 @@ export const USAGE = [
   '• `/promo code <set> [value=… type="Fixed Amount" start=YYYY-MM-DD expiry=YYYY-MM-DD name=… notes="…"]`: one code, now',
   '• `/promo codes <set> [amount]`: many codes (up to 100,000; more than 20 arrive as a CSV file)',
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
+  '• `/promo void <code> [code …]`, `/promo void batch <id>`: switch codes off (checkouts refuse them); `/promo unvoid …` restores them',
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
   '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
@@ -116,13 +121,25 @@ function setButtons(set: PromoSet): Block {
   };
 }
 
+export interface UsageView {
+  set: Usage;
+  /** Recent batches, newest first, with their own counts. */
+  batches: { batch: Batch; usage: Usage }[];
+}
+
+/** "Batch 12 (2026-03-01, 500 codes): 500 issued · 3 redeemed · 0 voided · 0 used up" */
+export function batchUsageLine({ batch, usage }: { batch: Batch; usage: Usage }): string {
+  return `• Batch ${batch.id} (${batch.created_at.slice(0, 10)}): ${usageText(usage)}`;
+}
+
 /** `secrets` is true for people who may manage sets: they see the URL, api_key and the buttons. */
-export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean): Message {
+export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean, usage?: UsageView): Message {
   const { set } = summary;
   const heading = `*${setName(set)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
-  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}`;
+  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}${usage ? `: ${usageText(usage.set)}` : ''}`;
   const blocks: Block[] = [section(heading), ...sectionsOf(setFieldLines(set, url, secrets)), context(counts)];
   if (isShortened(set)) blocks.push(context(`Long values are shortened (…). \`promoset sets show ${set.id}\` or \`GET /api/sets/${set.id}\` shows them in full.`));
+  if (usage && usage.batches.length > 0) blocks.push(section(truncateMrkdwn(`*Recent batches*\n${usage.batches.map(batchUsageLine).join('\n')}`, 3000)));
   if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
   if (!set.archived_at && secrets) blocks.push(setButtons(set));
@@ -204,12 +221,41 @@ export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchI
   const terms = first ? `${first.value} ${first.type}, valid ${first.startdate} to ${first.expirationdate}, max uses ${first.maxuses === 0 ? 'unlimited' : first.maxuses}` : '';
   const heading = promotions.length === 1 ? `A new code from *${setName(set)}*` : `${promotions.length} new codes from *${setName(set)}* (batch ${batchId})`;
   const text = `${heading}: ${promotions.map((p) => p.code).join(', ')}`;
+  const target = promotions.length === 1 ? `code:${first.code}` : `batch:${batchId}`;
   return {
     text,
     blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms),
       // The ids GetPromotions and WHMCS (tblpromotions) know them by.
-      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000))],
+      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000)), voidButton(target, promotions.length)],
   };
+}
+
+/** The *Void batch* (or *Void code*) button, with a confirm dialog: checkouts refuse the codes at once. */
+export function voidButton(target: string, codes: number): Block {
+  const one = codes === 1;
+  return {
+    type: 'actions',
+    block_id: `void_${target}`.slice(0, 255),
+    elements: [
+      {
+        type: 'button', action_id: ACTIONS.voidCodes, text: { type: 'plain_text', text: one ? 'Void code' : 'Void batch' }, value: target.slice(0, 2000), style: 'danger',
+        confirm: {
+          title: { type: 'plain_text', text: one ? 'Void this code?' : 'Void the whole batch?' },
+          text: { type: 'plain_text', text: `${one ? 'This code stops working' : `All ${codes.toLocaleString('en-US')} codes of this batch stop working`} at once: validation and redemption refuse them. \`/promo unvoid\` restores them.` },
+          confirm: { type: 'plain_text', text: 'Void' },
+          deny: { type: 'plain_text', text: 'Cancel' },
+        },
+      },
+    ],
+  };
+}
+
+/** The answer to a void or unvoid. */
+export function voidedMessage(what: string, changed: number, total: number, restore: boolean): Message {
+  const verb = restore ? 'restored' : 'voided';
+  const unchanged = total - changed;
+  const text = `${restore ? ':leftwards_arrow_with_hook:' : ':no_entry_sign:'} ${what}: ${count(changed, 'code')} ${verb}${unchanged > 0 ? ` (${count(unchanged, 'code')} already ${restore ? 'valid' : 'voided'})` : ''}.${restore ? '' : ' Checkouts refuse them now; `/promo unvoid` restores them.'}`;
+  return { text, blocks: [section(text)] };
 }
 
 /** One page of the audit trail, newest first, one line an event. */
@@ -220,7 +266,11 @@ export function auditMessage(set: PromoSet, events: AuditEvent[], window: PageWi
   const heading = `Audit trail of *${setName(set)}* (id ${set.id}),${range} newest first:`;
   const lines = events.map((e) => {
     const fields = (e.detail.fields as string[] | undefined)?.join(', ') || 'nothing';
-    const what = e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})` : e.action === 'edited' ? `edited ${truncate(fields, 200)}` : e.action;
+    const what =
+      e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})`
+      : e.action === 'edited' ? `edited ${truncate(fields, 200)}`
+      : e.action === 'voided' || e.action === 'unvoided' ? `${e.action} ${count(Number(e.detail.count), 'code')}${e.detail.batch_id !== undefined ? ` (batch ${e.detail.batch_id})` : `: ${escapeText(truncate(((e.detail.codes as string[] | undefined) ?? []).slice(0, 10).join(', '), 200))}`}`
+      : e.action;
     return `• ${e.created_at.slice(0, 19).replace('T', ' ')} UTC: ${what} by ${actorText(e.actor)}`;
   });
   const blocks = [section(heading), ...sectionsOf(lines.length > 0 ? lines : ['Nothing yet.'])];

@@ -1,0 +1,120 @@
+import { PromoError } from '../domain/errors.js';
+import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
+import { insertAuditEvent } from '../store/audit.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
+import { insertEvents, outboxRow } from '../store/outbox.js';
+import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
+import { findSetById } from '../store/sets.js';
+import { findPromotionsByCodes, setBatchVoided, setVoided } from '../store/redemptions.js';
+import { nowIso, type Core } from './core.js';
+import { getBatch } from './promotions.js';
+import { batchTerms } from './redemptions.js';
+
+/**
+ * Void and restore: staff switch codes off (a leaked code, a cancelled
+ * campaign) and back on. A voided code is refused by validate and redeem
+ * (store/redemptions.ts countUse checks voided_at in the same statement).
+ * Every change is in the audit trail of the code's set.
+ */
+
+export interface VoidedPromotion {
+  promotion: WhmcsPromotion;
+  set_id: number;
+  voided: boolean;
+  /** False when it already was in the asked state (voiding twice is harmless). */
+  changed: boolean;
+}
+
+/** At most this many codes are named in one audit entry (the count is always exact). */
+const AUDIT_CODES = 100;
+
+/**
+ * Void (or, with `restore`, unvoid) promotions by code, any letter case.
+ * All named codes must exist (in `setId`, when given) or nothing changes.
+ */
+export async function voidPromotions(core: Core, codes: string[], actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<VoidedPromotion[]> {
+  const wanted = codes.map((c) => c.trim()).filter((c) => c !== '');
+  if (wanted.length === 0) throw new PromoError('bad_request', `Name at least one code to ${options.restore ? 'unvoid' : 'void'}.`);
+  const found = await findPromotionsByCodes(core.db, wanted);
+  // In the order the codes were named, so a person reads the answer against the list they gave.
+  const order = new Map(wanted.map((c, i) => [c.toLowerCase(), i] as const).reverse());
+  const inScope = found.filter((row) => options.setId === undefined || row.set_id === options.setId).sort((a, b) => (order.get(a.code.toLowerCase()) ?? 0) - (order.get(b.code.toLowerCase()) ?? 0));
+  const known = new Set(inScope.map((row) => row.code.toLowerCase()));
+  const missing = wanted.filter((c) => !known.has(c.toLowerCase()));
+  if (missing.length > 0) {
+    const where = options.setId === undefined ? '' : ' in this set';
+    throw new PromoError('promotion_not_found', `There is no promotion ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ''}${where}; nothing was changed. Check the codes for typos.`);
+  }
+  const now = nowIso(core);
+  const voidedAt = options.restore ? null : now;
+  const changed = await inWriteTransaction(core.db, async (trx) => {
+    const ids = new Set(await setVoided(trx, inScope.map((row) => row.seq), voidedAt));
+    const bySet = new Map<number, string[]>();
+    for (const row of inScope) if (ids.has(row.seq)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
+    for (const [setId, setCodes] of bySet) {
+      await insertAuditEvent(trx, { set_id: setId, action: options.restore ? 'unvoided' : 'voided', actor, detail: { codes: setCodes.slice(0, AUDIT_CODES), count: setCodes.length }, created_at: now });
+    }
+    // A `promotion.voided` / `promotion.unvoided` webhook event per changed code, in this transaction.
+    // With WHMCS connected, its expirationdate moves to yesterday here (restored from the batch's terms on unvoid).
+    await recordVoidEvents(core, trx, inScope.filter((row) => ids.has(row.seq)), !!options.restore, now);
+    return ids;
+  });
+  return Promise.all(
+    inScope.map(async (row) => ({
+      promotion: toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
+      set_id: row.set_id,
+      voided: !options.restore,
+      changed: changed.has(row.seq),
+    })),
+  );
+}
+
+/** Outbox rows per INSERT for a batch's events. */
+const EVENT_PAGE = 1000;
+
+async function webhookUrlOf(db: Db, setId: number): Promise<string | null> {
+  return (await findSetById(db, setId))?.webhook_url ?? null;
+}
+
+/** One event per changed promotion, for the sets that have a webhook_url (others cost one lookup per set). */
+async function recordVoidEvents(core: Core, trx: Db, rows: PromotionRow[], restore: boolean, now: string): Promise<void> {
+  const hooked = new Map<number, boolean>();
+  const events = [];
+  for (const row of rows) {
+    if (!hooked.has(row.set_id)) hooked.set(row.set_id, (await webhookUrlOf(trx, row.set_id)) !== null);
+    if (!hooked.get(row.set_id)) continue;
+    const promotion = toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, trx, row.batch_id));
+    events.push(outboxRow(row.set_id, restore ? 'promotion.unvoided' : 'promotion.voided', { promotion }, now));
+  }
+  for (let i = 0; i < events.length; i += EVENT_PAGE) await insertEvents(trx, events.slice(i, i + EVENT_PAGE));
+}
+
+export interface BatchVoidResult {
+  batch_id: number;
+  set_id: number;
+  /** Codes whose state changed (already voided ones are not counted again). */
+  count: number;
+  voided: boolean;
+}
+
+/** Void (or restore) every code of a batch in one UPDATE, however many: 100,000 codes is one statement. */
+export async function voidBatch(core: Core, batchId: number, actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<BatchVoidResult> {
+  const batch = await getBatch(core, batchId, options.setId);
+  const now = nowIso(core);
+  const count = await inWriteTransaction(core.db, async (trx) => {
+    const n = await setBatchVoided(trx, batch.id, options.restore ? null : now);
+    await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
+    // Webhook events for the batch's codes (only when its set has a webhook_url), a page at a time.
+    // With WHMCS connected, the codes' expiration dates move here too.
+    if (n > 0 && (await webhookUrlOf(trx, batch.set_id))) {
+      for (let afterId = 0; ; ) {
+        const page = await listPromotionRows(trx, { batchId: batch.id }, afterId, EVENT_PAGE);
+        await recordVoidEvents(core, trx, page.filter((row) => (row.voided_at === now) === !options.restore), !!options.restore, now);
+        if (page.length < EVENT_PAGE) break;
+        afterId = page[page.length - 1].seq;
+      }
+    }
+    return n;
+  });
+  return { batch_id: batch.id, set_id: batch.set_id, count, voided: !options.restore };
+}

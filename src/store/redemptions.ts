@@ -1,0 +1,232 @@
+import { CompiledQuery, sql } from 'kysely';
+import { NO_DATE } from '../domain/dates.js';
+import { isPostgres, type Db } from './db.js';
+import type { PromotionRow } from './promotions.js';
+
+/**
+ * Count one use of the set's promotion `code`, if the rules allow it now, in
+ * ONE conditional statement: not voided, within its dates, and under its
+ * batch's maxuses (0 = unlimited). The terms live on the (immutable) batch
+ * row, read by primary key inside the statement, so issuing stays narrow and
+ * cheap. Both databases re-check the WHERE on the row they lock (SQLite by
+ * serialising writers, PostgreSQL by re-evaluating it after a concurrent
+ * update), so N concurrent requests can never push uses past maxuses.
+ * Returns the updated row, or undefined when nothing was counted.
+ */
+export async function countUse(db: Db, setId: number, code: string, today: string): Promise<PromotionRow | undefined> {
+  const { rows } = await db.executeQuery<StoredPromotion>(CompiledQuery.raw(statement(db, COUNT_USE), [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today]));
+  return rows[0] && normalise(rows[0]);
+}
+
+/** Hot-path statements are plain text (placeholders per dialect): building them through the query builder cost more than running them. */
+const COUNT_USE = `update promotions set uses = uses + 1
+    where lower(code) = ? and set_id = ? and voided_at is null
+      and exists (
+        select 1 from batches b
+        where b.id = promotions.batch_id
+          and (b.maxuses = 0 or promotions.uses < b.maxuses)
+          and (b.startdate = ? or b.startdate <= ?)
+          and (b.expirationdate = ? or b.expirationdate >= ?))
+    returning id, whmcs_id, code, uses, set_id, batch_id, voided_at`;
+
+const INSERT_REDEMPTION = `insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+    values (?, ?, ?, ?, ?, ?, ?) on conflict (promotion_id, once_key) where once_key is not null do nothing returning id`;
+
+const postgresText = new Map<string, string>();
+
+/** `text` with PostgreSQL's $n placeholders on PostgreSQL, as written (?) on SQLite. */
+function statement(db: Db, text: string): string {
+  if (!isPostgres(db)) return text;
+  let converted = postgresText.get(text);
+  if (converted === undefined) {
+    let n = 0;
+    converted = text.replace(/\?/g, () => `$${++n}`);
+    postgresText.set(text, converted);
+  }
+  return converted;
+}
+
+/** Give one use back (a rolled-back redemption); never below zero. */
+export async function releaseUse(db: Db, promotionId: number): Promise<PromotionRow | undefined> {
+  const { rows } = await sql<StoredPromotion>`
+    update promotions set uses = uses - 1 where id = ${promotionId} and uses > 0
+    returning id, whmcs_id, code, uses, set_id, batch_id, voided_at`.execute(db);
+  return rows[0] && normalise(rows[0]);
+}
+
+/** One promotion of one set by code, any letter case (through the unique index on lower(code)). */
+export async function findSetPromotion(db: Db, setId: number, code: string): Promise<PromotionRow | undefined> {
+  const row = await db
+    .selectFrom('promotions')
+    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'])
+    .where(sql`lower(code)`, '=', code.trim().toLowerCase())
+    .executeTakeFirst();
+  if (!row || Number(row.set_id) !== setId) return undefined;
+  return normalise(row);
+}
+
+/** Promotions by code in any set, any letter case; codes not found are simply absent. */
+export async function findPromotionsByCodes(db: Db, codes: string[]): Promise<PromotionRow[]> {
+  const found: PromotionRow[] = [];
+  const keys = [...new Set(codes.map((c) => c.trim().toLowerCase()))];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('promotions')
+      .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'])
+      .where(sql`lower(code)`, 'in', keys.slice(i, i + 500))
+      .execute();
+    found.push(...rows.map(normalise));
+  }
+  return found;
+}
+
+export async function findPromotionById(db: Db, id: number): Promise<PromotionRow | undefined> {
+  const row = await db.selectFrom('promotions').select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at']).where('id', '=', id).executeTakeFirst();
+  return row && normalise(row);
+}
+
+export interface NewRedemption {
+  set_id: number;
+  promotion_id: number;
+  client_id: string | null;
+  once_key: string | null;
+  request_key: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+/**
+ * Record a redemption; undefined when its once_key is taken (this client
+ * already redeemed this once-per-client promotion). ON CONFLICT keeps a
+ * PostgreSQL transaction usable, so the caller decides what to roll back.
+ */
+export async function insertRedemption(db: Db, r: NewRedemption): Promise<number | undefined> {
+  const { rows } = await db.executeQuery<{ id: number | string }>(
+    CompiledQuery.raw(statement(db, INSERT_REDEMPTION), [r.set_id, r.promotion_id, r.client_id, r.once_key, r.request_key, r.created_by, r.created_at]),
+  );
+  return rows[0] && Number(rows[0].id);
+}
+
+export interface Redemption {
+  id: number;
+  set_id: number;
+  promotion_id: number;
+  client_id: string | null;
+  request_key: string | null;
+  created_by: string;
+  created_at: string;
+  rolled_back_at: string | null;
+}
+
+export async function findRedemption(db: Db, id: number): Promise<Redemption | undefined> {
+  const row = await db.selectFrom('redemptions').select(['id', 'set_id', 'promotion_id', 'client_id', 'request_key', 'created_by', 'created_at', 'rolled_back_at']).where('id', '=', id).executeTakeFirst();
+  return row && { ...row, id: Number(row.id), set_id: Number(row.set_id), promotion_id: Number(row.promotion_id) };
+}
+
+/** The redemption made for a request (an Idempotency-Key claim), if its transaction committed. */
+export async function findRedemptionIdByRequestKey(db: Db, requestKey: string): Promise<number | undefined> {
+  const row = await db.selectFrom('redemptions').select('id').where('request_key', '=', requestKey).executeTakeFirst();
+  return row && Number(row.id);
+}
+
+/**
+ * Mark a standing redemption rolled back, once: the conditional UPDATE's row
+ * count decides between concurrent rollbacks. Its once_key is freed, so the
+ * client may redeem the promotion again. Returns the promotion id, or
+ * undefined when it was not standing (missing, another set's, or rolled back).
+ */
+export async function markRolledBack(db: Db, id: number, setId: number, now: string): Promise<number | undefined> {
+  const row = await db
+    .updateTable('redemptions')
+    .set({ rolled_back_at: now, once_key: null })
+    .where('id', '=', id)
+    .where('set_id', '=', setId)
+    .where('rolled_back_at', 'is', null)
+    .returning('promotion_id')
+    .executeTakeFirst();
+  return row && Number(row.promotion_id);
+}
+
+/** Void (or restore, with `voidedAt` null) promotions by id, in one statement; returns the rows that changed. */
+export async function setVoided(db: Db, ids: number[], voidedAt: string | null): Promise<number[]> {
+  const changed: number[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .updateTable('promotions')
+      .set({ voided_at: voidedAt })
+      .where('id', 'in', ids.slice(i, i + 500))
+      .where('voided_at', voidedAt === null ? 'is not' : 'is', null)
+      .returning('id')
+      .execute();
+    changed.push(...rows.map((r) => Number(r.id)));
+  }
+  return changed;
+}
+
+/** Void (or restore) every promotion of a batch in ONE statement, whatever its size; returns how many changed. */
+export async function setBatchVoided(db: Db, batchId: number, voidedAt: string | null): Promise<number> {
+  const result = await db
+    .updateTable('promotions')
+    .set({ voided_at: voidedAt })
+    .where('batch_id', '=', batchId)
+    .where('voided_at', voidedAt === null ? 'is not' : 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export interface Usage {
+  issued: number;
+  /** Uses counted (rolled-back redemptions excluded). */
+  redeemed: number;
+  voided: number;
+  /** Promotions with a use limit that they have reached. */
+  usedUp: number;
+}
+
+export const NO_USAGE: Usage = { issued: 0, redeemed: 0, voided: 0, usedUp: 0 };
+
+/** Usage per batch, for the given set or batches (one grouped scan). */
+export async function usageByBatch(db: Db, filter: { setId?: number; batchIds?: number[] }): Promise<Map<number, Usage & { setId: number }>> {
+  if (filter.batchIds?.length === 0) return new Map();
+  let query = db
+    .selectFrom('promotions as p')
+    .innerJoin('batches as b', 'b.id', 'p.batch_id')
+    .select((eb) => [
+      'p.batch_id',
+      'p.set_id',
+      eb.fn.countAll<number | string>().as('issued'),
+      eb.fn.coalesce(eb.fn.sum<number | string>('p.uses'), sql<number>`0`).as('redeemed'),
+      sql<number | string>`sum(case when p.voided_at is null then 0 else 1 end)`.as('voided'),
+      sql<number | string>`sum(case when b.maxuses > 0 and p.uses >= b.maxuses then 1 else 0 end)`.as('used_up'),
+    ])
+    .groupBy(['p.batch_id', 'p.set_id']);
+  if (filter.setId !== undefined) query = query.where('p.set_id', '=', filter.setId);
+  if (filter.batchIds !== undefined) query = query.where('p.batch_id', 'in', filter.batchIds);
+  const rows = await query.execute();
+  return new Map(rows.map((r) => [Number(r.batch_id), { setId: Number(r.set_id), issued: Number(r.issued), redeemed: Number(r.redeemed), voided: Number(r.voided), usedUp: Number(r.used_up) }]));
+}
+
+/** Usage per set, over all its promotions (one grouped scan). */
+export async function usageBySet(db: Db, setId?: number): Promise<Map<number, Usage>> {
+  let query = db
+    .selectFrom('promotions as p')
+    .innerJoin('batches as b', 'b.id', 'p.batch_id')
+    .select((eb) => [
+      'p.set_id',
+      eb.fn.countAll<number | string>().as('issued'),
+      eb.fn.coalesce(eb.fn.sum<number | string>('p.uses'), sql<number>`0`).as('redeemed'),
+      sql<number | string>`sum(case when p.voided_at is null then 0 else 1 end)`.as('voided'),
+      sql<number | string>`sum(case when b.maxuses > 0 and p.uses >= b.maxuses then 1 else 0 end)`.as('used_up'),
+    ])
+    .groupBy('p.set_id');
+  if (setId !== undefined) query = query.where('p.set_id', '=', setId);
+  const rows = await query.execute();
+  return new Map(rows.map((r) => [Number(r.set_id), { issued: Number(r.issued), redeemed: Number(r.redeemed), voided: Number(r.voided), usedUp: Number(r.used_up) }]));
+}
+
+/** `id` is the one shown (its tblpromotions id when WHMCS holds it); `seq` is promoset's own, for references. */
+interface StoredPromotion { id: number | string; whmcs_id: number | string | null; code: string; uses: number | string; set_id: number | string; batch_id: number | string; voided_at: string | null }
+
+function normalise(row: StoredPromotion): PromotionRow {
+  return { id: Number(row.whmcs_id ?? row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null };
+}
