@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { codeGenerator } from '../src/domain/codes.js';
 import { openCore, type Core } from '../src/service/core.js';
 import { generatePromotions } from '../src/service/generate.js';
@@ -32,6 +36,43 @@ export function freshSqlite(): FreshDatabase {
  * transaction, into the same table with the same indexes (made by promoset's
  * own migrations). Codes are made before the clock starts: nothing else is timed.
  */
+/** 100k distinct codes, made before any clock starts: 100k random 8-character codes collide with each other about one run in 40. */
+function distinctCodes(): string[] {
+  const next = codeGenerator({ prefix: '', length: 8, alphabet: 'default' });
+  const distinct = new Set<string>();
+  while (distinct.size < BULK) distinct.add(next());
+  return [...distinct];
+}
+
+const RAW_BATCH_SQL = `insert into batches (set_id, kind, count, prefix_key, code_length, code_alphabet, created_by, created_at, type, value, cycles, appliesto, requires, startdate, expirationdate, upgradeconfig, notes, recurring, requiresexisting, maxuses, lifetimepromo, applyonce, newsignups, existingclient, onceperclient, recurfor, upgrades)
+      values ($1, 'bulk', $2, '', 8, 'default', 'bench', '', 'Percentage', '10.00', '', '', '', '0000-00-00', '0000-00-00', '', '', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0) returning id`;
+
+/**
+ * PostgreSQL's floor: one COPY of the same 100k rows (pg-copy-streams) into
+ * the same table and indexes (promoset's migrations, its unique lower(code)
+ * index included), committed. Only the COPY and the COMMIT are timed.
+ */
+async function rawCopyOnce(fresh: FreshDatabase): Promise<number> {
+  const core = await fresh.open();
+  const set = await createSet(core, { name: 'baseline' }, 'bench');
+  await core.db.destroy();
+  const client = new pg.Client({ connectionString: fresh.url });
+  await client.connect();
+  try {
+    const codes = distinctCodes();
+    const batchId = Number((await client.query<{ id: number }>(RAW_BATCH_SQL, [set.id, BULK])).rows[0].id);
+    const text = codes.map((code) => `${set.id}\t${batchId}\t${code}\n`).join('');
+    const started = performance.now();
+    await client.query('begin');
+    await pipeline(Readable.from([text]), client.query(copyFrom('copy promotions (set_id, batch_id, code) from stdin')));
+    await client.query('commit');
+    return performance.now() - started;
+  } finally {
+    await client.end();
+    await fresh.remove();
+  }
+}
+
 async function rawBaselineOnce(): Promise<number> {
   const fresh = freshSqlite();
   const core = await fresh.open();
@@ -40,11 +81,7 @@ async function rawBaselineOnce(): Promise<number> {
   const sqlite = new SQLite(fresh.url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
-  const next = codeGenerator({ prefix: '', length: 8, alphabet: 'default' });
-  // Distinct up front: 100k random 8-character codes collide with each other about one run in 40.
-  const distinct = new Set<string>();
-  while (distinct.size < BULK) distinct.add(next());
-  const codes = [...distinct];
+  const codes = distinctCodes();
   const batchId = Number(
     sqlite.prepare(`insert into batches (set_id, kind, count, prefix_key, code_length, code_alphabet, created_by, created_at, type, value, cycles, appliesto, requires, startdate, expirationdate, upgradeconfig, notes, recurring, requiresexisting, maxuses, lifetimepromo, applyonce, newsignups, existingclient, onceperclient, recurfor, upgrades)
       values (?, 'bulk', ?, '', 8, 'default', 'bench', '', 'Percentage', '10.00', '', '', '', '0000-00-00', '0000-00-00', '', '', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0)`).run(set.id, BULK).lastInsertRowid,
@@ -73,15 +110,30 @@ export async function serviceBulkOnce(fresh: FreshDatabase): Promise<number> {
   return elapsed;
 }
 
-export async function benchBulk(runs: number, postgres?: () => FreshDatabase): Promise<{ raw: Sample; service: Sample; postgres?: Sample }> {
+export interface BulkFigures {
+  raw: Sample;
+  service: Sample;
+  rawCopy?: Sample;
+  postgres?: Sample;
+}
+
+export async function benchBulk(runs: number, postgres?: () => FreshDatabase): Promise<BulkFigures> {
   const raw: number[] = [];
   const service: number[] = [];
-  const pg: number[] = [];
+  const rawCopy: number[] = [];
+  const pgService: number[] = [];
   // Interleaved, so drift in machine load hits both sides alike.
   for (let i = 0; i < runs; i++) {
     raw.push(await rawBaselineOnce());
     service.push(await serviceBulkOnce(freshSqlite()));
-    if (postgres) pg.push(await serviceBulkOnce(postgres()));
+    if (postgres) {
+      rawCopy.push(await rawCopyOnce(postgres()));
+      pgService.push(await serviceBulkOnce(postgres()));
+    }
   }
-  return { raw: summarise(raw), service: summarise(service), postgres: postgres ? summarise(pg) : undefined };
+  return {
+    raw: summarise(raw),
+    service: summarise(service),
+    ...(postgres ? { rawCopy: summarise(rawCopy), postgres: summarise(pgService) } : {}),
+  };
 }

@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import { generatePromotions } from '../src/service/generate.js';
 import { createSet, setToken } from '../src/service/sets.js';
 import { BULK, type FreshDatabase } from './bulk.js';
-import { startServerProcess, type ServerProcess } from './server.js';
+import { startFloorProcess, startServerProcess, type ServerProcess } from './server.js';
 import { percentile, summarise, type Sample } from './stats.js';
 
 export const URL_SECRET = 'bench-url-secret-0123456789abcdef';
@@ -74,26 +74,64 @@ export async function benchHttpBulk(runs: number, fresh: () => FreshDatabase): P
   return { json: summarise(times.json), csv: summarise(times.csv), jsonPeakRss: peaks.json, csvPeakRss: peaks.csv };
 }
 
-export interface ThroughputFigures {
-  healthz: { rps: number; p50: number; p99: number; non2xx: number };
-  setUrlPost: { rps: number; p50: number; p99: number; non2xx: number };
+export interface Throughput {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
 }
 
-/** 50 connections for `seconds` each: GET /healthz as the ceiling, then POST to the set URL. */
-export async function benchThroughput(fresh: FreshDatabase, seconds: number): Promise<ThroughputFigures> {
-  const { server, setPath } = await serverWithSet(fresh);
-  try {
-    const run = async (path: string, method: 'GET' | 'POST') => {
-      const result = await autocannon({ url: `${server.url}${path}`, connections: 50, duration: seconds, method });
-      return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
-    };
-    const healthz = await run('/healthz', 'GET');
-    const setUrlPost = await run(setPath, 'POST');
-    return { healthz, setUrlPost };
-  } finally {
-    await server.stop();
-    await fresh.remove();
+async function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Throughput> {
+  const result = await autocannon({ url, connections: 50, duration: seconds, method });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+}
+
+export interface SetPostFigures {
+  floor: Throughput[];
+  promoset: Throughput[];
+}
+
+/**
+ * Set-URL POSTs at 50 connections for `seconds`: bench/floor.ts (the bare
+ * durable server) and promoset, each on a fresh database with the same
+ * schema, alternating which goes first so drift in machine load hits both.
+ */
+export async function benchSetPost(fresh: () => FreshDatabase, seconds: number, runs: number): Promise<SetPostFigures> {
+  const figures: SetPostFigures = { floor: [], promoset: [] };
+  const floorOnce = async () => {
+    const db = fresh();
+    const core = await db.open(URL_SECRET);
+    const set = await createSet(core, { name: `floor-${Date.now()}`, max_uses: 1 }, 'bench');
+    const setPath = `/sets/${setToken(core, set)}`;
+    await core.db.destroy();
+    const server = await startFloorProcess(db.url);
+    try {
+      figures.floor.push(await load(`${server.url}${setPath}`, 'POST', seconds));
+    } finally {
+      await server.stop();
+      await db.remove();
+    }
+  };
+  const promosetOnce = async () => {
+    const db = fresh();
+    const { server, setPath } = await serverWithSet(db);
+    try {
+      figures.promoset.push(await load(`${server.url}${setPath}`, 'POST', seconds));
+    } finally {
+      await server.stop();
+      await db.remove();
+    }
+  };
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) {
+      await floorOnce();
+      await promosetOnce();
+    } else {
+      await promosetOnce();
+      await floorOnce();
+    }
   }
+  return figures;
 }
 
 export interface ScaleFigures {

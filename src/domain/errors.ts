@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'redemption_not_found'
   | 'redemption_already_rolled_back'
   | 'database_busy'
-  | 'database_unavailable';
+  | 'database_unavailable'
+  /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
+  | 'set_changed';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -58,6 +60,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   database_busy: 503,
   // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
   database_unavailable: 503,
+  set_changed: 409,
 };
 
 

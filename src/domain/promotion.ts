@@ -67,8 +67,19 @@ export function parseOverrides(input: Record<string, unknown>): PromotionOverrid
   return values;
 }
 
+type UpgradeFields = Pick<PromoSet, 'upgrade_value' | 'upgrade_type' | 'upgrade_discount_type' | 'config_option_upgrades' | 'upgrades'>;
+
+/** Serialized once per set object: sets are read-only values, and a cached set issues many codes. */
+const upgradeConfigs = new WeakMap<UpgradeFields, string>();
+
 /** PHP-serialized upgrade settings, byte-for-byte what WHMCS stores (seed 001/002). */
-export function upgradeConfig(set: Pick<PromoSet, 'upgrade_value' | 'upgrade_type' | 'upgrade_discount_type' | 'config_option_upgrades' | 'upgrades'>): string {
+export function upgradeConfig(set: UpgradeFields): string {
+  let text = upgradeConfigs.get(set);
+  if (text === undefined) upgradeConfigs.set(set, (text = serializeUpgradeConfig(set)));
+  return text;
+}
+
+function serializeUpgradeConfig(set: UpgradeFields): string {
   return serialize({
     value: set.upgrade_value,
     type: set.upgrades ? set.upgrade_type : '',

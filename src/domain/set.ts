@@ -50,6 +50,23 @@ export interface PromoSet {
   webhook_secret: string | null;
 }
 
+/**
+ * Whether two readings of a set agree in every field (lists by content): a
+ * set cached by one instance is still what the database holds. Every field,
+ * not a version column, so no writer of set rows can forget to bump one.
+ */
+export function sameSet(a: PromoSet, b: PromoSet): boolean {
+  const keys = Object.keys(a) as (keyof PromoSet)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    const x = a[key];
+    const y = b[key];
+    if (x === y) continue;
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length || x.some((item, i) => item !== y[i])) return false;
+  }
+  return true;
+}
+
 export const UPGRADE_TYPES = ['product', 'configoptions'] as const;
 export type UpgradeType = (typeof UPGRADE_TYPES)[number];
 

@@ -44,7 +44,7 @@ function errors(byStatus: Record<number, ErrorCode[]>): Record<string, unknown> 
 const BODY_ERRORS = { 400: ['validation_failed', 'bad_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } satisfies Record<number, ErrorCode[]>;
 const SET_URL_ERRORS = { 403: ['forbidden'], 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
 const GENERATION_ERRORS = {
-  ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: codesWithStatus(503),
+  ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict', 'set_changed'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: codesWithStatus(503),
 } satisfies Record<number, ErrorCode[]>;
 const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'] } satisfies Record<number, ErrorCode[]>;
 const ADMIN_SET_ERRORS = { ...ADMIN_ERRORS, 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;

@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
  * full, wait for 'drain' before asking for more, so a 100k-code response never
  * sits in memory at once. Stops quietly if the client goes away.
  */
-export async function streamPieces(res: ServerResponse, pieces: AsyncIterable<string>): Promise<void> {
+export async function streamPieces(res: ServerResponse, pieces: AsyncIterable<string> | Iterable<string>): Promise<void> {
   for await (const piece of pieces) {
     if (res.destroyed) return;
     if (!res.write(piece)) await drained(res);

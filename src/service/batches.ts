@@ -9,7 +9,7 @@ import { eachPromotionRow } from './promotions.js';
  * escaping are exactly JSON.stringify's); each row then only fills in id, code
  * and uses.
  */
-export function whmcsJsonRenderer(terms: PromotionTerms): (row: PromotionRow) => string {
+export function whmcsJsonRenderer(terms: PromotionTerms): (row: Pick<PromotionRow, 'id' | 'code' | 'uses'>) => string {
   const sample = JSON.stringify(toWhmcsPromotion(0, '', 0, terms));
   const usesMarker = ',"uses":0';
   const middle = sample.slice(sample.indexOf(',"type":'), sample.indexOf(usesMarker));

@@ -3,8 +3,8 @@ import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
-import { codesInBatch, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId } from '../store/promotions.js';
+import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
+import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
@@ -21,6 +21,8 @@ export interface GenerationResult {
   batchId: number;
   count: number;
   terms: PromotionTerms;
+  /** The codes as stored by promoset, in id order: callers answer with them without reading the batch back. */
+  issued: IssuedCode[];
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -39,13 +41,16 @@ export interface GenerationOptions {
  * One promotion, now: seed 001's POST. `input` holds its optional fields, raw.
  * Everything that can refuse this request is decided here, before it joins
  * the group commit (single-codes.ts), which then writes it with its own batch row.
+ * `setMayBeStale`: `set` came from a cache; the code is issued only if the
+ * stored set still equals it (else set_changed, and nothing is written).
  */
-export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> = {}): Promise<WhmcsPromotion> {
+export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw archived(set);
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   const row = await issueSingleCode(core.db, {
+    expectedSet: options.setMayBeStale ? set : undefined,
     format,
     batch: {
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
@@ -64,29 +69,27 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
   const { request, terms, format } = await prepareBulk(core, set, input);
   const amount = request.amount;
   const whmcs = core.whmcs;
-  // With WHMCS, the codes written are kept to hand them to WHMCS after COMMIT (billing.ts).
-  const written: string[] | undefined = whmcs ? [] : undefined;
   const createdAt = nowIso(core);
   const onProgress = monotonic(options.onProgress);
   // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
-  const batchId = await inWriteTransaction(core.db, async (trx) => {
+  const { batchId, issued } = await inWriteTransaction(core.db, async (trx) => {
     // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
     const id = await insertBatch(trx, {
       set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
     });
     // Checked again under the write lock: another writer may have used the space meanwhile.
-    await checkFeasible(trx, format, amount, amount, whmcs);
-    written?.splice(0); // a retried run starts over
-    await insertUniqueCodes(trx, set.id, id, format, amount, onProgress, whmcs, written);
+    const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
+    const codes = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress, whmcs);
     if (whmcs) await markBatchesPending(trx, [id]);
     // With WHMCS, the event waits for WHMCS to hold the codes (billing.ts).
     if (!whmcs) await recordBatchIssued(trx, core, set, id, amount, terms);
-    return id;
+    return { batchId: id, issued: codes };
   });
-  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: written! }]);
+  // With WHMCS, the codes written go to it after COMMIT (billing.ts).
+  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: issued.map((row) => row.code) }]);
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
-  return { batchId, count: amount, terms };
+  return { batchId, count: amount, terms, issued };
 }
 
 /** Progress that never goes backwards, though a retried transaction starts counting again. */
@@ -128,13 +131,22 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
  * that, the exact count (a sum over batches) is skipped. `ownBatch` is the
  * amount already counted for the caller's own batch row.
  */
-async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number, whmcs?: WhmcsHandle): Promise<void> {
+async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatch: number, whmcs?: WhmcsHandle): Promise<number> {
   // WHMCS's own rows (admins add codes by hand) use up the space too.
   const whmcsUse = whmcs && (await whmcsSpaceUse(whmcs, db));
-  if (codeSpace(format) - (await maxPromotionId(db)) - (whmcsUse?.bound ?? 0) >= 2 * amount) return;
+  const storedBound = (await maxPromotionId(db)) + (whmcsUse?.bound ?? 0);
+  if (codeSpace(format) - storedBound >= 2 * amount) return storedBound;
   const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
   assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
+  return storedBound;
 }
+
+/**
+ * Below these odds of a collision with a stored code (at most `storedBound`
+ * of them), PostgreSQL takes the batch in one COPY; above, a failed COPY
+ * would too often be wasted work.
+ */
+const COPY_COLLISION_ODDS = 0.05;
 
 /**
  * Insert `amount` new codes. The unique index on lower(code) is the judge: a
@@ -142,17 +154,18 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
 async function insertUniqueCodes(
-  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, onProgress?: Progress, whmcs?: WhmcsHandle, written?: string[],
-): Promise<void> {
+  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, storedBound: number, onProgress?: Progress, whmcs?: WhmcsHandle,
+): Promise<IssuedCode[]> {
   const nextCode = codeGenerator(format);
+  // Every code of the batch has the same prefix and an upper-case random part, so codes
+  // that are equal ignoring case are equal outright: no lower-casing per code.
   const seen = new Set<string>();
   const freshCodes = (n: number): string[] => {
     const codes: string[] = [];
     while (codes.length < n) {
       const code = nextCode();
-      const key = code.toLowerCase();
-      if (!seen.has(key)) {
-        seen.add(key);
+      if (!seen.has(code)) {
+        seen.add(code);
         codes.push(code);
       }
     }
@@ -179,7 +192,13 @@ async function insertUniqueCodes(
   // shares one prefix and its random parts are upper-case letters and digits,
   // so plain string order is the order of the lower-cased key.
   const ordered = freshCodes(amount).sort();
-  let done = 0;
+  // (With WHMCS on, codes are first checked against it chunk by chunk: no COPY then.)
+  if (!whmcs && isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
+    const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
+    if (copied !== undefined) return copied;
+    // A code was taken after all (the COPY left nothing): insert chunk by chunk, skipping collisions.
+  }
+  const issued: IssuedCode[] = [];
   for (let start = 0; start < amount; start += CHUNK) {
     let pending = await usable(ordered.slice(start, start + CHUNK));
     for (let round = 0; pending.length > 0; round++) {
@@ -187,19 +206,20 @@ async function insertUniqueCodes(
         throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
       }
       const inserted = await insertCodes(trx, setId, batchId, pending);
-      done += inserted;
-      if (inserted === pending.length) {
-        written?.push(...pending);
-        break;
-      }
-      const stored = await codesInBatch(trx, batchId, pending.map((c) => c.toLowerCase()));
-      const collided = pending.filter((code) => !stored.has(code.toLowerCase()));
-      written?.push(...pending.filter((code) => stored.has(code.toLowerCase())));
-      pending = await usable(freshCodes(collided.length).sort());
+      for (const row of inserted) issued.push(row);
+      if (inserted.length === pending.length) break;
+      // The INSERT returned exactly the codes that went in: the others collided.
+      const stored = new Set(inserted.map((row) => row.code));
+      pending = await usable(freshCodes(pending.filter((code) => !stored.has(code)).length).sort());
     }
-    onProgress?.(done, amount);
+    onProgress?.(issued.length, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the
     // event loop for its whole run: Slack acks and health checks must get through.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  // Neither dialect promises RETURNING order; in practice it is already id order, which this checks in one pass.
+  for (let i = 1; i < issued.length; i++) {
+    if (issued[i - 1].id > issued[i].id) return issued.sort((a, b) => a.id - b.id);
+  }
+  return issued;
 }

@@ -40,21 +40,78 @@ async function checkWebhookTarget(core: Core, url: string | null, previous: stri
 
 const NO_SET_AT_URL = () => new PromoError('not_found', 'No promo set is published at this URL. Ask the set owner for its current URL.');
 
+/** A live set as last read by this process, with what its token must match. */
+interface KnownSet {
+  set: PromoSet;
+  apiKey: Buffer;
+  signature: Buffer;
+}
+
+/** Per database handle, by set id; bounded, since sets are few and tokens are checked before anything is kept. */
+const knownSets = new WeakMap<Db, Map<number, KnownSet>>();
+const MAX_KNOWN_SETS = 10_000;
+
+function remember(core: Core, set: PromoSet, signature: string): void {
+  // Only keys of the token's own shape: the constant-time comparisons need equal lengths.
+  if (set.api_key.length !== 25) return;
+  let known = knownSets.get(core.db);
+  if (known === undefined) knownSets.set(core.db, (known = new Map()));
+  if (known.size >= MAX_KNOWN_SETS) known.clear();
+  known.set(set.id, { set, apiKey: Buffer.from(set.api_key), signature: Buffer.from(signature) });
+}
+
+function forget(core: Core, setId: number): void {
+  knownSets.get(core.db)?.delete(setId);
+}
+
+export interface ResolveOptions {
+  /** Also an archived set (redemption checks of its codes); never served from the cache. */
+  includeArchived?: boolean;
+  /**
+   * Accept the set this process last read for the token, without reading it
+   * again or recomputing the HMAC. Only for callers whose write re-checks the
+   * set in its own transaction (issueSingleCode fails with set_changed when
+   * the stored set differs): that check is what makes a rotation or an edit
+   * by another instance count at once.
+   */
+  cached?: boolean;
+}
+
 /**
  * The set a URL token names. Every failure (bad shape, forged signature,
  * rotated key, archived or missing set) is the same 404, and the comparisons
  * are constant-time, so a caller learns nothing about which sets exist.
  */
-export async function resolveSetToken(core: Core, token: string, { includeArchived = false }: { includeArchived?: boolean } = {}): Promise<PromoSet> {
+export async function resolveSetToken(core: Core, token: string, options: ResolveOptions = {}): Promise<PromoSet> {
+  const includeArchived = options.includeArchived ?? false;
   const match = TOKEN_PATTERN.exec(token);
   if (!match) throw NO_SET_AT_URL();
   const [, apiKey, idText, signature] = match;
   const setId = Number(idText);
+  if (options.cached) {
+    const known = knownSets.get(core.db)?.get(setId);
+    if (known !== undefined) {
+      // Both compared in full, in constant time: together they say the token is the set's current one.
+      // (Lengths are fixed by TOKEN_PATTERN and remember(), so timingSafeEqual cannot throw.)
+      const signatureOk = timingSafeEqual(Buffer.from(signature), known.signature);
+      const keyOk = timingSafeEqual(Buffer.from(apiKey), known.apiKey);
+      if (signatureOk && keyOk) return known.set;
+      // Not the token we know: perhaps the set was rotated elsewhere; ask the database.
+    }
+  }
   const expected = urlSignature(core, apiKey, setId);
   const signatureOk = timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
   const set = signatureOk ? await findSetById(core.db, setId) : undefined;
-  if (!set || (set.archived_at !== null && !includeArchived)) throw NO_SET_AT_URL();
-  if (!timingSafeEqual(Buffer.from(set.api_key.padEnd(25)), Buffer.from(apiKey))) throw NO_SET_AT_URL();
+  if (!set || (set.archived_at !== null && !includeArchived)) {
+    if (signatureOk) forget(core, setId);
+    throw NO_SET_AT_URL();
+  }
+  // Only live sets are kept: an archived one (shown to redemption checks) is read each time.
+  if (!timingSafeEqual(Buffer.from(set.api_key.padEnd(25)), Buffer.from(apiKey))) {
+    if (set.archived_at === null) remember(core, set, urlSignature(core, set.api_key, set.id));
+    throw NO_SET_AT_URL();
+  }
+  if (set.archived_at === null) remember(core, set, expected);
   return set;
 }
 

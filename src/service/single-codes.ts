@@ -1,8 +1,10 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
+import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
-import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, maxPromotionId, type NewBatch, type PromotionRow } from '../store/promotions.js';
+import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
+import { findSetsAndPromotionBound } from '../store/sets.js';
 
 /**
  * An outward sink every issued code must reach before it is handed out (the
@@ -29,6 +31,12 @@ export interface GroupSink {
  * check that can refuse one request is made per request, so nothing but the
  * database itself can fail the whole group. The unique index and the write
  * transaction stay the judges across processes, as for bulk generation.
+ *
+ * A request may name the set as its caller read it from a cache (see
+ * resolveSetToken): the group re-reads those sets inside its transaction,
+ * once per set, and a request whose set has changed since (edited, rotated,
+ * archived, by any instance) writes nothing and fails with `set_changed`.
+ * That is what lets the set URL skip reading the set per request.
  */
 
 /** Requests per transaction: bounded so one INSERT's bound parameters stay far below either dialect's limit. */
@@ -37,6 +45,12 @@ const MAX_GROUP = 200;
 const MAX_COLLISION_ROUNDS = 25;
 
 export interface SingleCodeRequest {
+  /**
+   * The set the terms, format and caller's checks were taken from, when it
+   * may be stale (a cache): the request is then written only if the stored
+   * set still equals it, and fails with set_changed otherwise.
+   */
+  expectedSet?: PromoSet;
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
@@ -126,7 +140,22 @@ async function publishGroup(sink: GroupSink, group: Waiting[], outcomes: Outcome
 
 async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(group.length);
-  const accepted = await feasibleMembers(trx, group, outcomes, sink);
+  const setIds = new Set<number>();
+  for (const { expectedSet } of group) if (expectedSet) setIds.add(expectedSet.id);
+  const { sets: current, promotionBound } = await findSetsAndPromotionBound(trx, [...setIds]);
+  const unchanged: number[] = [];
+  // Members usually share one set object (the resolver's cache): compare each object once.
+  const verdicts = new Map<PromoSet, boolean>();
+  group.forEach(({ expectedSet }, i) => {
+    let same = expectedSet === undefined || verdicts.get(expectedSet);
+    if (same === undefined) {
+      const stored = current.get(expectedSet!.id);
+      verdicts.set(expectedSet!, (same = stored !== undefined && sameSet(stored, expectedSet!)));
+    }
+    if (same) unchanged.push(i);
+    else outcomes[i] = { ok: false, error: setChanged() };
+  });
+  const accepted = await feasibleMembers(trx, group, unchanged, promotionBound, outcomes, sink);
   const batchIds = await insertBatches(trx, accepted.map((i) => group[i].batch));
 
   const generators = new Map<string, () => string>();
@@ -180,13 +209,13 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
  * nearly full is the exact count for it read. A refused member gets its own
  * error; the indexes of the accepted ones are returned.
  */
-async function feasibleMembers(trx: Db, group: Waiting[], outcomes: Outcome[], sink?: GroupSink): Promise<number[]> {
+async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], promotionBound: number, outcomes: Outcome[], sink?: GroupSink): Promise<number[]> {
   const sinkUse = sink && (await sink.spaceUse(trx));
-  const storedBound = (await maxPromotionId(trx)) + (sinkUse?.bound ?? 0);
+  const storedBound = promotionBound + (sinkUse?.bound ?? 0);
   const storedInSpace = new Map<string, number>();
   const acceptedInSpace = new Map<string, number>();
   const accepted: number[] = [];
-  for (let i = 0; i < group.length; i++) {
+  for (const i of candidates) {
     const { format, batch } = group[i];
     const space = `${batch.prefix_key}|${batch.code_length}`;
     const fits = async () => {
@@ -210,3 +239,6 @@ async function feasibleMembers(trx: Db, group: Waiting[], outcomes: Outcome[], s
   }
   return accepted;
 }
+
+export const setChanged = () =>
+  new PromoError('set_changed', 'The promo set was changed while this request was running, so no code was issued. Send the request again.');

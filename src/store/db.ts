@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { isPostgres, isPostgresUrl } from './dialect.js';
 import { PromoError } from '../domain/errors.js';
@@ -17,6 +17,25 @@ const require = createRequire(import.meta.url);
 export const DEFAULT_SQLITE_PATH = './data/promoset.db';
 
 export { isPostgres, isPostgresUrl };
+
+/**
+ * PostgreSQL: every pooled client by its server process id. Kysely keeps a
+ * connection's pg client private, and COPY (bulk codes) needs the client
+ * itself; the id is what a connection can tell about itself in SQL. Process
+ * ids are unique per server, and a process talks to one server.
+ */
+const clientsByBackendPid = new Map<number, pg.PoolClient>();
+const backendPid = (client: pg.PoolClient) => (client as unknown as { processID: number }).processID;
+
+/**
+ * PostgreSQL only: the pg client under `conn`, a connection-bound Kysely (a
+ * transaction), for what Kysely cannot say: COPY. Undefined if not known
+ * (the caller then uses a plain statement).
+ */
+export async function postgresClientOf(conn: Db): Promise<pg.PoolClient | undefined> {
+  const { rows } = await conn.executeQuery<{ pid: number }>(CompiledQuery.raw('select pg_backend_pid() as pid'));
+  return clientsByBackendPid.get(Number(rows[0]?.pid));
+}
 
 export interface OpenDatabaseOptions {
   /**
@@ -56,6 +75,10 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
     });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
+    pool.on('connect', (client) => clientsByBackendPid.set(backendPid(client), client));
+    pool.on('remove', (client) => {
+      if (clientsByBackendPid.get(backendPid(client)) === client) clientsByBackendPid.delete(backendPid(client));
+    });
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const path = url.replace(/^sqlite:(\/\/)?/i, '') || DEFAULT_SQLITE_PATH;

@@ -2,7 +2,10 @@ import { CompiledQuery, sql } from 'kysely';
 import type { CodeAlphabet } from '../domain/codes.js';
 import type { Flag, PromoType } from '../domain/fields.js';
 import type { PromotionTerms } from '../domain/promotion.js';
-import { isPostgres, type Db } from './db.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { isPostgres, postgresClientOf, type Db } from './db.js';
 import type { BatchRow } from './schema.js';
 
 /** Multi-row INSERT texts by shape: built once, since building them costs more than running them. */
@@ -200,26 +203,39 @@ export async function countPublishedInSpace(db: Db, prefixKey: string, codeLengt
 
 /** The highest promotion id: a cheap (index-only) upper bound on how many codes exist. */
 export async function maxPromotionId(db: Db): Promise<number> {
-  const row = await db.selectFrom('promotions').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
-  return Number(row?.max ?? 0);
+  // Raw: it runs once per group commit, where compiling the builder's query cost more than running it.
+  const { rows } = await db.executeQuery<{ max: number | string | null }>(MAX_PROMOTION_ID);
+  return Number(rows[0]?.max ?? 0);
+}
+
+const MAX_PROMOTION_ID = CompiledQuery.raw('select max(id) as max from promotions');
+
+/** A code as stored: its id and its exact text. */
+export interface IssuedCode {
+  id: number;
+  code: string;
 }
 
 /**
  * Insert codes for one batch, skipping any that collide with an existing code
- * (the unique index on lower(code)); returns how many went in. This is the hot
- * path of bulk generation, so the statement text is built once per size (and
- * cached) instead of going through the query builder's per-value node tree.
+ * (the unique index on lower(code)); returns the rows that went in, so the
+ * caller can answer with them without reading the batch back, and tell the
+ * collided codes by their absence. This is the hot path of bulk generation,
+ * so the statement text is built once per size (and cached) instead of going
+ * through the query builder's per-value node tree.
  */
-export async function insertCodes(db: Db, setId: number, batchId: number, codes: string[]): Promise<number> {
-  if (codes.length === 0) return 0;
+export async function insertCodes(db: Db, setId: number, batchId: number, codes: string[]): Promise<IssuedCode[]> {
+  if (codes.length === 0) return [];
   if (isPostgres(db)) {
     // One array parameter instead of three per row: PostgreSQL parses and plans it once.
-    const result = await db.executeQuery(CompiledQuery.raw(INSERT_CODES_POSTGRES, [setId, batchId, codes]));
-    return Number(result.numAffectedRows ?? 0n);
+    const { rows } = await db.executeQuery<IssuedCode>(CompiledQuery.raw(INSERT_CODES_POSTGRES, [setId, batchId, codes]));
+    // serial ids are int4, which pg already parses; a bigint id would come back as a string.
+    if (rows.length > 0 && typeof rows[0].id !== 'number') for (const row of rows) row.id = Number(row.id);
+    return rows;
   }
   let text = insertSqlCache.get(`codes:${codes.length}`);
   if (text === undefined) {
-    text = `insert into promotions (set_id, batch_id, code) values ${new Array(codes.length).fill('(?, ?, ?)').join(', ')} on conflict do nothing`;
+    text = `insert into promotions (set_id, batch_id, code) values ${new Array(codes.length).fill('(?, ?, ?)').join(', ')} on conflict do nothing returning id, code`;
     insertSqlCache.set(`codes:${codes.length}`, text);
   }
   const parameters: unknown[] = new Array(codes.length * 3);
@@ -228,11 +244,48 @@ export async function insertCodes(db: Db, setId: number, batchId: number, codes:
     parameters[3 * i + 1] = batchId;
     parameters[3 * i + 2] = codes[i];
   }
-  const result = await db.executeQuery(CompiledQuery.raw(text, parameters));
-  return Number(result.numAffectedRows ?? 0n);
+  return (await db.executeQuery<IssuedCode>(CompiledQuery.raw(text, parameters))).rows;
 }
 
-const INSERT_CODES_POSTGRES = 'insert into promotions (set_id, batch_id, code) select $1, $2, unnest($3::text[]) on conflict do nothing';
+/**
+ * PostgreSQL's faster twin of insertCodes for a whole batch: one COPY (no
+ * per-row conflict handling, so it is the fastest way in), then the batch's
+ * rows read back for their ids. COPY has no ON CONFLICT: it runs in a
+ * savepoint, and if any code is already taken nothing of it stays and
+ * undefined comes back; the caller then inserts with insertCodes, which
+ * skips collisions. Also undefined if the connection's client is not known.
+ */
+export async function copyCodes(trx: Db, setId: number, batchId: number, codes: string[], onChunk?: (sent: number) => void): Promise<IssuedCode[] | undefined> {
+  const client = await postgresClientOf(trx);
+  if (client === undefined) return undefined;
+  await client.query('savepoint copy_codes');
+  try {
+    const prefix = `${setId}\t${batchId}\t`;
+    // Codes are [A-Za-z0-9._-]: nothing in them needs COPY's text escaping.
+    async function* lines() {
+      for (let i = 0; i < codes.length; i += COPY_PIECE) {
+        const end = Math.min(codes.length, i + COPY_PIECE);
+        let piece = '';
+        for (let j = i; j < end; j++) piece += prefix + codes[j] + '\n';
+        yield piece;
+        onChunk?.(end);
+      }
+    }
+    await pipeline(Readable.from(lines()), client.query(copyFrom('copy promotions (set_id, batch_id, code) from stdin')));
+    await client.query('release savepoint copy_codes');
+  } catch (error) {
+    await client.query('rollback to savepoint copy_codes');
+    if ((error as { code?: string }).code === '23505') return undefined;
+    throw error;
+  }
+  const { rows } = await client.query<{ id: number; code: string }>('select id, code from promotions where batch_id = $1 order by id', [batchId]);
+  return rows;
+}
+
+/** Rows per piece written to COPY (and per progress report, as insertCodes chunks). */
+const COPY_PIECE = 2000;
+
+const INSERT_CODES_POSTGRES = 'insert into promotions (set_id, batch_id, code) select $1, $2, unnest($3::text[]) on conflict do nothing returning id, code';
 
 export interface NewPromotion {
   set_id: number;
@@ -264,21 +317,6 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   }
   const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
   return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null }));
-}
-
-/** Which of `codes` (already lower-cased) belong to `batchId`: tells collided codes from inserted ones. */
-export async function codesInBatch(db: Db, batchId: number, codes: string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let i = 0; i < codes.length; i += 500) {
-    const rows = await db
-      .selectFrom('promotions')
-      .select('code')
-      .where('batch_id', '=', batchId)
-      .where(sql`lower(code)`, 'in', codes.slice(i, i + 500))
-      .execute();
-    for (const row of rows) found.add(row.code.toLowerCase());
-  }
-  return found;
 }
 
 export interface PromotionFilter {

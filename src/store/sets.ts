@@ -1,7 +1,8 @@
 import type { CodeAlphabet } from '../domain/codes.js';
 import type { Flag, PromoType } from '../domain/fields.js';
 import type { PromoSet, SetFields, UpgradeType } from '../domain/set.js';
-import type { Db } from './db.js';
+import { CompiledQuery } from 'kysely';
+import { isPostgres, type Db } from './db.js';
 import type { PromoSetRow, PromoSetsTable } from './schema.js';
 
 const splitList = (text: string): string[] => (text === '' ? [] : text.split(','));
@@ -91,6 +92,30 @@ export async function setArchivedAt(db: Db, id: number, archivedAt: string | nul
 export async function findSetById(db: Db, id: number): Promise<PromoSet | undefined> {
   const row = await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toPromoSet(row);
+}
+
+/** Statement texts by dialect and id count: built once, since compiling the query cost more than running it. */
+const setsByIdsSql = new Map<string, string>();
+
+/**
+ * What a group commit reads first, in one statement (one round trip on
+ * PostgreSQL): the sets of its requests by id, and the highest promotion id,
+ * the cheap bound on how many codes exist that feasibility starts from.
+ */
+export async function findSetsAndPromotionBound(db: Db, ids: number[]): Promise<{ sets: Map<number, PromoSet>; promotionBound: number }> {
+  const postgres = isPostgres(db);
+  const cacheKey = `${postgres}:${ids.length}`;
+  let text = setsByIdsSql.get(cacheKey);
+  if (text === undefined) {
+    const list = ids.length === 0 ? 'null' : ids.map((_, i) => (postgres ? `$${i + 1}` : '?')).join(', ');
+    // The left join keeps the bound's row when no set matches.
+    text = `select m.promotion_bound, s.* from (select max(id) as promotion_bound from promotions) m left join promo_sets s on s.id in (${list})`;
+    setsByIdsSql.set(cacheKey, text);
+  }
+  const { rows } = await db.executeQuery<PromoSetRow & { promotion_bound: number | string | null }>(CompiledQuery.raw(text, ids));
+  const sets = new Map<number, PromoSet>();
+  for (const row of rows) if (row.id !== null) sets.set(Number(row.id), toPromoSet(row));
+  return { sets, promotionBound: Number(rows[0]?.promotion_bound ?? 0) };
 }
 
 export async function findSetByName(db: Db, name: string): Promise<PromoSet | undefined> {

@@ -2,7 +2,7 @@ import { expect, it, vi } from 'vitest';
 import { PromoError } from '../../src/domain/errors.js';
 import type { PromotionTerms } from '../../src/domain/promotion.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
-import { createSet } from '../../src/service/sets.js';
+import { createSet, getSet, updateSet } from '../../src/service/sets.js';
 import { insertBatch, insertBatches, insertPromotionsReturning } from '../../src/store/promotions.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 
@@ -61,6 +61,25 @@ describeEachDialect('group commit of single codes', (dialect) => {
     expect(vi.mocked(insertPromotionsReturning).mock.calls.length).toBeGreaterThan(vi.mocked(insertBatches).mock.calls.length);
     const stored = await ctx.core.db.selectFrom('promotions').select('code').where('set_id', '=', set.id).execute();
     expect(stored).toHaveLength(350);
+  });
+
+  it('a request on a cached set that changed meanwhile writes nothing (set_changed); the rest of its group, and callers without a cache, go on', async () => {
+    const set = await newSet({ promo_value: 10 });
+    const stale = { ...set };
+    await updateSet(ctx.core, set.id, { promo_value: 20 }, 'cli:test');
+    const fresh = await getSet(ctx.core, set.id);
+    const before = await ctx.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const outcomes = await Promise.allSettled([
+      generatePromotion(ctx.core, stale, {}, 'http:192.0.2.1', { setMayBeStale: true }),
+      generatePromotion(ctx.core, fresh, {}, 'http:192.0.2.2', { setMayBeStale: true }),
+      generatePromotion(ctx.core, stale, { notes: 'slack' }, 'slack:U1'),
+    ]);
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { code: 'set_changed', status: 409 } });
+    expect(outcomes[1]).toMatchObject({ status: 'fulfilled', value: { value: '20.00' } });
+    // Without setMayBeStale the set given is taken as it is, as before the cache existed.
+    expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: { value: '10.00', notes: 'slack' } });
+    const after = await ctx.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(Number(after.n) - Number(before.n)).toBe(2);
   });
 
   it('a request the feasibility rule refuses gets its own error; the others in its group succeed', async () => {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
 import { inWriteTransaction, isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
-import { countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
+import { copyCodes, countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/store/sets.js';
 import { getOrCreateSetting } from '../../src/store/settings.js';
 import { SET_DEFAULTS } from '../../src/domain/set.js';
@@ -60,9 +60,13 @@ describeEachDialect('storage', (dialect) => {
     const [set] = await listSetRows(db);
     const batchId = await insertBatch(db, { set_id: set.id, kind: 'bulk', count: 3, prefix_key: 'x', code_length: 4, code_alphabet: 'default', created_by: 'cli:test', created_at: '2026-01-01T00:00:00.000Z', terms: TERMS });
     expect(typeof batchId).toBe('number');
-    expect(await insertCodes(db, set.id, batchId, ['X-BCDF', 'X-GHJK', 'x-bcdf'])).toBe(2);
-    expect(await insertCodes(db, set.id, batchId, ['x-ghjk', 'X-MNPQ'])).toBe(1);
+    const first = await insertCodes(db, set.id, batchId, ['X-BCDF', 'X-GHJK', 'x-bcdf']);
+    expect(first.map((r) => r.code).sort()).toEqual(['X-BCDF', 'X-GHJK']);
+    const second = await insertCodes(db, set.id, batchId, ['x-ghjk', 'X-MNPQ']);
+    expect(second.map((r) => r.code)).toEqual(['X-MNPQ']);
     const page = await listPromotionRows(db, { batchId }, 0, 10);
+    // What the INSERT returned is what was stored, ids included (numbers on both dialects).
+    expect([...first, ...second].sort((a, b) => a.id - b.id)).toEqual(page.map(({ id, code }) => ({ id, code })));
     expect(page.map((p) => p.code)).toEqual(['X-BCDF', 'X-GHJK', 'X-MNPQ']);
     for (const { id, uses, set_id, batch_id } of page) {
       expect([typeof id, typeof uses, typeof set_id, typeof batch_id]).toEqual(['number', 'number', 'number', 'number']);
@@ -73,7 +77,27 @@ describeEachDialect('storage', (dialect) => {
     const total = await countPromotions(db);
     expect(total).toBe(3);
     expect(typeof total).toBe('number');
-    await expect(countsBySet(db)).resolves.toEqual(new Map([[set.id, { promotions: 3, batches: 1 }]]));
+    await expect(countsBySet(db)).resolves.toEqual(new Map([[set.id, { promotions: 3, batches: 1, redeemed: 0 }]]));
+  });
+
+  it.skipIf(dialect !== 'postgres')('PostgreSQL COPY of a batch: all rows in, ids read back in order; a taken code (any case) leaves nothing of the COPY and the transaction goes on', async () => {
+    const [set] = await listSetRows(db);
+    const batch = () => insertBatch(db, { set_id: set.id, kind: 'bulk', count: 3, prefix_key: 'c', code_length: 4, code_alphabet: 'default', created_by: 'cli:test', created_at: '2026-01-01T00:00:00.000Z', terms: TERMS });
+    const first = await batch();
+    const copied = await inWriteTransaction(db, (trx) => copyCodes(trx, set.id, first, ['C-BCDF', 'C-GHJK', 'C-MNPQ']));
+    expect(copied?.map((r) => r.code)).toEqual(['C-BCDF', 'C-GHJK', 'C-MNPQ']);
+    expect(copied).toEqual((await listPromotionRows(db, { batchId: first }, 0, 10)).map(({ id, code }) => ({ id, code })));
+
+    const second = await batch();
+    const outcome = await inWriteTransaction(db, async (trx) => {
+      const refused = await copyCodes(trx, set.id, second, ['C-RSTW', 'c-ghjk', 'C-XZ23']);
+      // Still usable after the failed COPY: the fallback inserts in the same transaction.
+      const inserted = await insertCodes(trx, set.id, second, ['C-RSTW', 'c-ghjk', 'C-XZ23']);
+      return { refused, inserted };
+    });
+    expect(outcome.refused).toBeUndefined();
+    expect(outcome.inserted.map((r) => r.code).sort()).toEqual(['C-RSTW', 'C-XZ23']);
+    expect((await listPromotionRows(db, { batchId: second }, 0, 10)).map((r) => r.code)).toEqual(['C-RSTW', 'C-XZ23']);
   });
 
   it('settings: racing creators all read the winner\'s value', async () => {

@@ -1,0 +1,116 @@
+import { expect, it } from 'vitest';
+import { describeEachDialect, useTestDatabase } from '../support/databases.js';
+import { runCli, startServerProcess, type ServerProcess } from '../support/processes.js';
+
+/**
+ * A set-URL POST takes its set from the instance's cache (issue 13) and the
+ * group commit re-reads it in the write transaction. Whatever another
+ * instance or the CLI changes must count on every instance at once: an edit
+ * (terms, allowlist), a rotation, an archive. Two server processes and the
+ * CLI on one database; each instance has served the set before the change.
+ */
+const TOKEN = 'set-cache-admin-token-0123456789';
+
+describeEachDialect('set cache across instances', (dialect) => {
+  const ctx = useTestDatabase(dialect);
+
+  it('an edit, a rotation and an archive made elsewhere count at once on an instance that cached the set', async () => {
+    const created = await runCli(['sets', 'create', 'Cached', 'promo_value=10'], { DATABASE_URL: ctx.database.url });
+    expect(created.code, created.stderr).toBe(0);
+    const setId = Number(/^Created set (\d+)/.exec(created.stdout)?.[1]);
+    const path = /\nURL: https?:\/\/[^/]+(\/sets\/\S+)/.exec(created.stdout)?.[1] ?? '';
+    const [a, b]: ServerProcess[] = await Promise.all([0, 1].map(() => startServerProcess({ DATABASE_URL: ctx.database.url, ADMIN_API_TOKEN: TOKEN })));
+    try {
+      const post = async (server: ServerProcess, at = path) => {
+        const res = await fetch(`${server.url}${at}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'notes=cached' });
+        return { status: res.status, body: (await res.json()) as { value?: string; code?: string; message?: string } };
+      };
+      const edit = async (changes: Record<string, unknown>) => {
+        const res = await fetch(`${a.url}/api/sets/${setId}`, { method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(changes) });
+        expect(res.status, await res.clone().text()).toBe(200);
+      };
+      // Both instances serve (and so cache) the set.
+      for (const server of [a, b]) expect(await post(server)).toMatchObject({ status: 200, body: { value: '10.00' } });
+
+      // New terms through instance A: B's very next code carries them.
+      await edit({ promo_value: '35' });
+      for (const server of [b, a]) expect(await post(server)).toMatchObject({ status: 200, body: { value: '35.00' } });
+
+      // The allowlist no longer admits 127.0.0.1: B refuses at once, and stores nothing.
+      const before = await post(b);
+      expect(before.status).toBe(200);
+      await edit({ api_ip_address: '203.0.113.0/24' });
+      for (const server of [b, a]) {
+        const refused = await post(server);
+        expect(refused.status).toBe(403);
+        expect(refused.body).toMatchObject({ result: 'error', code: 'forbidden' });
+      }
+      await edit({ api_ip_address: 'any' });
+      expect((await post(b)).status).toBe(200);
+
+      // A refusal that came from the cached terms is confirmed against the database: once the
+      // set is Fixed Amount, a value of 150 is fine on B at once (it was 400 as a Percentage).
+      const fixed = async (server: ServerProcess) => {
+        const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'value=150' });
+        return { status: res.status, body: (await res.json()) as { value?: string; type?: string; code?: string } };
+      };
+      expect(await fixed(b)).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+      await edit({ promo_code_type: 'Fixed Amount' });
+      expect(await fixed(b)).toMatchObject({ status: 200, body: { value: '150.00', type: 'Fixed Amount' } });
+
+      // Rotation through the CLI, a third process: the old URL is dead on both, the new one works on both.
+      const rotated = await runCli(['sets', 'rotate', String(setId)], { DATABASE_URL: ctx.database.url });
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const newPath = /New URL: https?:\/\/[^/]+(\/sets\/\S+)/.exec(rotated.stdout)?.[1] ?? '';
+      for (const server of [b, a]) {
+        expect(await post(server)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+        expect(await post(server, newPath)).toMatchObject({ status: 200, body: { value: '35.00' } });
+        // And the old one stays dead after the new one was cached.
+        expect((await post(server)).status).toBe(404);
+      }
+
+      // Archived through the CLI: no code from either instance.
+      const archived = await runCli(['sets', 'archive', String(setId)], { DATABASE_URL: ctx.database.url });
+      expect(archived.code, archived.stderr).toBe(0);
+      for (const server of [b, a]) expect((await post(server, newPath)).status).toBe(404);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 120_000);
+
+  it('a burst of cached POSTs racing a rotation: every code issued is from before it, none after', async () => {
+    const created = await runCli(['sets', 'create', 'Racing'], { DATABASE_URL: ctx.database.url });
+    expect(created.code, created.stderr).toBe(0);
+    const setId = Number(/^Created set (\d+)/.exec(created.stdout)?.[1]);
+    const path = /\nURL: https?:\/\/[^/]+(\/sets\/\S+)/.exec(created.stdout)?.[1] ?? '';
+    const server = await startServerProcess({ DATABASE_URL: ctx.database.url });
+    try {
+      expect((await fetch(`${server.url}${path}`, { method: 'POST' })).status).toBe(200);
+      let rotatedAt = 0;
+      const rotation = runCli(['sets', 'rotate', String(setId)], { DATABASE_URL: ctx.database.url }).then((result) => {
+        rotatedAt = Date.now();
+        return result;
+      });
+      const statuses: number[] = [];
+      const late: number[] = [];
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let i = 0; i < 400 && (rotatedAt === 0 || Date.now() - rotatedAt < 300); i++) {
+            const sentAt = Date.now();
+            const res = await fetch(`${server.url}${path}`, { method: 'POST' });
+            await res.arrayBuffer();
+            statuses.push(res.status);
+            // Sent after the CLI reported the rotation committed: must be refused.
+            if (rotatedAt !== 0 && sentAt > rotatedAt && res.status !== 404) late.push(res.status);
+          }
+        }),
+      );
+      expect((await rotation).code).toBe(0);
+      expect(late).toEqual([]);
+      expect(statuses.filter((s) => s !== 200 && s !== 404)).toEqual([]);
+      expect(statuses).toContain(404);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});
