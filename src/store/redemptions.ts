@@ -2,6 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import { NO_DATE } from '../domain/dates.js';
 import { isPostgres, type Db } from './db.js';
 import type { PromotionRow } from './promotions.js';
+import type { RedemptionsTable } from './schema.js';
 
 /**
  * Count one use of the set's promotion `code`, if the rules allow it now, in
@@ -103,15 +104,8 @@ export async function findPromotionById(db: Db, id: number): Promise<PromotionRo
   return row && normalise(row);
 }
 
-export interface NewRedemption {
-  set_id: number;
-  promotion_id: number;
-  client_id: string | null;
-  once_key: string | null;
-  request_key: string | null;
-  created_by: string;
-  created_at: string;
-}
+/** A redemption row as written: every column but its id and the rollback time. */
+export type NewRedemption = Omit<RedemptionsTable, 'id' | 'rolled_back_at'>;
 
 /**
  * Record a redemption; undefined when its once_key is taken (this client
