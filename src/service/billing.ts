@@ -2,10 +2,10 @@ import { PromoError } from '../domain/errors.js';
 import type { PromotionTerms } from '../domain/promotion.js';
 import type { CodeFormat } from '../domain/codes.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
-import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listPendingBatches, setUsesByWhmcsId } from '../store/promotions.js';
+import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId, type IssuedCode } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
-  countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, insertWhmcsPromotions, maxWhmcsPromotionId, usedRowsAfter, type NewWhmcsPromotion,
+  WhmcsCodeTaken, countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
 import type { Core } from './core.js';
@@ -40,7 +40,8 @@ export interface IssuedBatch {
   /** When its row was written (ISO): the pending timeout counts from here. */
   createdAt: string;
   terms: PromotionTerms;
-  codes: string[];
+  /** promoset's own ids and the codes. */
+  codes: IssuedCode[];
 }
 
 /**
@@ -49,25 +50,43 @@ export interface IssuedBatch {
  * from promoset too and billing_unavailable is thrown.
  */
 export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: IssuedBatch[]): Promise<Map<string, number>> {
-  const items: NewWhmcsPromotion[] = [];
-  for (const batch of batches) for (const code of batch.codes) items.push({ code, terms: batch.terms });
-  const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
-  let ids: number[];
-  const timer = whmcsWriteDuration.startTimer();
+  const writer = await openWhmcsWrite(whmcs).catch(() => abandonWhmcsBatches(core, undefined, batches.map((b) => b.batchId)));
+  writer.send(batches.flatMap((batch) => batch.codes.map(({ code }) => ({ code, terms: batch.terms }))));
+  return commitToWhmcs(core, writer, batches);
+}
+
+/** The WHMCS transaction a batch's codes go into (step 2); billing_unavailable when WHMCS cannot be reached. */
+export async function openWhmcsWrite(whmcs: WhmcsHandle): Promise<WhmcsBatchWriter> {
   try {
-    ids = await insertWhmcsPromotions(whmcs, items, () => {
+    return await openWhmcsBatch(whmcs);
+  } catch {
+    throw billingUnavailable();
+  }
+}
+
+/**
+ * The end of step 2, then step 3, once `writer` has been sent every code of
+ * `batches` (a code WHMCS already holds fails them all: the caller replaces
+ * such codes first when it can).
+ */
+export async function commitToWhmcs(core: Core, writer: WhmcsBatchWriter, batches: IssuedBatch[]): Promise<Map<string, number>> {
+  const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
+  const timer = whmcsWriteDuration.startTimer();
+  let ids: Map<string, number>;
+  try {
+    const settled = await writer.settle();
+    if (settled.taken.length > 0) throw new WhmcsCodeTaken(settled.taken);
+    await writer.commit(() => {
       // Past the timeout, repair may already have given up on these batches: do not commit.
       if (core.now().getTime() - oldest > core.whmcsPendingTimeoutMs) throw new Error('WHMCS insert outlived the pending timeout');
     });
+    ids = settled.ids;
     timer({ outcome: 'ok' });
   } catch {
     timer({ outcome: 'failed' });
-    await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, batches.map((b) => b.batchId))).catch(() => {
-      // promoset's own database failed as well: the batches stay pending, and repair removes them.
-    });
-    throw billingUnavailable();
+    return abandonWhmcsBatches(core, writer, batches.map((b) => b.batchId));
   }
-  const pairs: [string, number][] = items.map((item, i) => [item.code.toLowerCase(), ids[i]]);
+  const pairs: [number, number][] = batches.flatMap((batch) => batch.codes.map(({ id, code }): [number, number] => [id, ids.get(code.toLowerCase())!]));
   try {
     await inWriteTransaction(core.db, async (trx) => {
       await finishWhmcsBatches(trx, batches.map((b) => b.batchId), pairs);
@@ -77,7 +96,19 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
     // The codes are in WHMCS but not yet shown by promoset: repair finishes them.
     throw billingUnavailable();
   }
-  return new Map(pairs);
+  return ids;
+}
+
+/**
+ * Give up on batches whose step 1 committed: WHMCS's transaction rolls back
+ * and promoset deletes them, so nothing is kept anywhere. Throws `error`.
+ */
+export async function abandonWhmcsBatches(core: Core, writer: WhmcsBatchWriter | undefined, batchIds: number[], error: unknown = billingUnavailable()): Promise<never> {
+  await writer?.rollback();
+  await inWriteTransaction(core.db, (trx) => deleteBatchesWithCodes(trx, batchIds)).catch(() => {
+    // promoset's own database failed as well: the batches stay pending, and repair removes them.
+  });
+  throw error;
 }
 
 /** Which of `codes` WHMCS already holds (lower-cased): promoset must not generate them. */
@@ -124,7 +155,7 @@ export function whmcsGroupSink(core: Core, whmcs: WhmcsHandle): GroupSink {
       const ids = await publishToWhmcs(
         core,
         whmcs,
-        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [row.code] })),
+        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [{ id: row.seq, code: row.code }] })),
       );
       return members.map(({ row }) => ({ ...row, id: ids.get(row.code.toLowerCase())! }));
     },
@@ -147,11 +178,14 @@ export async function repairPendingBatches(core: Core): Promise<RepairReport> {
   if (!whmcs) return report;
   const cutoff = new Date(core.now().getTime() - 2 * core.whmcsPendingTimeoutMs).toISOString();
   for (const pending of await listPendingBatches(core.db, cutoff)) {
-    const codes = await listBatchCodes(core.db, pending.id);
-    const found = await findPromotionsByCodes(whmcs.db, codes);
+    const issued = await listBatchIssued(core.db, pending.id);
+    const found = await findPromotionsByCodes(whmcs.db, issued.map((row) => row.code));
     if (found.size > 0) {
       // WHMCS committed them (one transaction: all or none), so promoset shows them now.
-      const pairs: [string, number][] = [...found].map(([code, row]) => [code, row.id]);
+      const pairs = issued.flatMap(({ id, code }): [number, number][] => {
+        const row = found.get(code.toLowerCase());
+        return row ? [[id, row.id]] : [];
+      });
       await inWriteTransaction(core.db, async (trx) => {
         await finishWhmcsBatches(trx, [pending.id], pairs);
         await recordIssuedAfterBilling(trx, core, [pending.id]);

@@ -4,9 +4,10 @@ import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, typ
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
-import { copyCodes, countIssuedInSpace, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
+import { copyCodes, countIssuedInSpace, deleteBatchCodes, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
-import { publishToWhmcs, takenInWhmcs, whmcsGroupSink, whmcsSpaceUse } from './billing.js';
+import type { WhmcsBatchWriter } from '../whmcs/promotions.js';
+import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
@@ -71,25 +72,75 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
   const whmcs = core.whmcs;
   const createdAt = nowIso(core);
   const onProgress = monotonic(options.onProgress);
-  // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
-  const { batchId, issued } = await inWriteTransaction(core.db, async (trx) => {
-    // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
-    const id = await insertBatch(trx, {
-      set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
-      code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
+  const freshCodes = uniqueCodeSource(format);
+  // With WHMCS, its transaction takes each chunk as soon as promoset has stored it, so both databases work at once.
+  let writer: WhmcsBatchWriter | undefined;
+  let stored: { batchId: number; issued: IssuedCode[] };
+  try {
+    // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
+    stored = await inWriteTransaction(core.db, async (trx) => {
+      await writer?.rollback(); // a rerun starts over in WHMCS too
+      const attemptWriter = whmcs && (await openWhmcsWrite(whmcs));
+      writer = attemptWriter;
+      // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
+      const id = await insertBatch(trx, {
+        set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
+        code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
+      });
+      // Checked again under the write lock: another writer may have used the space meanwhile.
+      const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
+      const onStored = attemptWriter && ((rows: IssuedCode[]) => attemptWriter.send(rows.map((row) => ({ code: row.code, terms }))));
+      const codes = await insertUniqueCodes(trx, set.id, id, freshCodes, amount, { expectedCollisions: (amount * storedBound) / codeSpace(format), onProgress, onStored });
+      if (whmcs) await markBatchesPending(trx, [id]);
+      // With WHMCS, the event waits for WHMCS to hold the codes (billing.ts).
+      if (!whmcs) await recordBatchIssued(trx, core, set, id, amount, terms);
+      return { batchId: id, issued: codes };
     });
-    // Checked again under the write lock: another writer may have used the space meanwhile.
-    const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
-    const codes = await insertUniqueCodes(trx, set.id, id, format, amount, storedBound, onProgress, whmcs);
-    if (whmcs) await markBatchesPending(trx, [id]);
-    // With WHMCS, the event waits for WHMCS to hold the codes (billing.ts).
-    if (!whmcs) await recordBatchIssued(trx, core, set, id, amount, terms);
-    return { batchId: id, issued: codes };
-  });
-  // With WHMCS, the codes written go to it after COMMIT (billing.ts).
-  if (whmcs) await publishToWhmcs(core, whmcs, [{ batchId, createdAt, terms, codes: issued.map((row) => row.code) }]);
+  } catch (error) {
+    await writer?.rollback();
+    throw error;
+  }
+  const { batchId } = stored;
+  const issued = writer ? await publishBulk(core, writer, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : stored.issued;
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   return { batchId, count: amount, terms, issued };
+}
+
+/**
+ * Steps 2 and 3 of the WHMCS protocol (billing.ts) for a bulk batch whose
+ * codes went to `writer` as they were stored. A code WHMCS already held (an
+ * admin made it by hand, in any letter case) is replaced in the
+ * still-pending batch by a fresh one, which goes to WHMCS too, until none is
+ * left. Returns the batch's codes as finally issued, in id order.
+ */
+async function publishBulk(
+  core: Core, writer: WhmcsBatchWriter, set: PromoSet, batch: Omit<IssuedBatch, 'codes'>, freshCodes: CodeSource, issued: IssuedCode[],
+): Promise<IssuedCode[]> {
+  for (let round = 0; ; round++) {
+    let taken: string[];
+    try {
+      ({ taken } = await writer.settle());
+    } catch {
+      return abandonWhmcsBatches(core, writer, [batch.batchId]);
+    }
+    if (taken.length === 0) break;
+    if (round === MAX_COLLISION_ROUNDS) return abandonWhmcsBatches(core, writer, [batch.batchId], noUnusedCodes());
+    let replacements: IssuedCode[];
+    try {
+      replacements = await inWriteTransaction(core.db, async (trx) => {
+        await deleteBatchCodes(trx, batch.batchId, taken);
+        return insertUniqueCodes(trx, set.id, batch.batchId, freshCodes, taken.length, {});
+      });
+    } catch (error) {
+      return abandonWhmcsBatches(core, writer, [batch.batchId], error);
+    }
+    // Sent only once promoset has committed them: a rerun of that transaction sends nothing twice.
+    writer.send(replacements.map((row) => ({ code: row.code, terms: batch.terms })));
+    const gone = new Set(taken);
+    issued = issued.filter((row) => !gone.has(row.code)).concat(replacements);
+  }
+  await commitToWhmcs(core, writer, [{ ...batch, codes: issued }]);
+  return issued;
 }
 
 /** Progress that never goes backwards, though a retried transaction starts counting again. */
@@ -142,25 +193,20 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
 }
 
 /**
- * Below these odds of a collision with a stored code (at most `storedBound`
- * of them), PostgreSQL takes the batch in one COPY; above, a failed COPY
- * would too often be wasted work.
+ * Below these odds of a collision with a stored code, PostgreSQL takes the
+ * batch in one COPY; above, a failed COPY would too often be wasted work.
  */
 const COPY_COLLISION_ODDS = 0.05;
 
-/**
- * Insert `amount` new codes. The unique index on lower(code) is the judge: a
- * code that collides with one already stored (in any set, any letter case, by
- * any process) is skipped by the INSERT and replaced by a fresh one.
- */
-async function insertUniqueCodes(
-  trx: Db, setId: number, batchId: number, format: CodeFormat, amount: number, storedBound: number, onProgress?: Progress, whmcs?: WhmcsHandle,
-): Promise<IssuedCode[]> {
+/** Fresh random codes of one format: never the same one twice per batch, so a code that collided is not tried again. */
+type CodeSource = (n: number) => string[];
+
+function uniqueCodeSource(format: CodeFormat): CodeSource {
   const nextCode = codeGenerator(format);
   // Every code of the batch has the same prefix and an upper-case random part, so codes
   // that are equal ignoring case are equal outright: no lower-casing per code.
   const seen = new Set<string>();
-  const freshCodes = (n: number): string[] => {
+  return (n) => {
     const codes: string[] = [];
     while (codes.length < n) {
       const code = nextCode();
@@ -171,20 +217,25 @@ async function insertUniqueCodes(
     }
     return codes;
   };
-  /** Fresh codes that WHMCS does not hold either (in any letter case). */
-  const usable = async (codes: string[]): Promise<string[]> => {
-    if (!whmcs) return codes;
-    const n = codes.length;
-    for (let round = 0; ; round++) {
-      const taken = await takenInWhmcs(whmcs, codes);
-      if (taken.size === 0) return codes;
-      if (round === MAX_COLLISION_ROUNDS) throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
-      codes = codes.filter((code) => !taken.has(code.toLowerCase()));
-      codes.push(...freshCodes(n - codes.length));
-      codes.sort();
-    }
-  };
+}
 
+const noUnusedCodes = () => new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
+
+interface InsertOptions {
+  /** How many of the new codes may collide with stored ones, at most: PostgreSQL tries one COPY when that is small. */
+  expectedCollisions?: number;
+  onProgress?: Progress;
+  /** Each chunk of codes once it is stored (in this transaction), in id order. */
+  onStored?: (rows: IssuedCode[]) => void;
+}
+
+/**
+ * Insert `amount` new codes. The unique index on lower(code) is the judge: a
+ * code that collides with one already stored (in any set, any letter case, by
+ * any process) is skipped by the INSERT and replaced by a fresh one.
+ */
+async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshCodes: CodeSource, amount: number, options: InsertOptions): Promise<IssuedCode[]> {
+  const { expectedCollisions = Infinity, onProgress, onStored } = options;
   // The whole batch in one order of the unique key: two transactions that
   // meet on each other's uncommitted codes then wait in one direction instead
   // of deadlocking (only regenerated codes can break the order, and a
@@ -192,25 +243,26 @@ async function insertUniqueCodes(
   // shares one prefix and its random parts are upper-case letters and digits,
   // so plain string order is the order of the lower-cased key.
   const ordered = freshCodes(amount).sort();
-  // (With WHMCS on, codes are first checked against it chunk by chunk: no COPY then.)
-  if (!whmcs && isPostgres(trx) && (amount * storedBound) / codeSpace(format) < COPY_COLLISION_ODDS) {
+  if (isPostgres(trx) && expectedCollisions < COPY_COLLISION_ODDS) {
     const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
-    if (copied !== undefined) return copied;
+    if (copied !== undefined) {
+      onStored?.(copied);
+      return copied;
+    }
     // A code was taken after all (the COPY left nothing): insert chunk by chunk, skipping collisions.
   }
   const issued: IssuedCode[] = [];
   for (let start = 0; start < amount; start += CHUNK) {
-    let pending = await usable(ordered.slice(start, start + CHUNK));
+    let pending = ordered.slice(start, start + CHUNK);
     for (let round = 0; pending.length > 0; round++) {
-      if (round === MAX_COLLISION_ROUNDS) {
-        throw new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
-      }
+      if (round === MAX_COLLISION_ROUNDS) throw noUnusedCodes();
       const inserted = await insertCodes(trx, setId, batchId, pending);
       for (const row of inserted) issued.push(row);
+      onStored?.(inserted);
       if (inserted.length === pending.length) break;
       // The INSERT returned exactly the codes that went in: the others collided.
       const stored = new Set(inserted.map((row) => row.code));
-      pending = await usable(freshCodes(pending.filter((code) => !stored.has(code)).length).sort());
+      pending = freshCodes(pending.filter((code) => !stored.has(code)).length).sort();
     }
     onProgress?.(issued.length, amount);
     // better-sqlite3 answers synchronously, so without this a 100k batch would hold the

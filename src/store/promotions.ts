@@ -429,10 +429,15 @@ export async function listPendingBatches(db: Db, createdBefore: string): Promise
   return rows.map((row) => ({ id: Number(row.id), created_at: row.created_at }));
 }
 
-/** All codes of a batch, pending or not. */
+/** All codes of a batch, pending or not, in id order. */
 export async function listBatchCodes(db: Db, batchId: number): Promise<string[]> {
-  const rows = await db.selectFrom('promotions').select('code').where('batch_id', '=', batchId).orderBy('id').execute();
-  return rows.map((row) => row.code);
+  return (await listBatchIssued(db, batchId)).map((row) => row.code);
+}
+
+/** All promotions of a batch (id and code), pending or not, in id order. */
+export async function listBatchIssued(db: Db, batchId: number): Promise<IssuedCode[]> {
+  const rows = await db.selectFrom('promotions').select(['id', 'code']).where('batch_id', '=', batchId).orderBy('id').execute();
+  return rows.map((row) => ({ id: Number(row.id), code: row.code }));
 }
 
 /** A batch that never reached WHMCS: its codes and its row go, as if it had never been asked for. */
@@ -442,19 +447,44 @@ export async function deleteBatchesWithCodes(db: Db, batchIds: number[]): Promis
   await db.deleteFrom('batches').where('id', 'in', batchIds).execute();
 }
 
+/** Drop some codes of a pending batch (WHMCS already held them): fresh ones replace them. */
+export async function deleteBatchCodes(db: Db, batchId: number, codes: string[]): Promise<void> {
+  for (let i = 0; i < codes.length; i += PAIR_CHUNK) {
+    await db.deleteFrom('promotions').where('batch_id', '=', batchId).where('code', 'in', codes.slice(i, i + PAIR_CHUNK)).execute();
+  }
+}
+
 /**
- * Record each code's tblpromotions id (`pairs`: lower-cased code, id) and
- * mark the batches done, so their codes show. One UPDATE per 1,000 codes,
- * joined through the unique index on lower(code).
+ * Record each promotion's tblpromotions id (`pairs`: promotion id, WHMCS id)
+ * and mark the batches done, so their codes show. Both sides hand out
+ * consecutive ids to a batch's rows, so a run of pairs where both step by one
+ * is ONE `whmcs_id = id + offset` UPDATE; what is left goes by the primary
+ * key, 1,000 pairs per UPDATE.
  */
-export async function finishWhmcsBatches(db: Db, batchIds: number[], pairs: [string, number][]): Promise<void> {
-  await updateFromPairs(db, pairs, (postgres) =>
+export async function finishWhmcsBatches(db: Db, batchIds: number[], pairs: [number, number][]): Promise<void> {
+  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
+  const scattered: [number, number][] = [];
+  for (let start = 0; start < sorted.length; ) {
+    let end = start + 1;
+    while (end < sorted.length && sorted[end][0] === sorted[end - 1][0] + 1 && sorted[end][1] === sorted[end - 1][1] + 1) end++;
+    if (end - start >= MIN_RUN) {
+      const [first, whmcsFirst] = sorted[start];
+      await db.updateTable('promotions').set({ whmcs_id: sql<number>`id + ${whmcsFirst - first}` }).where('id', '>=', first).where('id', '<=', sorted[end - 1][0]).execute();
+    } else {
+      for (let i = start; i < end; i++) scattered.push(sorted[i]);
+    }
+    start = end;
+  }
+  await updateFromPairs(db, scattered, (postgres) =>
     postgres
-      ? 'update promotions set whmcs_id = v.w from unnest($1::text[], $2::int[]) as v(c, w) where lower(promotions.code) = v.c'
-      : 'update promotions set whmcs_id = v.column2 from (values #) as v where lower(promotions.code) = v.column1',
+      ? 'update promotions set whmcs_id = v.w from unnest($1::int[], $2::int[]) as v(p, w) where promotions.id = v.p'
+      : 'update promotions set whmcs_id = v.column2 from (values #) as v where promotions.id = v.column1',
   );
   if (batchIds.length > 0) await db.updateTable('batches').set({ whmcs_state: 'done' }).where('id', 'in', batchIds).where('whmcs_state', '=', 'pending').execute();
 }
+
+/** Shorter runs are cheaper in the pairs UPDATE than as statements of their own. */
+const MIN_RUN = 16;
 
 /** Copy WHMCS's `uses` (`pairs`: tblpromotions id, uses) onto the promotions holding those ids. */
 export async function setUsesByWhmcsId(db: Db, pairs: [number, number][]): Promise<void> {

@@ -63,40 +63,103 @@ function insertText(db: WhmcsDb, rows: number): string {
 }
 
 /**
- * Insert the promotions in ONE WHMCS transaction, in chunks of multi-row
- * INSERTs, after checking (inside it) that none of the codes exists there in
- * any letter case. Returns the new row ids in the order of `items`. On any
- * error (or if `beforeCommit` throws) nothing is committed.
+ * One WHMCS transaction that takes promotions chunk by chunk, while the caller
+ * goes on with its own work (promoset writes a bulk batch meanwhile, so the
+ * two databases work at once). Each chunk's codes are looked up just before
+ * it is written (ignoring case, as WHMCS compares codes) and only its free
+ * codes are inserted; `settle` says which were taken. Nothing shows in WHMCS
+ * before `commit`; the caller must end it with `commit` or `rollback`.
  */
-export async function insertWhmcsPromotions(handle: WhmcsHandle, items: NewWhmcsPromotion[], beforeCommit: () => void = () => {}): Promise<number[]> {
-  if (items.length === 0) return [];
+export interface WhmcsBatchWriter {
+  /** Queue promotions: looked up, then inserted, after everything queued before. */
+  send(items: NewWhmcsPromotion[]): void;
+  /** Wait for the queue: ids of every code inserted so far (by lower-cased code), and the codes WHMCS already held that were sent since the last settle. */
+  settle(): Promise<{ ids: Map<string, number>; taken: string[] }>;
+  /** `beforeCommit` has the last word: if it throws, nothing is committed. */
+  commit(beforeCommit?: () => void): Promise<void>;
+  /** Also after a failed commit: it returns the connection to the pool. */
+  rollback(): Promise<void>;
+}
+
+interface QueuedChunk {
+  items: NewWhmcsPromotion[];
+  taken?: Promise<Set<string>>;
+}
+
+export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWriter> {
   const consecutive = await hasConsecutiveIds(handle);
-  return handle.db.transaction().execute(async (trx) => {
-    const taken = await findTakenCodes(trx, items.map((item) => item.code));
-    if (taken.size > 0) throw new WhmcsCodeTaken([...taken]);
-    const ids: number[] = new Array(items.length);
-    for (let start = 0; start < items.length; start += WHMCS_CHUNK) {
-      const chunk = items.slice(start, start + WHMCS_CHUNK);
-      const parameters: unknown[] = new Array(chunk.length * TBL_COLUMNS.length);
-      let p = 0;
-      for (const { code, terms } of chunk) {
-        const row = toTblPromotion(code, terms);
-        for (const column of TBL_COLUMNS) parameters[p++] = row[column];
-      }
-      const result = await trx.executeQuery(CompiledQuery.raw(insertText(trx, chunk.length), parameters));
-      if (Number(result.numAffectedRows ?? 0n) !== chunk.length) throw new Error('tblpromotions took fewer rows than were sent');
-      if (consecutive) {
-        const first = Number(result.insertId);
-        for (let i = 0; i < chunk.length; i++) ids[start + i] = first + i;
-      } else {
-        const found = await findPromotionsByCodes(trx, chunk.map((item) => item.code));
-        for (let i = 0; i < chunk.length; i++) ids[start + i] = found.get(chunk[i].code.toLowerCase())!.id;
-      }
+  const trx = await handle.db.startTransaction().execute();
+  const ids = new Map<string, number>();
+  let taken: string[] = [];
+  const waiting: QueuedChunk[] = [];
+  let queue: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
+  let ended = false;
+
+  // On a pool connection, not the transaction's: a plain read sees what the
+  // transaction's own (non-locking) read would, and the next chunk's lookup
+  // runs while this chunk's INSERT does.
+  const lookUp = (chunk: QueuedChunk) => (chunk.taken ??= findTakenCodes(handle.db, chunk.items.map((item) => item.code)));
+
+  const writeNext = async (): Promise<void> => {
+    const chunk = waiting.shift()!;
+    const lookup = lookUp(chunk);
+    if (waiting.length > 0) lookUp(waiting[0]).catch(() => {}); // its failure is reported when its turn comes
+    const takenHere = await lookup;
+    const free = takenHere.size === 0 ? chunk.items : chunk.items.filter((item) => !takenHere.has(item.code.toLowerCase()));
+    if (takenHere.size > 0) for (const item of chunk.items) if (takenHere.has(item.code.toLowerCase())) taken.push(item.code);
+    if (free.length === 0) return;
+    const parameters: unknown[] = new Array(free.length * TBL_COLUMNS.length);
+    let p = 0;
+    for (const { code, terms } of free) {
+      const row = toTblPromotion(code, terms);
+      for (const column of TBL_COLUMNS) parameters[p++] = row[column];
     }
-    // A last word before COMMIT: throwing here rolls everything back.
-    beforeCommit();
-    return ids;
-  });
+    const result = await trx.executeQuery(CompiledQuery.raw(insertText(trx, free.length), parameters));
+    if (Number(result.numAffectedRows ?? 0n) !== free.length) throw new Error('tblpromotions took fewer rows than were sent');
+    if (consecutive) {
+      const first = Number(result.insertId);
+      for (let i = 0; i < free.length; i++) ids.set(free[i].code.toLowerCase(), first + i);
+    } else {
+      for (const [code, row] of await findPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
+    }
+  };
+
+  const writer: WhmcsBatchWriter = {
+    send(items) {
+      for (let start = 0; start < items.length; start += WHMCS_CHUNK) {
+        waiting.push({ items: items.slice(start, start + WHMCS_CHUNK) });
+        // After a failure the rest is skipped: settle reports the first error.
+        queue = queue
+          .then(() => (failure ? void waiting.shift() : writeNext()))
+          .catch((error: unknown) => {
+            failure ??= { error };
+          });
+      }
+    },
+    async settle() {
+      await queue;
+      if (failure) throw failure.error;
+      const takenNow = taken;
+      taken = [];
+      return { ids, taken: takenNow };
+    },
+    async commit(beforeCommit = () => {}) {
+      await writer.settle();
+      beforeCommit();
+      await trx.commit().execute();
+      ended = true;
+    },
+    async rollback() {
+      if (ended) return;
+      ended = true;
+      await queue;
+      await trx.rollback().execute().catch(() => {
+        // The connection is gone already, and with it the transaction.
+      });
+    },
+  };
+  return writer;
 }
 
 /** Which of `codes` exist in tblpromotions, compared as WHMCS compares them (ignoring case); lower-cased. */

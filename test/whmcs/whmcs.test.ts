@@ -133,9 +133,17 @@ describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
       expect(tooMany.json.code).toBe('code_space_exhausted');
       const reply = await postForm(`${url}/codes`, `amount=4000&code_prefix=${prefix}&code_length=3`);
       expect(reply.status).toBe(200);
-      const codes: string[] = reply.json.promotions.map((p: { code: string }) => p.code);
+      const promotions: { id: number; code: string }[] = reply.json.promotions;
+      const codes = promotions.map((p) => p.code);
       const taken = new Set(handMade);
       expect(codes.filter((code) => taken.has(code.toLowerCase()))).toEqual([]);
+      // About half of the first draw was taken in WHMCS and replaced: the reply, the CSV and WHMCS agree on the codes that replaced them, with their ids.
+      expect(new Set(codes.map((code) => code.toLowerCase())).size).toBe(4000);
+      const rows = await whmcs().rows<{ id: number; code: string }>('select id, code from tblpromotions where notes <> ? and code like ?', ['by hand', `${prefix}-%`]);
+      expect(new Map(rows.map((r) => [r.code, r.id]))).toEqual(new Map(promotions.map((p) => [p.code, p.id])));
+      const csv = await rawRequest(`${url}/batches/${reply.json.batch_id}.csv`);
+      const fromCsv = csv.text.trim().split('\n').slice(1).map((line) => line.split(','));
+      expect(new Map(fromCsv.map(([id, code]) => [code, Number(id)]))).toEqual(new Map(promotions.map((p) => [p.code, p.id])));
       // Single codes too, through the group commit.
       for (let i = 0; i < 20; i++) {
         const one = await postForm(url, `name=${prefix}`);
