@@ -208,6 +208,19 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_events_set_idx').on('webhook_events').columns(['set_id', 'id']).execute();
     },
   },
+  '009_sparse_indexes': {
+    async up(db: Kysely<any>) {
+      // Three indexes only ever looked up by a value most rows lack (a pending batch, a request
+      // key, a tblpromotions id): made partial, every code issued without them writes three index
+      // entries fewer, and the indexes hold only the rows they are for.
+      await db.schema.dropIndex('batches_whmcs_state').execute();
+      await db.schema.createIndex('batches_pending').on('batches').column('id').where(sql.ref('whmcs_state'), '=', sql.lit('pending')).execute();
+      await db.schema.dropIndex('batches_request_key').execute();
+      await db.schema.createIndex('batches_request_key').on('batches').unique().column('request_key').where(sql.ref('request_key'), 'is not', null).execute();
+      await db.schema.dropIndex('promotions_whmcs_id').execute();
+      await db.schema.createIndex('promotions_whmcs_id').on('promotions').column('whmcs_id').where(sql.ref('whmcs_id'), 'is not', null).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
