@@ -44,7 +44,7 @@ async function main() {
     row('Bulk 100k: raw better-sqlite3 baseline (prepared INSERT, 1 txn)', spread(bulk.raw));
     row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), `${(bulk.service.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     if (WHMCS_URL) {
-      const whmcs = await benchWhmcs(WHMCS_URL, Math.min(RUNS, 3));
+      const whmcs = await benchWhmcs(WHMCS_URL, RUNS);
       const whmcsRatio = whmcs.service.median / whmcs.raw.median;
       row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn)', spread(whmcs.raw));
       row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), end to end', spread(whmcs.service), verdict(whmcsRatio <= 1.5, `${whmcsRatio.toFixed(2)}× the raw INSERT, target ≤ 1.5×`));

@@ -208,7 +208,7 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_events_set_idx').on('webhook_events').columns(['set_id', 'id']).execute();
     },
   },
-  '009_sparse_indexes': {
+  '010_sparse_indexes': {
     async up(db: Kysely<any>) {
       // Three indexes only ever looked up by a value most rows lack (a pending batch, a request
       // key, a tblpromotions id): made partial, every code issued without them writes three index
