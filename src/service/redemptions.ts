@@ -91,14 +91,27 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
 
 async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const day = today(core);
-  // Concurrent redemptions share a transaction (group commit), each in its own savepoint.
+  // Concurrent redemptions share a transaction (group commit).
   return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
     const counted = await countUse(trx, set.id, code, day);
     if (!counted) throw await whyRefused(core, trx, set, code, day);
     const terms = await batchTerms(core, trx, counted.batch_id);
-    // Throwing after countUse rolls the count back with the transaction.
-    return recordRedemption(core, trx, set, counted, terms, clientId, actor, options);
+    return recordOrGiveBack(trx, counted, () => recordRedemption(core, trx, set, counted, terms, clientId, actor, options));
   });
+}
+
+/**
+ * After a use was counted: record the redemption, or, if that is refused
+ * (once per client, no client id), give the use back before refusing, so a
+ * refusal leaves nothing written in the shared transaction.
+ */
+async function recordOrGiveBack(trx: Db, counted: PromotionRow, record: () => Promise<RedemptionResult>): Promise<RedemptionResult> {
+  try {
+    return await record();
+  } catch (error) {
+    if (error instanceof PromoError) await releaseUse(trx, counted.seq);
+    throw error;
+  }
 }
 
 /** The redemption row and its webhook event, in the transaction (savepoint) that counted the use. */
@@ -160,7 +173,7 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
       const stored = await countWhmcsCountedUse(trx, row.seq);
       if (!stored) throw refusal('voided', row.code, terms);
       // The reply shows WHMCS's count right after this use; promoset's copy moved by the same one use.
-      return recordRedemption(core, trx, set, { ...stored, uses: counted }, terms, clientId, actor, options);
+      return recordOrGiveBack(trx, stored, () => recordRedemption(core, trx, set, { ...stored, uses: counted }, terms, clientId, actor, options));
     });
   } catch (error) {
     await rollbackWhmcsUse(whmcs.db, whmcsId).catch(() => {

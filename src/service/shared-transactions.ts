@@ -1,14 +1,18 @@
-import { sql } from 'kysely';
-import { inWriteTransaction, isRetryableConflict, type Db } from '../store/db.js';
+import { PromoError } from '../domain/errors.js';
+import { inWriteTransaction, type Db } from '../store/db.js';
 
 /**
  * Group commit for small, independent writes (redemptions). A write
  * transaction costs far more than the two statements of a redemption (lock,
  * BEGIN/COMMIT, the commit itself), so requests that arrive while one group
- * is being written wait and go into the next transaction together. Each
- * member runs inside its own SAVEPOINT: a member that fails (a refusal after
- * it counted, a constraint) is rolled back alone and gets its own error; the
- * others commit. Nothing is resolved before COMMIT.
+ * is being written wait and go into the next transaction together. Nothing is
+ * resolved before COMMIT.
+ *
+ * A member's refusal is a PromoError, and a member that refuses leaves
+ * nothing written (it decides before writing, or undoes its own write first):
+ * it gets its error and the others go on, with no SAVEPOINT round trips per
+ * member. Any other error (a failed statement, which on PostgreSQL aborts the
+ * whole transaction) fails the group's transaction as a whole.
  *
  * Members run in the order of their `lockKey` (the promotion's code), so two
  * processes' groups take row locks in one order and cannot deadlock; if a
@@ -35,7 +39,7 @@ interface Queue {
 
 const queues = new WeakMap<Db, Queue>();
 
-/** Run `work` in a write transaction shared with other members; resolves after COMMIT. */
+/** Run `work` in a write transaction shared with other members; resolves after COMMIT. If `work` throws a PromoError, it must have written nothing. */
 export function inSharedTransaction<T>(db: Db, lockKey: string, work: (trx: Db) => Promise<T>): Promise<T> {
   let queue = queues.get(db);
   if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false }));
@@ -75,16 +79,11 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
     outcomes = await inWriteTransaction(db, async (trx) => {
       const results: Outcome[] = [];
       for (const member of group) {
-        await sql`savepoint member`.execute(trx);
         try {
-          const value = await member.work(trx);
-          await sql`release savepoint member`.execute(trx);
-          results.push({ ok: true, value });
+          results.push({ ok: true, value: await member.work(trx) });
         } catch (error) {
-          // A deadlock or serialization failure is the whole transaction's: inWriteTransaction reruns the group.
-          if (isRetryableConflict(error)) throw error;
-          await sql`rollback to savepoint member`.execute(trx);
-          await sql`release savepoint member`.execute(trx);
+          // Anything but a refusal is the whole transaction's (inWriteTransaction reruns it after a deadlock).
+          if (!(error instanceof PromoError)) throw error;
           results.push({ ok: false, error });
         }
       }

@@ -129,6 +129,19 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
     expect((await redeem(set, { code: promotion.code, client_id: 'client-7' })).status).toBe(200);
   });
 
+  it('once per client, concurrently: repeats refused in a shared transaction give their use back, the others count', async () => {
+    const set = await makeSet(service, { once_per_client: 1, max_uses: 0 });
+    const promotion = await issue(set);
+    // 12 clients, each three times at once: requests that arrive together share one transaction.
+    const clients = Array.from({ length: 12 }, (_, i) => `client-${i}`);
+    const replies = await Promise.all([...clients, ...clients, ...clients].map((client_id) => redeem(set, { code: promotion.code, client_id })));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(12);
+    expect(replies.filter((r) => r.status === 409).map((r) => r.json.code)).toEqual(new Array(24).fill('promotion_already_redeemed_by_client'));
+    expect(new Set(replies.filter((r) => r.status === 200).map((r) => r.json.redemption_id)).size).toBe(12);
+    // A refused repeat counted nothing: uses is exactly one per client.
+    expect((await validate(set, promotion.code)).json.promotion.uses).toBe(12);
+  });
+
   it('an Idempotency-Key replays the first result (a success or a refusal) and counts once', async () => {
     const set = await makeSet(service, { max_uses: 1 });
     const promotion = await issue(set);
