@@ -19,9 +19,11 @@ import type { GroupSink } from './single-codes.js';
  *
  *  1. promoset commits the batch and its codes, marked 'pending' (hidden from
  *     every listing, export and lookup);
- *  2. one WHMCS transaction checks none of the codes exists there (any case),
- *     inserts them and commits — unless the batch is older than the pending
- *     timeout by then;
+ *  2. one WHMCS transaction takes the codes chunk by chunk, each looked up
+ *     (any case) just before it is inserted, and commits — unless the batch
+ *     is older than the pending timeout by then. A bulk batch sends each
+ *     chunk as soon as promoset has stored it (generate.ts), so both
+ *     databases work at once; WHMCS still commits only after promoset;
  *  3. promoset records each code's tblpromotions id and marks the batch done.
  *
  * If (2) fails, promoset deletes its pending batch: nothing is kept anywhere.
