@@ -9,6 +9,10 @@ export async function streamPieces(res: ServerResponse, pieces: AsyncIterable<st
   for await (const piece of pieces) {
     if (res.destroyed) return;
     if (!res.write(piece)) await drained(res);
+    // A socket that takes each piece at once (a local client) emits 'drain' on the next
+    // tick, so without a turn here a 100k-row answer rendered from memory held the event
+    // loop for ~70 ms in one go, and Slack acks waited behind it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   if (!res.destroyed) res.end();
 }

@@ -199,14 +199,18 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
 const COPY_COLLISION_ODDS = 0.05;
 
 /** Fresh random codes of one format: never the same one twice per batch, so a code that collided is not tried again. */
-type CodeSource = (n: number) => string[];
+interface CodeSource {
+  (n: number): string[];
+  /** How many random characters end every code (what precedes them is the same in all). */
+  randomLength: number;
+}
 
 function uniqueCodeSource(format: CodeFormat): CodeSource {
   const nextCode = codeGenerator(format);
   // Every code of the batch has the same prefix and an upper-case random part, so codes
   // that are equal ignoring case are equal outright: no lower-casing per code.
   const seen = new Set<string>();
-  return (n) => {
+  const source = (n: number) => {
     const codes: string[] = [];
     while (codes.length < n) {
       const code = nextCode();
@@ -217,7 +221,47 @@ function uniqueCodeSource(format: CodeFormat): CodeSource {
     }
     return codes;
   };
+  return Object.assign(source, { randomLength: format.length });
 }
+
+/** Codes per slice of generating or sorting: a few milliseconds of the event loop each. */
+const SLICE = 5000;
+
+/**
+ * `amount` fresh codes in plain string order (see insertUniqueCodes for why),
+ * without holding the event loop: making and sorting 100,000 codes in one go
+ * took ~100 ms, which every Slack ack and health check of the instance waited
+ * for. Codes are dealt into buckets by their first random character as they
+ * are made, a slice at a time; all share the batch's prefix, so bucket order is
+ * sort order, and each bucket is sorted on its own. The loop gets a turn
+ * between slices.
+ */
+async function sortedFreshCodes(freshCodes: CodeSource, amount: number): Promise<string[]> {
+  const buckets: string[][] = [];
+  for (let made = 0; made < amount; made += SLICE) {
+    if (made > 0) await yieldToEventLoop();
+    for (const code of freshCodes(Math.min(SLICE, amount - made))) {
+      const key = code.charCodeAt(code.length - freshCodes.randomLength);
+      (buckets[key] ??= []).push(code);
+    }
+  }
+  const ordered: string[] = [];
+  let sinceYield = 0;
+  // Ascending character codes: the order plain string comparison gives.
+  for (const bucket of buckets) {
+    if (bucket === undefined) continue;
+    if (sinceYield >= SLICE) {
+      await yieldToEventLoop();
+      sinceYield = 0;
+    }
+    for (const code of bucket.sort()) ordered.push(code);
+    sinceYield += bucket.length;
+  }
+  return ordered;
+}
+
+/** better-sqlite3 answers synchronously: long work must give Slack acks and health checks a turn now and then. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const noUnusedCodes = () => new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
 
@@ -242,7 +286,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshC
   // deadlock that still happens is retried by inWriteTransaction). One batch
   // shares one prefix and its random parts are upper-case letters and digits,
   // so plain string order is the order of the lower-cased key.
-  const ordered = freshCodes(amount).sort();
+  const ordered = await sortedFreshCodes(freshCodes, amount);
   if (isPostgres(trx) && expectedCollisions < COPY_COLLISION_ODDS) {
     const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
     if (copied !== undefined) {
@@ -265,9 +309,8 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshC
       pending = freshCodes(pending.filter((code) => !stored.has(code)).length).sort();
     }
     onProgress?.(issued.length, amount);
-    // better-sqlite3 answers synchronously, so without this a 100k batch would hold the
-    // event loop for its whole run: Slack acks and health checks must get through.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Without this a 100k batch on SQLite would hold the event loop for its whole run.
+    await yieldToEventLoop();
   }
   // Neither dialect promises RETURNING order; in practice it is already id order, which this checks in one pass.
   for (let i = 1; i < issued.length; i++) {

@@ -15,7 +15,7 @@ export async function usageOfSet(core: Core, setId: number): Promise<Usage> {
 
 /** The same counts for the given batches (the recent ones shown beside a set). */
 export async function usageOfBatches(core: Core, batchIds: number[]): Promise<Map<number, Usage>> {
-  return usageByBatch(core.db, { batchIds });
+  return usageByBatch(core.db, batchIds);
 }
 
 /** "40 issued · 12 redeemed · 3 voided · 2 used up" */

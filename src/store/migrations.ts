@@ -208,6 +208,15 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_events_set_idx').on('webhook_events').columns(['set_id', 'id']).execute();
     },
   },
+  '009_touched_promotions': {
+    async up(db: Kysely<any>) {
+      // Only promotions ever counted or voided: usage reads these (and issued from
+      // batches.count) instead of every promotion of a set. Queries must repeat this
+      // predicate verbatim (TOUCHED in store/promotions.ts) for either planner to use it.
+      await db.schema.createIndex('promotions_touched_idx').on('promotions').columns(['set_id', 'batch_id'])
+        .where(sql<boolean>`uses <> 0 or voided_at is not null`).execute();
+    },
+  },
   '010_sparse_indexes': {
     async up(db: Kysely<any>) {
       // Three indexes only ever looked up by a value most rows lack (a pending batch, a request

@@ -378,6 +378,14 @@ export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId
  */
 const notPending = sql<boolean>`batch_id not in (select id from batches where whmcs_state = 'pending')`;
 
+/**
+ * Promotions ever counted or voided, word for word the predicate of the partial
+ * index promotions_touched_idx (migration 009): a query that ANDs this in reads
+ * only those rows (SQLite and PostgreSQL both match the index by its predicate).
+ * Counts of uses and voids need nothing else: every other promotion adds zero.
+ */
+export const TOUCHED = sql<boolean>`(promotions.uses <> 0 or promotions.voided_at is not null)`;
+
 export async function countPromotions(db: Db, filter: { setId?: number } = {}): Promise<number> {
   let query = db.selectFrom('promotions').select((eb) => eb.fn.countAll<number | string>().as('n')).where(notPending);
   if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
@@ -396,6 +404,7 @@ export async function countsBySet(db: Db): Promise<Map<number, { promotions: num
     db
       .selectFrom('promotions')
       .select((eb) => ['set_id', eb.fn.sum<number | string>('uses').as('redeemed')])
+      .where(TOUCHED)
       .where('uses', '>', 0)
       .groupBy('set_id')
       .execute(),
@@ -408,13 +417,15 @@ export async function countsBySet(db: Db): Promise<Map<number, { promotions: num
 export async function redeemedByBatch(db: Db, batchIds: number[]): Promise<Map<number, number>> {
   if (batchIds.length === 0) return new Map();
   const rows = await db
-    .selectFrom('promotions')
-    .select((eb) => ['batch_id', eb.fn.sum<number | string>('uses').as('redeemed')])
-    .where('batch_id', 'in', batchIds)
-    .where('uses', '>', 0)
-    .groupBy('batch_id')
+    .selectFrom('batches')
+    .innerJoin('promotions', (join) => join.onRef('promotions.set_id', '=', 'batches.set_id').onRef('promotions.batch_id', '=', 'batches.id'))
+    .select((eb) => ['batches.id', eb.fn.sum<number | string>('promotions.uses').as('redeemed')])
+    .where('batches.id', 'in', batchIds)
+    .where(TOUCHED)
+    .where('promotions.uses', '>', 0)
+    .groupBy('batches.id')
     .execute();
-  return new Map(rows.map((r) => [Number(r.batch_id), Number(r.redeemed)]));
+  return new Map(rows.map((r) => [Number(r.id), Number(r.redeemed)]));
 }
 
 /** Mark batches as on their way into WHMCS (in the transaction that wrote them). */

@@ -98,6 +98,18 @@ describeEachDialect('generating promotions', (dialect) => {
     expect((await generatePromotions(ctx.core, set, { amount: 10 }, 'cli:test')).count).toBe(10);
   });
 
+  it('a batch goes in in one order of the unique key (deadlock avoidance), though its codes are made and sorted a slice at a time', async () => {
+    // Alphanumeric lists letters before digits; the key orders digits first. 12,000 codes are several slices.
+    const set = await newSet();
+    const result = await generatePromotions(ctx.core, set, { amount: 12_000, code_prefix: 'Mixed.Case', code_type: 'alphanumeric', code_length: 6 }, 'cli:test');
+    const codes = (await listPromotions(ctx.core, { batchId: result.batchId })).map((p) => p.code.toLowerCase());
+    expect(codes).toHaveLength(12_000);
+    // listPromotions is in id order, which is insertion order: each code's key is above the one before.
+    const outOfOrder = codes.filter((code, i) => i > 0 && !(codes[i - 1] < code));
+    expect(outOfOrder).toEqual([]);
+    expect(result.issued.map((row) => row.code.toLowerCase())).toEqual(codes);
+  });
+
   it('a batch stores its terms once and every code of it carries them', async () => {
     const set = await newSet({ promo_code_type: 'Fixed Amount', promo_value: '12.5', cycles: 'Monthly,Annually', applies_to: '1,A2,D.com' });
     const result = await generatePromotions(ctx.core, set, { amount: 2500, code_prefix: 'Spring', code_type: 'alphanumeric', code_length: 10, notes: 'bulk' }, 'slack:U123');

@@ -5,6 +5,7 @@ import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { syncWhmcsUses } from '../../src/service/billing.js';
 import { listSets } from '../../src/service/sets.js';
+import { usageOfBatches } from '../../src/service/usage.js';
 import { countPromotions } from '../../src/store/promotions.js';
 import { redeemWhmcsPromotion, restoreWhmcsPromotion, rollbackWhmcsUse, voidWhmcsPromotions } from '../../src/whmcs/promotions.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
@@ -144,6 +145,10 @@ describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
       const csv = await rawRequest(`${url}/batches/${reply.json.batch_id}.csv`);
       const fromCsv = csv.text.trim().split('\n').slice(1).map((line) => line.split(','));
       expect(new Map(fromCsv.map(([id, code]) => [code, Number(id)]))).toEqual(new Map(promotions.map((p) => [p.code, p.id])));
+      // The replacements took the taken codes' places: the batch still holds exactly its count, which usage reports as issued.
+      const stored = await service.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll<number | string>().as('n')).where('batch_id', '=', reply.json.batch_id).executeTakeFirstOrThrow();
+      expect(Number(stored.n)).toBe(4000);
+      expect((await usageOfBatches(service.core, [reply.json.batch_id])).get(reply.json.batch_id)).toEqual({ issued: 4000, redeemed: 0, voided: 0, usedUp: 0 });
       // Single codes too, through the group commit.
       for (let i = 0; i < 20; i++) {
         const one = await postForm(url, `name=${prefix}`);
