@@ -95,8 +95,7 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
   return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
     const counted = await countUse(trx, set.id, code, day);
     if (!counted) throw await whyRefused(core, trx, set, code, day);
-    const terms = await batchTerms(core, trx, counted.batch_id);
-    return recordOrGiveBack(trx, counted, () => recordRedemption(core, trx, set, counted, terms, clientId, actor, options));
+    return recordOrGiveBack(trx, counted, async () => recordRedemption(core, trx, set, counted, await batchTerms(core, trx, counted.batch_id), clientId, actor, options));
   });
 }
 

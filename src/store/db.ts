@@ -87,11 +87,31 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
   // Several processes may share the file: wait for the write lock instead of
   // failing. Set first, so switching to WAL also waits when instances start together.
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  sqlite.pragma('journal_mode = WAL');
+  useWal(sqlite);
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, checkpointer) }) });
+}
+
+/**
+ * `journal_mode = WAL` can fail with "database is locked" at once, without
+ * SQLite's busy wait, while another process is opening or writing the same
+ * file (seen with instances starting together). A file already in WAL needs
+ * no switch; otherwise it is retried until SQLITE_BUSY_TIMEOUT_MS. This runs
+ * once, before anything is served, so a synchronous wait blocks no one.
+ */
+function useWal(sqlite: SQLite.Database): void {
+  const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      if (sqlite.pragma('journal_mode', { simple: true }) !== 'wal') sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (!String((error as { code?: string }).code).startsWith('SQLITE_BUSY') || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.random() * 30);
+    }
+  }
 }
 
 /**
