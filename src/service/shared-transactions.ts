@@ -1,5 +1,6 @@
 import { PromoError } from '../domain/errors.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
+import { GroupQueue } from './group-queue.js';
 
 /**
  * Group commit for small, independent writes (redemptions). A write
@@ -30,38 +31,14 @@ interface Member {
   reject: (error: unknown) => void;
 }
 
-interface Queue {
-  waiting: Member[];
-  scheduled: boolean;
-  /** One group in flight per database handle: SQLite has one writer, and a second group would only wait for the first's locks. */
-  writing: boolean;
-}
-
-const queues = new WeakMap<Db, Queue>();
+const queues = new WeakMap<Db, GroupQueue<Member>>();
 
 /** Run `work` in a write transaction shared with other members; resolves after COMMIT. If `work` throws a PromoError, it must have written nothing. */
 export function inSharedTransaction<T>(db: Db, lockKey: string, work: (trx: Db) => Promise<T>): Promise<T> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false }));
+  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Member>(MAX_GROUP, (group) => commitGroup(db, group))));
   const q = queue;
-  return new Promise<T>((resolve, reject) => {
-    q.waiting.push({ lockKey, work, resolve: resolve as (value: unknown) => void, reject });
-    schedule(db, q);
-  });
-}
-
-/** The next group is taken at the end of this event-loop turn, so requests read together commit together. */
-function schedule(db: Db, queue: Queue): void {
-  if (queue.scheduled || queue.writing || queue.waiting.length === 0) return;
-  queue.scheduled = true;
-  setImmediate(() => {
-    queue.scheduled = false;
-    queue.writing = true;
-    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP)).finally(() => {
-      queue.writing = false;
-      schedule(db, queue);
-    });
-  });
+  return new Promise<T>((resolve, reject) => q.push({ lockKey, work, resolve: resolve as (value: unknown) => void, reject }));
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -69,7 +46,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 async function commitGroup(db: Db, group: Member[]): Promise<void> {
   group.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
   if (group.length === 1) {
-    // Alone: no savepoint needed, the transaction is the member's own.
+    // Alone: the transaction is the member's own.
     const [member] = group;
     await inWriteTransaction(db, member.work).then(member.resolve, member.reject);
     return;

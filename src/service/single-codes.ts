@@ -5,6 +5,7 @@ import { inWriteTransaction, type Db } from '../store/db.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
+import { GroupQueue } from './group-queue.js';
 
 /**
  * An outward sink every issued code must reach before it is handed out (the
@@ -63,50 +64,15 @@ interface Waiting extends SingleCodeRequest {
   reject: (error: unknown) => void;
 }
 
-interface Queue {
-  waiting: Waiting[];
-  /** A group is about to be taken from `waiting`. */
-  scheduled: boolean;
-  /**
-   * A group is being written. One at a time per process: SQLite has one
-   * writer anyway, and on PostgreSQL two or three groups in flight measured
-   * no faster than one (bench/http.ts), only with smaller groups.
-   */
-  writing: boolean;
-  /** Fixed per database handle, like the core that owns it. */
-  sink?: GroupSink;
-}
-
 /** One queue per database handle: that is what serialises writes in this process. */
-const queues = new WeakMap<Db, Queue>();
+const queues = new WeakMap<Db, GroupQueue<Waiting>>();
 
-/** Store one promotion for `request`, committed (possibly with others) before this resolves. */
+/** Store one promotion for `request`, committed (possibly with others) before this resolves. `sink` is fixed per database handle, like the core that owns it. */
 export function issueSingleCode(db: Db, request: SingleCodeRequest, sink?: GroupSink): Promise<PromotionRow> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = { waiting: [], scheduled: false, writing: false, sink }));
+  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Waiting>(MAX_GROUP, (group) => commitGroup(db, group, sink))));
   const q = queue;
-  return new Promise<PromotionRow>((resolve, reject) => {
-    q.waiting.push({ ...request, resolve, reject });
-    schedule(db, q);
-  });
-}
-
-/**
- * Take the next group at the end of this event-loop turn: requests whose
- * sockets were readable together join the same transaction (on SQLite each
- * write is synchronous, so without this wait nothing would ever be in flight to join).
- */
-function schedule(db: Db, queue: Queue): void {
-  if (queue.scheduled || queue.writing || queue.waiting.length === 0) return;
-  queue.scheduled = true;
-  setImmediate(() => {
-    queue.scheduled = false;
-    queue.writing = true;
-    void commitGroup(db, queue.waiting.splice(0, MAX_GROUP), queue.sink).finally(() => {
-      queue.writing = false;
-      schedule(db, queue);
-    });
-  });
+  return new Promise<PromotionRow>((resolve, reject) => q.push({ ...request, resolve, reject }));
 }
 
 type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };

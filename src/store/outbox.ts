@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { customAlphabet } from 'nanoid';
 import { RETRY_WINDOW_MS, type WebhookEventBody, type WebhookEventType } from '../domain/webhooks.js';
 import { inWriteTransaction, isPostgres, type Db } from './db.js';
+import type { WebhookEventsTable } from './schema.js';
 
 /**
  * The webhook outbox. Use cases call recordEvent (or insertEvents) with their
@@ -25,22 +26,8 @@ export interface EventInput {
   createdAt?: string;
 }
 
-export interface OutboxEvent {
-  id: number;
-  event_id: string;
-  set_id: number;
-  type: WebhookEventType;
-  body: string;
-  created_at: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  next_attempt_at: string;
-  retry_until: string;
-  lease_until: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  delivered_at: string | null;
-}
+/** A webhook_events row as read, its type and status narrowed. */
+export type OutboxEvent = Omit<Selectable<WebhookEventsTable>, 'type' | 'status'> & { type: WebhookEventType; status: 'pending' | 'delivered' | 'failed' };
 
 type Listener = () => void;
 const listeners = new Set<Listener>();
