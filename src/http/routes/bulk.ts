@@ -73,15 +73,17 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
 
 /** Rendered rows between `head` and `tail`, in pieces of PIECE_ROWS, so a 100k-row answer is never one string. */
 function* inPieces<T>(rows: T[], render: (row: T, index: number) => string, head: string, tail: string): Generator<string> {
-  let piece = head;
+  // Joined, not appended: a string built by += is a rope that node:http measures and then copies again.
+  const lines: string[] = [head];
   for (let i = 0; i < rows.length; i++) {
-    piece += render(rows[i], i);
+    lines.push(render(rows[i], i));
     if ((i + 1) % PIECE_ROWS === 0) {
-      yield piece;
-      piece = '';
+      yield lines.join('');
+      lines.length = 0;
     }
   }
-  yield piece + tail;
+  lines.push(tail);
+  yield lines.join('');
 }
 
 const PIECE_ROWS = 2000;
