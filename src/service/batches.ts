@@ -1,5 +1,5 @@
 import { toWhmcsPromotion, type PromotionTerms } from '../domain/promotion.js';
-import type { Batch, PromotionRow } from '../store/promotions.js';
+import type { Batch } from '../store/promotions.js';
 import type { Core } from './core.js';
 import { eachPromotionRow } from './promotions.js';
 
@@ -9,12 +9,12 @@ import { eachPromotionRow } from './promotions.js';
  * escaping are exactly JSON.stringify's); each row then only fills in id, code
  * and uses.
  */
-export function whmcsJsonRenderer(terms: PromotionTerms): (row: Pick<PromotionRow, 'id' | 'code' | 'uses'>) => string {
+export function whmcsJsonRenderer(terms: PromotionTerms): (id: number, code: string, uses: number) => string {
   const sample = JSON.stringify(toWhmcsPromotion(0, '', 0, terms));
   const usesMarker = ',"uses":0';
   const middle = sample.slice(sample.indexOf(',"type":'), sample.indexOf(usesMarker));
   const tail = sample.slice(sample.indexOf(usesMarker) + usesMarker.length);
-  return (row) => `{"id":${row.id},"code":${JSON.stringify(row.code)}${middle},"uses":${row.uses}${tail}`;
+  return (id, code, uses) => `{"id":${id},"code":${JSON.stringify(code)}${middle},"uses":${uses}${tail}`;
 }
 
 /** The batch's promotions as the elements of a JSON array (no brackets), a page per piece. */
@@ -24,7 +24,7 @@ export async function* batchJsonElements(core: Core, batch: Batch): AsyncGenerat
   for await (const page of eachPromotionRow(core, { batchId: batch.id })) {
     let piece = '';
     for (const row of page) {
-      piece += (first ? '' : ',') + render(row);
+      piece += (first ? '' : ',') + render(row.id, row.code, row.uses);
       first = false;
     }
     yield piece;

@@ -184,8 +184,13 @@ async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], 
   for (const i of candidates) {
     const { format, batch } = group[i];
     const space = `${batch.prefix_key}|${batch.code_length}`;
+    // The usual case, decided without a promise per member: the space dwarfs every code stored.
+    if (codeSpace(format) - (storedBound + accepted.length) >= 2) {
+      accepted.push(i);
+      acceptedInSpace.set(space, (acceptedInSpace.get(space) ?? 0) + 1);
+      continue;
+    }
     const fits = async () => {
-      if (codeSpace(format) - (storedBound + accepted.length) >= 2) return;
       let stored = storedInSpace.get(space);
       if (stored === undefined) {
         stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);

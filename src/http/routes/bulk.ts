@@ -68,7 +68,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   }
   const render = whmcsJsonRenderer(batch.terms);
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render({ ...row, uses: 0 }), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, ']}'));
+  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render(row.id, row.code, 0), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, ']}'));
 }
 
 /** Rendered rows between `head` and `tail`, in pieces of PIECE_ROWS, so a 100k-row answer is never one string. */
