@@ -84,16 +84,20 @@ function sqliteFloor(path: string): (group: Pending[]) => void {
   db.pragma('foreign_keys = ON');
   const readSet = db.prepare('select * from promo_sets where id = ?');
   const insertBatch = db.prepare(`insert into batches (${BATCH_COLUMNS.join(', ')}) values (${BATCH_COLUMNS.map(() => '?').join(', ')})`);
-  const insertPromotion = db.prepare('insert into promotions (set_id, batch_id, code) values (?, ?, ?) returning id');
+  // A code already stored is skipped and drawn again, as promoset does: about one run in
+  // twelve draws the same 8-character code twice, and without this its whole group failed.
+  const insertPromotion = db.prepare('insert into promotions (set_id, batch_id, code) values (?, ?, ?) on conflict do nothing returning id');
   const writeGroup = db.transaction((group: Pending[]) => {
     const createdAt = new Date().toISOString();
     return group.map(({ setId }) => {
       const set = readSet.get(setId) as SetRow;
       const values = batchValues(set, createdAt);
       const batchId = insertBatch.run(values).lastInsertRowid;
-      const code = randomPart();
-      const { id } = insertPromotion.get(setId, batchId, code) as { id: number };
-      return { id, code, values };
+      for (;;) {
+        const code = randomPart();
+        const row = insertPromotion.get(setId, batchId, code) as { id: number } | undefined;
+        if (row) return { id: row.id, code, values };
+      }
     });
   });
   return (group) => {
@@ -133,10 +137,16 @@ function postgresFloor(url: string): (group: Pending[]) => Promise<void> {
       const batches = await client.query<{ id: number }>(sqlFor(batchSql, group.length, (n) => `insert into batches (${BATCH_COLUMNS.join(', ')}) values ${placeholders(n, width)} returning id`), values.flat());
       const batchIds = batches.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
       const codes = group.map(() => randomPart());
-      const params = group.flatMap(({ setId }, i) => [setId, batchIds[i], codes[i]]);
-      const promotions = await client.query<{ id: number; batch_id: number }>(sqlFor(promotionSql, group.length, (n) => `insert into promotions (set_id, batch_id, code) values ${placeholders(n, 3)} returning id, batch_id`), params);
+      const idByBatch = new Map<number, number>();
+      // A code already stored is skipped and drawn again, as promoset does.
+      for (let missing = group.map((_, i) => i); missing.length > 0; ) {
+        const params = missing.flatMap((i) => [group[i].setId, batchIds[i], codes[i]]);
+        const promotions = await client.query<{ id: number; batch_id: number }>(sqlFor(promotionSql, missing.length, (n) => `insert into promotions (set_id, batch_id, code) values ${placeholders(n, 3)} on conflict do nothing returning id, batch_id`), params);
+        for (const r of promotions.rows) idByBatch.set(Number(r.batch_id), Number(r.id));
+        missing = missing.filter((i) => !idByBatch.has(batchIds[i]));
+        for (const i of missing) codes[i] = randomPart();
+      }
       await client.query('commit');
-      const idByBatch = new Map(promotions.rows.map((r) => [Number(r.batch_id), Number(r.id)]));
       group.forEach(({ res }, i) => reply(res, idByBatch.get(batchIds[i])!, codes[i], values[i]));
     } catch (error) {
       await client.query('rollback').catch(() => {});

@@ -10,12 +10,12 @@ export const URL_SECRET = 'bench-url-secret-0123456789abcdef';
 export const WHMCS = { WHMCS_API_IDENTIFIER: 'bench-identifier', WHMCS_API_SECRET: 'bench-secret-value' };
 
 /** A set made directly in the database, and a server process on it. */
-export async function serverWithSet(fresh: FreshDatabase, env: Record<string, string> = {}): Promise<{ server: ServerProcess; setPath: string; setId: number }> {
+export async function serverWithSet(fresh: FreshDatabase, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{ server: ServerProcess; setPath: string; setId: number }> {
   const core = await fresh.open(URL_SECRET);
   const set = await createSet(core, { name: `bench-${Date.now()}`, max_uses: 1 }, 'bench');
   const setPath = `/sets/${setToken(core, set)}`;
   await core.db.destroy();
-  const server = await startServerProcess({ DATABASE_URL: fresh.url, URL_SECRET, ...WHMCS, ...env });
+  const server = await startServerProcess({ DATABASE_URL: fresh.url, URL_SECRET, ...WHMCS, ...env }, nodeArgs);
   return { server, setPath, setId: set.id };
 }
 
@@ -81,7 +81,7 @@ export interface Throughput {
   non2xx: number;
 }
 
-async function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Throughput> {
+export async function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Throughput> {
   const result = await autocannon({ url, connections: 50, duration: seconds, method });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
 }

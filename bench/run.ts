@@ -42,6 +42,7 @@ async function main() {
   if (runs('bulk')) {
     const bulk = await benchBulk(RUNS, pgFresh);
     row('Bulk 100k: raw better-sqlite3 baseline (prepared INSERT, 1 txn)', spread(bulk.raw));
+    row('Bulk 100k: raw better-sqlite3, codes sorted, 2,000-row INSERTs (1 txn)', spread(bulk.rawSortedMultiRow), `${(bulk.rawSortedMultiRow.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), `${(bulk.service.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     if (WHMCS_URL) {
       const whmcs = await benchWhmcs(WHMCS_URL, RUNS);
@@ -54,7 +55,8 @@ async function main() {
     const http = await benchHttpBulk(RUNS, freshSqlite);
     row('HTTP bulk 100k as JSON, end to end', `${spread(http.json)}, peak RSS ${mb(http.jsonPeakRss)}`, `${(http.json.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     const csvRatio = http.csv.median / bulk.raw.median;
-    row('HTTP bulk 100k as streamed CSV, end to end', `${spread(http.csv)}, peak RSS ${mb(http.csvPeakRss)}`, verdict(csvRatio <= 1.3 && http.csvPeakRss < 300 * 1024 * 1024, `${csvRatio.toFixed(2)}× the raw insert; target ≤ 1.3×, RSS < 300 MB`));
+    const csvStrict = http.csv.median / bulk.rawSortedMultiRow.median;
+    row('HTTP bulk 100k as streamed CSV, end to end', `${spread(http.csv)}, peak RSS ${mb(http.csvPeakRss)}`, verdict(csvRatio <= 1.3 && http.csvPeakRss < 300 * 1024 * 1024, `${csvRatio.toFixed(2)}× the raw insert (${csvStrict.toFixed(2)}× the sorted 2,000-row one); target ≤ 1.3×, RSS < 300 MB`));
     if (pgFresh && bulk.rawCopy && bulk.postgres) {
       row('Bulk 100k: raw COPY into promotions (PostgreSQL)', spread(bulk.rawCopy));
       row('Bulk 100k: promoset service (PostgreSQL)', spread(bulk.postgres), `${(bulk.postgres.median / bulk.rawCopy.median).toFixed(2)}× the raw COPY`);

@@ -21,11 +21,11 @@ export interface ServerProcess {
  * log collector: a pipe read by this busy process would fill and block the
  * server's synchronous stderr writes, measuring the bench instead of promoset.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'promoset-bench-log-'));
   const logFile = join(dir, 'server.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve'], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'ignore', fd],
   });

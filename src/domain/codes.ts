@@ -105,14 +105,18 @@ export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]
   // What earlier calls gave, each sorted: later calls (replacing collided codes) are small.
   const given: Float64Array[] = [];
   const givenBefore = (index: number) => given.some((earlier) => sortedIncludes(earlier, index));
+  // Two characters at a time: half the string joins of one at a time.
+  const pairs = digits.flatMap((first) => digits.map((second) => first + second));
+  const pairBase = base * base;
   const render = (index: number): string => {
     let text = '';
-    for (let i = 0; i < format.length; i++) {
-      const rest = Math.floor(index / base);
-      text = digits[index - rest * base] + text;
+    let left = format.length;
+    for (; left >= 2; left -= 2) {
+      const rest = Math.floor(index / pairBase);
+      text = pairs[index - rest * pairBase] + text;
       index = rest;
     }
-    return head + text;
+    return head + (left === 1 ? digits[index] + text : text);
   };
   return (n) => {
     let chosen = new Float64Array(0);
@@ -124,13 +128,15 @@ export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]
       let kept = 0;
       for (let i = 0; i < n; i++) {
         const index = candidates[i];
-        if ((kept > 0 && candidates[kept - 1] === index) || givenBefore(index)) continue;
+        if ((kept > 0 && candidates[kept - 1] === index) || (given.length > 0 && givenBefore(index))) continue;
         candidates[kept++] = index;
       }
       chosen = candidates.subarray(0, kept);
     }
     given.push(chosen);
-    return Array.from(chosen, render);
+    const codes: string[] = new Array(n);
+    for (let i = 0; i < n; i++) codes[i] = render(chosen[i]);
+    return codes;
   };
 }
 

@@ -149,7 +149,8 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
     }
     // In one order of the unique key, so that groups of two processes that
     // collide on two codes wait for each other instead of deadlocking.
-    rows.sort((a, b) => (a.code.toLowerCase() < b.code.toLowerCase() ? -1 : 1));
+    const keys = new Map(rows.map((row) => [row, row.code.toLowerCase()]));
+    rows.sort((a, b) => (keys.get(a)! < keys.get(b)! ? -1 : 1));
     const inserted = await insertPromotionsReturning(trx, rows);
     const byBatch = new Map(inserted.map((row) => [row.batch_id, row]));
     // A code that collided (with a stored one, or another in this group) gets a fresh one next round.
