@@ -132,7 +132,7 @@ function writeReport() {
   const lines = [
     '# Benchmarks',
     '',
-    `Produced by \`npm run bench\`${PG_URL ? ' with `TEST_DATABASE_URL` set (PostgreSQL rows)' : ''} on ${new Date().toISOString().slice(0, 10)}.`,
+    `Produced by \`npm run bench\`${[PG_URL && ' with `TEST_DATABASE_URL` set (PostgreSQL rows)', WHMCS_URL && ' with `TEST_WHMCS_DATABASE_URL` set (the WHMCS sink rows)'].filter(Boolean).join(' and')} on ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${cpus().length} × ${cpu}, ${mb(totalmem())} RAM; Node ${process.version}; ${RUNS} runs per timed case (median, then min–max), ${SECONDS} s throughput windows.`,
     `Load average (1/5/15 min) ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' / ')} at the end; the run took ${((Date.now() - started) / 60_000).toFixed(1)} min.`,
     'The server runs in its own process (as `promoset serve`), the load generator in the bench process. Peak RSS is the server process\'s kernel high-water mark (VmHWM).',
@@ -141,7 +141,7 @@ function writeReport() {
     '|---|---|---|',
     ...rows.map(([what, figure, target]) => `| ${what} | ${figure} | ${target} |`),
     '',
-    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench` (adds PostgreSQL). `BENCH_RUNS` (default 5) and `BENCH_SECONDS` (default 10) shorten or lengthen it; `BENCH_ONLY=setpost,bulk` (sections: bulk, setpost, scale, redeem) runs a part and prints it without rewriting this file.',
+    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test TEST_WHMCS_DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench` (adds PostgreSQL and the WHMCS sink). `BENCH_RUNS` (default 5) and `BENCH_SECONDS` (default 10) shorten or lengthen it; `BENCH_ONLY=setpost,bulk` (sections: bulk, setpost, scale, redeem) runs a part and prints it without rewriting this file.',
     '',
     ...NOTES,
   ];
