@@ -208,7 +208,7 @@ type CodeSource = (n: number) => Promise<string[]>;
 /** Numbered codes where the space allows (every format but long ones), else sorted strings. */
 function uniqueCodeSource(format: CodeFormat): CodeSource {
   const numbered = numberedCodeSource(format);
-  // ~20 ms for 100,000 codes: one turn of the event loop is fine.
+  // 15–35 ms for 100,000 codes: one step of the event loop is fine.
   return numbered ? async (n) => numbered(n) : stringCodeSource(format);
 }
 
@@ -310,7 +310,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshC
     // Without this a 100k batch on SQLite would hold the event loop for its whole run.
     await yieldToEventLoop();
   }
-  // Neither dialect promises RETURNING order; in practice it is already id order, which this checks in one pass.
+  // PostgreSQL's RETURNING promises no order (SQLite's ids are made in order); in practice it is id order, which this checks in one pass.
   for (let i = 1; i < issued.length; i++) {
     if (issued[i - 1].id > issued[i].id) return issued.sort((a, b) => a.id - b.id);
   }
