@@ -185,26 +185,20 @@ async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], 
   for (const i of candidates) {
     const { format, batch } = group[i];
     const space = `${batch.prefix_key}|${batch.code_length}`;
-    // The usual case, decided without a promise per member: the space dwarfs every code stored.
-    if (codeSpace(format) - (storedBound + accepted.length) >= 2) {
-      accepted.push(i);
-      acceptedInSpace.set(space, (acceptedInSpace.get(space) ?? 0) + 1);
-      continue;
-    }
-    const fits = async () => {
-      let stored = storedInSpace.get(space);
-      if (stored === undefined) {
-        stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
-        storedInSpace.set(space, stored);
+    // Only a nearly full space is counted exactly; the usual case awaits nothing.
+    if (codeSpace(format) - (storedBound + accepted.length) < 2) {
+      try {
+        let stored = storedInSpace.get(space);
+        if (stored === undefined) {
+          stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
+          storedInSpace.set(space, stored);
+        }
+        assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));
+      } catch (error) {
+        if (!(error instanceof PromoError)) throw error;
+        outcomes[i] = { ok: false, error };
+        continue;
       }
-      assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));
-    };
-    try {
-      await fits();
-    } catch (error) {
-      if (!(error instanceof PromoError)) throw error;
-      outcomes[i] = { ok: false, error };
-      continue;
     }
     accepted.push(i);
     acceptedInSpace.set(space, (acceptedInSpace.get(space) ?? 0) + 1);
