@@ -23,11 +23,21 @@ const tooLarge = (limit: number) =>
  * the stream passes the limit; the caller closes the connection on errors.
  */
 export async function readBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<RequestBody> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const raw = await readRaw(req, limit);
+  const raw = await readRawBody(req, limit);
   if (raw.length === 0) return { fields: {}, raw };
   return { fields: parseBody(req.headers['content-type'], raw), raw };
+}
+
+/**
+ * The body's bytes, at most `limit` of them: the one reader for every route
+ * and for Slack. It never destroys the request (the server still needs its
+ * socket to answer and to log); the caller answers with `connection: close`
+ * when it stopped reading early.
+ */
+export async function readRawBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  return readRaw(req, limit);
 }
 
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {

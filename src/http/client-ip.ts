@@ -29,6 +29,17 @@ export function blockListHas(list: BlockList, ip: string): boolean {
 export type ClientIpResolver = (req: IncomingMessage) => string;
 
 /**
+ * The address each request came from, taken once when it arrives (the server
+ * calls the resolver first thing): once a body reader or a hang-up has
+ * destroyed the request, `req.socket` is null and the peer is gone.
+ */
+const arrivedFrom = new WeakMap<IncomingMessage, string>();
+
+function peerOf(req: IncomingMessage): string {
+  return normaliseIp(req.socket?.remoteAddress ?? '');
+}
+
+/**
  * The client's address: the socket's peer, unless that peer is a proxy listed
  * in TRUST_PROXY. Then X-Forwarded-For is read from the right, skipping our own
  * trusted proxies; the first address not in TRUST_PROXY is the client. A
@@ -36,10 +47,22 @@ export type ClientIpResolver = (req: IncomingMessage) => string;
  * client cannot smuggle an address past a proxy that appends to the header.
  */
 export function createClientIpResolver(trustProxy: string[]): ClientIpResolver {
-  if (trustProxy.length === 0) return (req) => normaliseIp(req.socket.remoteAddress ?? '');
+  const resolve = resolverFor(trustProxy);
+  return (req) => {
+    let ip = arrivedFrom.get(req);
+    if (ip === undefined) {
+      ip = resolve(req);
+      arrivedFrom.set(req, ip);
+    }
+    return ip;
+  };
+}
+
+function resolverFor(trustProxy: string[]): ClientIpResolver {
+  if (trustProxy.length === 0) return peerOf;
   const trusted = toBlockList(trustProxy);
   return (req) => {
-    let client = normaliseIp(req.socket.remoteAddress ?? '');
+    let client = peerOf(req);
     if (!blockListHas(trusted, client)) return client;
     const header = req.headers['x-forwarded-for'];
     if (header === undefined) return client;

@@ -30,31 +30,55 @@ export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server
     allowlists: new IpAllowlists(),
     rateLimits: createRateLimits(ctx.config.RATE_LIMIT_PER_MINUTE),
   };
-  const server = createServer((req, res) => handle(req, res, app, mounts));
+  // Host is checked by handle(), so a request without it gets the JSON error shape.
+  const server = createServer({ requireHostHeader: false, connectionsCheckingInterval: 1_000 }, (req, res) => handle(req, res, app, mounts));
   server.on('clientError', answerBrokenHttp);
-  // Slow clients must not hold sockets for ever.
+  // Slow clients must not hold sockets for ever (checked every second; answered 408 by answerBrokenHttp).
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
   return server;
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, app: AppContext, mounts: Mount[]): void {
+  // Nothing a request does may take the process down: every other request is someone's checkout.
+  try {
+    dispatch(req, res, app, mounts);
+  } catch (error) {
+    answerAfterFault(res, error);
+  }
+}
+
+function dispatch(req: IncomingMessage, res: ServerResponse, app: AppContext, mounts: Mount[]): void {
   const started = process.hrtime.bigint();
+  // The peer is read now, while the socket is certain to be there (see client-ip.ts).
+  app.clientIp(req);
   const requestId = requestIdFor(req);
   res.setHeader('x-request-id', requestId);
   const { path, query } = splitUrl(req.url ?? '/');
   const mount = mounts.find((m) => path === m.path);
   const found = mount ? undefined : findRoute(path);
   const routeName = mount?.path ?? found?.route.name ?? 'unmatched';
-  res.once('close', () => recordRequest(app, req, res, { routeName, requestId, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+  res.once('close', () => {
+    try {
+      recordRequest(app, req, res, { routeName, requestId, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    } catch (error) {
+      // The access log failing is no reason to stop serving; say so where it can still be seen.
+      reportFault('the access log failed', error);
+    }
+  });
 
+  if (missingHost(req)) {
+    sendError(res, new PromoError('bad_request', 'The request has no Host header; HTTP/1.1 requires one.'), app.logger);
+    return;
+  }
   if (mount) {
     mount.listener(req, res);
     return;
   }
   Promise.resolve()
     .then(async () => {
-      if (!found) throw new PromoError('not_found', `Nothing lives at ${path.slice(0, 100)}. See the README for the endpoints.`);
+      // Never the path itself: it may hold a set token, and error bodies end up in other people's logs.
+      if (!found) throw new PromoError('not_found', 'Nothing lives at this address. See the README for the endpoints.');
       const handler = handlerFor(found.route, req, res);
       await handler({ req, res, app, params: found.params, query });
     })
@@ -62,7 +86,41 @@ function handle(req: IncomingMessage, res: ServerResponse, app: AppContext, moun
       // A body we did not read to the end is not drained: the connection closes after the answer.
       if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
       sendError(res, error, app.logger);
-    });
+    })
+    .catch((error) => answerAfterFault(res, error));
+}
+
+/** HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check would answer with an empty 400. */
+function missingHost(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined;
+}
+
+/**
+ * Last resort when answering itself threw (the logger, a listener): a bare
+ * 500 if nothing was sent yet, else the connection is cut. Never rethrown.
+ */
+function answerAfterFault(res: ServerResponse, error: unknown): void {
+  reportFault('a request failed while being answered', error);
+  try {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = '{"result":"error","message":"Something went wrong on our side; nothing was saved. Please try again.","code":"internal_error","fields":{}}';
+    res.writeHead(500, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** Straight to stderr: the logger may be what failed. */
+export function reportFault(what: string, error: unknown): void {
+  try {
+    process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: what, error: error instanceof Error ? error.stack : String(error) })}\n`);
+  } catch {
+    // stderr is gone too: nothing left to tell.
+  }
 }
 
 /** The caller's X-Request-Id when it is a sane token (it goes into our logs), else a fresh one. */
@@ -128,17 +186,21 @@ function recordRequest(app: AppContext, req: IncomingMessage, res: ServerRespons
 }
 
 /** Bytes that are not HTTP at all never reach a route; they still get the error shape, not Node's bare 400. */
+const BROKEN_HTTP: Record<string, { status: string; message: string; code: string }> = {
+  HPE_HEADER_OVERFLOW: { status: '431 Request Header Fields Too Large', message: 'The request headers are too large.', code: 'payload_too_large' },
+  // headersTimeout and requestTimeout: the client was too slow to send its request.
+  ERR_HTTP_REQUEST_TIMEOUT: { status: '408 Request Timeout', message: 'The request took too long to arrive; send it again, all at once.', code: 'request_timeout' },
+};
+const NOT_HTTP = { status: '400 Bad Request', message: 'The request is not valid HTTP (check Content-Length or Transfer-Encoding).', code: 'bad_request' };
+
 function answerBrokenHttp(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
+  // As Node's own handler: never write into a response that has already started.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const body = JSON.stringify({
-    result: 'error',
-    message: tooLarge ? 'The request headers are too large.' : 'The request is not valid HTTP (check Content-Length or Transfer-Encoding).',
-    code: tooLarge ? 'payload_too_large' : 'bad_request',
-    fields: {},
-  });
-  socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const answer = BROKEN_HTTP[error.code ?? ''] ?? NOT_HTTP;
+  const body = JSON.stringify({ result: 'error', message: answer.message, code: answer.code, fields: {} });
+  socket.end(`HTTP/1.1 ${answer.status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }

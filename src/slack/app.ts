@@ -129,7 +129,12 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
         }
         guardSlackRequest(req, config.SLACK_SIGNING_SECRET!, HANDLED)
           .then((verdict) => (verdict.ok ? listener(req, res) : refuse(res, verdict)))
-          .catch((error) => sendError(res, error, logger));
+          .catch((error) => {
+            // A body we stopped reading (too large) is not drained: close after the answer.
+            if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+            sendError(res, error, logger);
+          })
+          .catch(() => res.destroy());
       },
     });
   } else {

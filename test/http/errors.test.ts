@@ -84,7 +84,7 @@ describe('HTTP errors: status, sentence, nothing stored, server still up', () =>
   it('404 in the error shape for unknown paths', async () => {
     const reply = await rawRequest(`${service.url}/sets`);
     expect(reply.status).toBe(404);
-    expect(reply.json).toEqual({ result: 'error', message: 'Nothing lives at /sets. See the README for the endpoints.', code: 'not_found', fields: {} });
+    expect(reply.json).toEqual({ result: 'error', message: 'Nothing lives at this address. See the README for the endpoints.', code: 'not_found', fields: {} });
   });
 
   it('never answers 5xx to random bodies, content types and paths', async () => {
