@@ -35,6 +35,21 @@ export function codeGenerator(format: CodeFormat): () => string {
   return () => head + randomPart();
 }
 
+/**
+ * Codes are printable ASCII (prefixes match PREFIX_PATTERN, alphabets are
+ * ASCII). Anything else is refused before any case folding: toLowerCase()
+ * folds look-alikes into real codes (the Kelvin sign U+212A becomes "k"), so
+ * "57CR87\u212AT" would validate, redeem and void 57CR87KT.
+ */
+export function assertAsciiCode(code: string): string {
+  if (!/^[\x20-\x7e]*$/.test(code)) {
+    throw new PromoError('bad_request', 'A promotion code is plain ASCII letters, digits, "-", "." and "_"; this one holds other characters. Type it again rather than pasting it.', {
+      code: 'Only ASCII characters.',
+    });
+  }
+  return code;
+}
+
 /** The form the unique index compares: codes differ only if they differ ignoring case. */
 export function normaliseCode(code: string): string {
   return code.trim().toLowerCase();

@@ -161,11 +161,19 @@ export function promotionCsvLine(id: number, code: string, uses: number, t: Prom
   return `${id},${csvCell(code)},${cells[0]},${uses},${cells[1]},${voided ? 1 : 0}\n`;
 }
 
-/** RFC 4180 quoting, plus a leading apostrophe against spreadsheet formula injection. */
+/**
+ * RFC 4180 quoting, made safe for spreadsheets in every locale: NUL bytes are
+ * dropped; a formula (= + - @, or a leading tab or CR) gets an apostrophe in
+ * front, at the start of the cell and after any list separator (",", ";" or
+ * tab), because a reader that splits on another separator than ours (Excel
+ * with ";" in many European locales) starts a new cell there; and a cell
+ * holding any separator is quoted, so every reader keeps it whole.
+ */
 export function csvCell(value: string): string {
-  let cell = value;
+  let cell = value.includes('\0') ? value.replace(/\0/g, '') : value;
   if (/^[=+\-@\t\r]/.test(cell)) cell = `'${cell}`;
-  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
+  if (/[,;\t] *[=+\-@]/.test(cell)) cell = cell.replace(/([,;\t] *)(?=[=+\-@])/g, "$1'");
+  return /[",;\t\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
 

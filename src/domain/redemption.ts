@@ -1,3 +1,4 @@
+import { assertAsciiCode } from './codes.js';
 import { NO_DATE } from './dates.js';
 import { PromoError } from './errors.js';
 import { parseFields, text } from './fields.js';
@@ -59,7 +60,7 @@ export function parseRedemptionRequest(input: Record<string, unknown>): Redempti
   const { values, errors } = parseFields(REDEMPTION_PARSERS, input);
   if (values.code === undefined && errors.code === undefined) errors.code = 'Send the promotion code to redeem as "code".';
   if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
-  return { code: values.code ?? '', clientId: values.client_id || null };
+  return { code: assertAsciiCode(values.code ?? ''), clientId: values.client_id || null };
 }
 
 export const clientIdRequired = (code: string) =>

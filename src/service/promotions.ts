@@ -1,3 +1,4 @@
+import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
@@ -54,7 +55,7 @@ export async function listPromotions(core: Core, filter: PromotionFilter): Promi
 
 /** Case-insensitive, as codes are unique case-insensitively. */
 export async function findPromotionByCode(core: Core, code: string): Promise<PromotionRecord | undefined> {
-  for await (const promotion of eachPromotion(core, { code })) return promotion;
+  for await (const promotion of eachPromotion(core, { code: assertAsciiCode(code) })) return promotion;
   return undefined;
 }
 

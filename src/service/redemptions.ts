@@ -1,3 +1,4 @@
+import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type RefusalReason } from '../domain/redemption.js';
@@ -50,6 +51,7 @@ export interface Validation {
 
 /** `GET {set URL}/promotions/{code}`: could this code be redeemed now, and why not. Changes nothing. */
 export async function validatePromotion(core: Core, set: PromoSet, code: string): Promise<Validation> {
+  assertAsciiCode(code);
   const found = await findSetPromotion(core.db, set.id, code);
   if (!found) throw promotionNotFound(code);
   // With WHMCS connected its uses are the count (its checkout adds to them too): read at display time.

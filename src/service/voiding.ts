@@ -1,3 +1,4 @@
+import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
 import { insertAuditEvent } from '../store/audit.js';
@@ -36,7 +37,7 @@ const AUDIT_CODES = 100;
  * All named codes must exist (in `setId`, when given) or nothing changes.
  */
 export async function voidPromotions(core: Core, codes: string[], actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<VoidedPromotion[]> {
-  const wanted = codes.map((c) => c.trim()).filter((c) => c !== '');
+  const wanted = codes.map((c) => assertAsciiCode(c).trim()).filter((c) => c !== '');
   if (wanted.length === 0) throw new PromoError('bad_request', `Name at least one code to ${options.restore ? 'unvoid' : 'void'}.`);
   const found = await findPromotionsByCodes(core.db, wanted);
   // In the order the codes were named, so a person reads the answer against the list they gave.

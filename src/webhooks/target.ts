@@ -16,29 +16,52 @@ for (const [net, bits] of [
   ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) blocked.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) blocked.addSubnet(net, bits, 'ipv6');
 
-/** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible or NAT64 (64:ff9b::/96) IPv6 address. */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const high = parseInt(hex[1], 16);
-    const low = parseInt(hex[2], 16);
-    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+/** The 16 bytes of an IPv6 address (already checked by isIP), a trailing dotted quad included. */
+function ipv6Bytes(address: string): number[] {
+  let text = address.toLowerCase().split('%')[0];
+  const quad = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number);
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  return undefined;
+  const [head, tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.flatMap((group) => {
+    const value = parseInt(group, 16);
+    return [value >> 8, value & 255];
+  });
+}
+
+const zeros = (bytes: number[], from: number, to: number) => bytes.slice(from, to).every((b) => b === 0);
+const dotted = (bytes: number[], at: number) => bytes.slice(at, at + 4).join('.');
+
+/**
+ * The IPv4 addresses an IPv6 address carries, wherever a router or a host
+ * stack would reach that IPv4 address instead: IPv4-compatible (::/96),
+ * IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), NAT64
+ * (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, the address after 2002:).
+ * The local-use NAT64 prefix 64:ff9b:1::/48 is refused whole (blocked list).
+ */
+function embeddedIpv4(bytes: number[]): string[] {
+  const found: string[] = [];
+  if (zeros(bytes, 0, 12)) found.push(dotted(bytes, 12));
+  if (zeros(bytes, 0, 10) && bytes[10] === 255 && bytes[11] === 255) found.push(dotted(bytes, 12));
+  if (zeros(bytes, 0, 8) && bytes[8] === 255 && bytes[9] === 255 && zeros(bytes, 10, 12)) found.push(dotted(bytes, 12));
+  if (bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(bytes, 4, 12)) found.push(dotted(bytes, 12));
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) found.push(dotted(bytes, 2));
+  return found;
 }
 
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return blocked.check(address, 'ipv4');
   if (family === 6) {
-    const v4 = embeddedIpv4(address);
-    if (v4 !== undefined) return blocked.check(v4, 'ipv4');
+    if (embeddedIpv4(ipv6Bytes(address)).some((v4) => blocked.check(v4, 'ipv4'))) return true;
     return blocked.check(address, 'ipv6');
   }
   return true; // not an address at all: refuse

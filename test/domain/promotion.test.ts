@@ -67,4 +67,14 @@ describe('CSV cells', () => {
     const terms = promotionTerms({ ...set, notes: '=cmd|"/c calc"!A1' }, {}, TODAY);
     expect(promotionCsvLine(7, 'ABC', 0, terms)).toBe(`7,ABC,Percentage,20.00,2026-04-01,2026-05-01,1,0,"'=cmd|""/c calc""!A1",0\n`);
   });
+
+  it('semicolon locales: a formula after any separator is defused and the cell quoted; NUL bytes are dropped (issue 28, item 8)', () => {
+    expect(csvCell("x;=cmd|' /C calc'!A0")).toBe(`"x;'=cmd|' /C calc'!A0"`);
+    expect(csvCell('a; +1')).toBe(`"a; '+1"`);
+    expect(csvCell('a,@SUM(A1)')).toBe(`"a,'@SUM(A1)"`);
+    expect(csvCell('tab\t-2')).toBe(`"tab\t'-2"`);
+    expect(csvCell('just;text')).toBe('"just;text"');
+    expect(csvCell('nul\0byte')).toBe('nulbyte');
+    expect(csvCell('\0=1')).toBe("'=1");
+  });
 });

@@ -207,7 +207,9 @@ describe('private network targets', () => {
   });
 
   it('are refused when the set is saved (WEBHOOK_ALLOW_PRIVATE_NETWORKS unset)', async () => {
-    for (const url of [receiver.url, 'http://localhost:8080/x', 'http://10.1.2.3/x', 'http://192.168.0.10/x', 'http://169.254.169.254/latest', 'http://100.64.0.1/', 'http://[::1]:81/', 'http://[fd00::1]/', 'http://[::ffff:127.0.0.1]/', 'http://0.0.0.0/']) {
+    for (const url of [receiver.url, 'http://localhost:8080/x', 'http://10.1.2.3/x', 'http://192.168.0.10/x', 'http://169.254.169.254/latest', 'http://100.64.0.1/', 'http://[::1]:81/', 'http://[fd00::1]/', 'http://[::ffff:127.0.0.1]/', 'http://0.0.0.0/',
+      // IPv4 inside IPv6 (issue 28, item 6): compatible, translated, NAT64 (both prefixes), 6to4.
+      'http://[::127.0.0.1]/', 'http://[::ffff:0:7f00:1]/', 'http://[64:ff9b::a00:1]/', 'http://[64:ff9b:1::7f00:1]/', 'http://[2002:7f00:1::1]/', 'http://[2002:c0a8:1::1]/']) {
       const reply = await createSet(service, { name: `Private ${Math.random()}`, webhook_url: url });
       expect(reply.status, url).toBe(400);
       expect(reply.json.code).toBe('validation_failed');
