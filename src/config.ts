@@ -5,6 +5,10 @@ import { isIpOrCidr } from './domain/set.js';
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
 
+/** A per-minute limit per client: a whole number, 0 for off. */
+const perMinute = (fallback: number) =>
+  z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).max(1_000_000, { error: 'must be at most 1000000' }).default(fallback);
+
 const optionalSecret = (what: string) => z.string().trim().min(1, { error: `${what} must not be empty` }).optional();
 
 /** Every environment variable promoset reads, with its default (DESIGN.md, "Configuration"). */
@@ -24,14 +28,16 @@ const envSchema = z.object({
     .refine((ids) => ids.every((id) => /^[UW][A-Z0-9]{2,}$/.test(id)), { error: 'must be Slack user ids (like U012ABCDEF), separated by commas' }),
   ADMIN_API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   WHMCS_API_IDENTIFIER: optionalSecret('WHMCS_API_IDENTIFIER'),
-  WHMCS_API_SECRET: optionalSecret('WHMCS_API_SECRET'),
+  WHMCS_API_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: z
     .string()
     .optional()
     .transform((v) => (v ?? '').split(/[\s,]+/).filter(Boolean))
     .refine((list) => list.every(isIpOrCidr), { error: 'must be a comma-separated list of IPs or CIDR ranges' }),
   PROMO_TIMEZONE: z.string().default('UTC').refine(isValidTimeZone, { error: 'must be an IANA time zone like Europe/Berlin' }),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).default(600),
+  RATE_LIMIT_PER_MINUTE: perMinute(600),
+  REDEMPTION_RATE_LIMIT_PER_MINUTE: perMinute(3000),
+  AUTH_FAILURES_PER_MINUTE: perMinute(30),
   WHMCS_DATABASE_URL: z
     .string()
     .trim()

@@ -42,11 +42,12 @@ function errors(byStatus: Record<number, ErrorCode[]>): Record<string, unknown> 
 }
 
 const BODY_ERRORS = { 400: ['validation_failed', 'bad_request'], 413: ['payload_too_large'], 415: ['unsupported_media_type'] } satisfies Record<number, ErrorCode[]>;
-const SET_URL_ERRORS = { 403: ['forbidden'], 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
+/** 429: a client that keeps sending wrong credentials (AUTH_FAILURES_PER_MINUTE), or over a request limit. */
+const SET_URL_ERRORS = { 403: ['forbidden'], 404: ['not_found'], 429: ['rate_limited'] } satisfies Record<number, ErrorCode[]>;
 const GENERATION_ERRORS = {
   ...BODY_ERRORS, ...SET_URL_ERRORS, 409: ['conflict', 'set_changed'], 422: ['code_space_exhausted'], 429: ['rate_limited'], 503: codesWithStatus(503),
 } satisfies Record<number, ErrorCode[]>;
-const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'] } satisfies Record<number, ErrorCode[]>;
+const ADMIN_ERRORS = { 401: ['unauthorized'], 403: ['forbidden'], 429: ['rate_limited'] } satisfies Record<number, ErrorCode[]>;
 const ADMIN_SET_ERRORS = { ...ADMIN_ERRORS, 404: ['not_found'] } satisfies Record<number, ErrorCode[]>;
 /** Any write may meet a database too busy to take it (503 database_busy, Retry-After). */
 const WRITE_ERRORS = { 503: codesWithStatus(503) } satisfies Record<number, ErrorCode[]>;
@@ -112,7 +113,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           requestBody: { ...body(schemas.redemptionRequest, 'The code and the client.'), required: true },
           responses: {
             200: { description: 'Counted.', content: json(schemas.redemptionResponse) },
-            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'promotion_not_found'], 409: ['promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client', 'conflict'], ...WRITE_ERRORS }),
+            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'promotion_not_found'], 429: ['rate_limited'], 409: ['promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client', 'conflict'], ...WRITE_ERRORS }),
           },
         },
       },
@@ -120,7 +121,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         parameters: [tokenParam, { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'The redemption_id.' }],
         post: {
           tags: ['set URL'], operationId: 'rollbackRedemption', summary: 'Give a redemption\'s use back, once',
-          responses: { 200: { description: 'Rolled back.', content: json(schemas.rollbackResponse) }, ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'redemption_not_found'], 409: ['redemption_already_rolled_back'], ...WRITE_ERRORS }) },
+          responses: { 200: { description: 'Rolled back.', content: json(schemas.rollbackResponse) }, ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'redemption_not_found'], 429: ['rate_limited'], 409: ['redemption_already_rolled_back'], ...WRITE_ERRORS }) },
         },
       },
       '/includes/api.php': {
@@ -129,7 +130,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') }, 'application/json': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') } } },
           responses: {
             200: { description: 'The promotions.', content: json(schemas.whmcsPromotionsResponse) },
-            ...errors({ ...BODY_ERRORS, 403: ['forbidden'] }),
+            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 429: ['rate_limited'] }),
             // WHMCS's own sentences, which its client libraries match on.
             ...{ 400: { description: 'message "Command Not Found" for any action but GetPromotions; code bad_request or validation_failed.', content: json(schemas.errorResponse(['bad_request', 'validation_failed'])) } },
             ...{ 403: { description: 'message "Authentication Failed": wrong or missing identifier/secret. code: forbidden.', content: json(schemas.errorResponse(['forbidden'])) } },

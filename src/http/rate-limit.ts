@@ -1,45 +1,9 @@
+import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
+import type { Core } from '../service/core.js';
+import { createLimiter, FailedAuthLimiter, RateLimiter, type Limiter } from '../service/rate-limits.js';
 
-const WINDOW_MS = 60_000;
-
-/**
- * A fixed one-minute window per key (set and client IP), opened by the key's
- * first request. In-process: with N instances behind a load balancer each one
- * counts on its own, so a client can get up to N times the limit.
- */
-export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
-  private lastSweep = 0;
-
-  constructor(
-    readonly limitPerMinute: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Counts one request; returns the seconds to wait if it is over the limit, else 0. */
-  hit(key: string): number {
-    if (this.limitPerMinute <= 0) return 0;
-    const now = this.now();
-    this.sweep(now);
-    let window = this.windows.get(key);
-    if (window === undefined || now - window.start >= WINDOW_MS) {
-      window = { start: now, count: 0 };
-      this.windows.set(key, window);
-    }
-    window.count++;
-    if (window.count <= this.limitPerMinute) return 0;
-    return Math.max(1, Math.ceil((window.start + WINDOW_MS - now) / 1000));
-  }
-
-  /** Drop finished windows at most once a minute, so memory follows the last minute's clients. */
-  private sweep(now: number): void {
-    if (now - this.lastSweep < WINDOW_MS) return;
-    this.lastSweep = now;
-    for (const [key, window] of this.windows) {
-      if (now - window.start >= WINDOW_MS) this.windows.delete(key);
-    }
-  }
-}
+export { RateLimiter, type Limiter };
 
 /**
  * Whom a limit counts: an IPv4 address, or an IPv6 client's /64. One IPv6
@@ -57,14 +21,20 @@ export function rateLimitClient(ip: string): string {
 }
 
 /**
- * The limits of one server: single-code POSTs at RATE_LIMIT_PER_MINUTE, and
- * bulk POSTs (up to 100,000 codes each) at a sixtieth of it, at least one a
- * minute: 10 a minute at the default of 600.
+ * The limits of one server (deployment-wide on PostgreSQL): single-code POSTs
+ * at RATE_LIMIT_PER_MINUTE; bulk POSTs (up to 100,000 codes each) at a
+ * sixtieth of it, at least one a minute (10 at the default of 600);
+ * validations, redemptions and rollbacks at REDEMPTION_RATE_LIMIT_PER_MINUTE
+ * (a checkout serves many customers from one address); failed
+ * authentication per client address at AUTH_FAILURES_PER_MINUTE.
  */
-export function createRateLimits(perMinute: number) {
+export function createRateLimits(config: Pick<Config, 'RATE_LIMIT_PER_MINUTE' | 'REDEMPTION_RATE_LIMIT_PER_MINUTE' | 'AUTH_FAILURES_PER_MINUTE'>, core: Core, onFallback?: (error: unknown) => void) {
+  const perMinute = config.RATE_LIMIT_PER_MINUTE;
   return {
-    single: new RateLimiter(perMinute),
-    bulk: new RateLimiter(perMinute <= 0 ? 0 : Math.max(1, Math.floor(perMinute / 60))),
+    single: createLimiter(core, 'single', perMinute, onFallback),
+    bulk: createLimiter(core, 'bulk', perMinute <= 0 ? 0 : Math.max(1, Math.floor(perMinute / 60)), onFallback),
+    redemptions: createLimiter(core, 'redeem', config.REDEMPTION_RATE_LIMIT_PER_MINUTE, onFallback),
+    authFailures: new FailedAuthLimiter(createLimiter(core, 'auth', config.AUTH_FAILURES_PER_MINUTE, onFallback)),
   };
 }
 export type RateLimits = ReturnType<typeof createRateLimits>;
@@ -74,4 +44,26 @@ export function rateLimited(retryAfterSeconds: number, limit: number, what: stri
     'rate_limited',
     `Too many ${what} requests from your address to this promo set: the limit is ${limit} a minute. Retry in ${retryAfterSeconds} seconds.`,
   );
+}
+
+function tooManyFailures(retryAfterSeconds: number, limit: number): PromoError {
+  return new PromoError(
+    'rate_limited',
+    `Too many failed attempts to authenticate from your address: the limit is ${limit} a minute. Retry in ${retryAfterSeconds} seconds.`,
+    {},
+    { retryAfterSeconds },
+  );
+}
+
+/** Before checking a credential: 429 while this client is blocked for failing too often (no I/O). */
+export function assertNotBlocked(limits: RateLimits, ip: string): void {
+  const wait = limits.authFailures.blocked(rateLimitClient(ip));
+  if (wait > 0) throw tooManyFailures(wait, limits.authFailures.limiter.limitPerMinute);
+}
+
+/** After a credential failed: count it, and answer 429 instead of `refusal` once past the limit. */
+export async function authenticationFailed(limits: RateLimits, ip: string, refusal: unknown): Promise<never> {
+  const wait = await limits.authFailures.failed(rateLimitClient(ip));
+  if (wait > 0) throw tooManyFailures(wait, limits.authFailures.limiter.limitPerMinute);
+  throw refusal;
 }

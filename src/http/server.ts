@@ -28,7 +28,7 @@ export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server
     ...ctx,
     clientIp: createClientIpResolver(ctx.config.TRUST_PROXY),
     allowlists: new IpAllowlists(),
-    rateLimits: createRateLimits(ctx.config.RATE_LIMIT_PER_MINUTE),
+    rateLimits: createRateLimits(ctx.config, ctx.core, warnOncePerMinute(ctx.logger)),
   };
   // Host is checked by handle(), so a request without it gets the JSON error shape.
   const server = createServer({ requireHostHeader: false, connectionsCheckingInterval: 1_000 }, (req, res) => handle(req, res, app, mounts));
@@ -121,6 +121,16 @@ export function reportFault(what: string, error: unknown): void {
   } catch {
     // stderr is gone too: nothing left to tell.
   }
+}
+
+/** A shared rate limit that cannot reach PostgreSQL counts in this process meanwhile; said once a minute, not per request. */
+function warnOncePerMinute(logger: AppContext['logger']): (error: unknown) => void {
+  let last = 0;
+  return (error) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    logger.warn('rate limits are counted per instance for now: the shared counters cannot be reached', { error: error instanceof Error ? error.message : String(error) });
+  };
 }
 
 /** The caller's X-Request-Id when it is a sane token (it goes into our logs), else a fresh one. */

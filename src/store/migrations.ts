@@ -230,6 +230,22 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('promotions_whmcs_id').on('promotions').column('whmcs_id').where(sql.ref('whmcs_id'), 'is not', null).execute();
     },
   },
+  '011_rate_limits': {
+    async up(db: Kysely<any>) {
+      // Counters of the current and last minute, shared by every instance on PostgreSQL. Unlogged:
+      // a counter lost in a crash only gives a client a fresh minute, and no WAL is written per request.
+      if (isPostgres(db)) {
+        await sql`create unlogged table rate_limits (key text not null, window_start bigint not null, hits integer not null, primary key (key, window_start))`.execute(db);
+        return;
+      }
+      await db.schema.createTable('rate_limits')
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('window_start', 'integer', (c) => c.notNull())
+        .addColumn('hits', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rate_limits_pk', ['key', 'window_start'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

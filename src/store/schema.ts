@@ -14,6 +14,14 @@ export interface Database {
   slack_deliveries: SlackDeliveriesTable;
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
+  rate_limits: RateLimitsTable;
+}
+
+/** Per-minute request counters shared by every instance (PostgreSQL; see service/rate-limits.ts). */
+export interface RateLimitsTable {
+  key: string;
+  window_start: number;
+  hits: number;
 }
 
 export interface SettingsTable {

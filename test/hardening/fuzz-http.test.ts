@@ -48,7 +48,8 @@ describe('HTTP fuzzing: every endpoint, hostile input', () => {
   let cases = 0;
 
   beforeAll(async () => {
-    service = await startTestService({ ADMIN_API_TOKEN: ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE: '0', ...WHMCS });
+    // Failed-authentication limits off: the fuzzer sends thousands of wrong credentials on purpose (auth-limits.test.ts covers the limit).
+    service = await startTestService({ ADMIN_API_TOKEN: ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE: '0', AUTH_FAILURES_PER_MINUTE: '0', ...WHMCS });
     const set = await makeSet(service);
     setId = set.id;
     setUrl = localSetUrl(service, set);

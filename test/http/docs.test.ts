@@ -41,7 +41,7 @@ describe('the HTTP docs\' curl examples work as written', () => {
   let service: TestService;
   let dir: string;
   beforeAll(async () => {
-    service = await startTestService({ ADMIN_API_TOKEN: 'docs-admin-token-0123', WHMCS_API_IDENTIFIER: 'docs-id', WHMCS_API_SECRET: 'docs-secret', RATE_LIMIT_PER_MINUTE: '0' });
+    service = await startTestService({ ADMIN_API_TOKEN: 'docs-admin-token-0123', WHMCS_API_IDENTIFIER: 'docs-id', WHMCS_API_SECRET: 'docs-secret-0123456789', RATE_LIMIT_PER_MINUTE: '0' });
     dir = mkdtempSync(join(tmpdir(), 'promoset-docs-'));
   });
   afterAll(async () => {
@@ -66,7 +66,7 @@ describe('the HTTP docs\' curl examples work as written', () => {
       BATCH_SET_ID: String(set.id),
       ADMIN_API_TOKEN: 'docs-admin-token-0123',
       WHMCS_API_IDENTIFIER: 'docs-id',
-      WHMCS_API_SECRET: 'docs-secret',
+      WHMCS_API_SECRET: 'docs-secret-0123456789',
     };
     const commands = curlCommands(httpDocs());
     expect(commands.length).toBeGreaterThanOrEqual(20);

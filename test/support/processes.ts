@@ -14,7 +14,7 @@ export interface CliResult {
 
 /** An environment with nothing of the developer's own promoset settings leaking in. */
 export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|DATABASE_URL|PUBLIC_URL|URL_SECRET|SLACK_|PROMO_|ADMIN_API_TOKEN|WHMCS_|TRUST_PROXY|RATE_LIMIT|LOG_LEVEL|WEBHOOK_)/.test(key)));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|DATABASE_URL|PUBLIC_URL|URL_SECRET|SLACK_|PROMO_|ADMIN_API_TOKEN|WHMCS_|TRUST_PROXY|RATE_LIMIT|REDEMPTION_RATE_LIMIT|AUTH_FAILURES|LOG_LEVEL|WEBHOOK_)/.test(key)));
   return { ...base, ...env };
 }
 
@@ -50,7 +50,7 @@ export interface ServerProcess {
 
 /** `promoset serve` on a free port; resolves once its "promoset listening" log line names the port. */
 export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawnCli(['serve'], { PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: '0', ...env });
+  const child = spawnCli(['serve'], { PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: '0', REDEMPTION_RATE_LIMIT_PER_MINUTE: '0', ...env });
   const exited = collect(child);
   let log = '';
   return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import { getPromotions } from '../../service/whmcs.js';
 import { usageOfSet } from '../../service/usage.js';
 import { voidBatch, voidPromotions } from '../../service/voiding.js';
 import { readBody } from '../body.js';
+import { assertNotBlocked, authenticationFailed } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
 import { auditLimit, listFormat } from '../schemas.js';
 import { secretEquals } from '../secrets.js';
@@ -19,22 +20,24 @@ import { sendCsv } from './bulk.js';
 const ACTOR = 'admin-api';
 
 /** Every admin route checks the bearer token first (constant time); with no ADMIN_API_TOKEN the API is off. */
-function authorize(app: AppContext, req: IncomingMessage, res: ServerResponse): void {
+async function authorize(app: AppContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const token = app.config.ADMIN_API_TOKEN;
   if (token === undefined) {
     throw new PromoError('forbidden', 'The admin API is disabled on this server. Set ADMIN_API_TOKEN to enable it.');
   }
+  const ip = app.clientIp(req);
+  assertNotBlocked(app.rateLimits, ip);
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
   if (!match || !secretEquals(token, match[1])) {
     res.setHeader('www-authenticate', 'Bearer realm="promoset"');
-    throw new PromoError('unauthorized', 'Send the admin API token as "Authorization: Bearer <ADMIN_API_TOKEN>".');
+    await authenticationFailed(app.rateLimits, ip, new PromoError('unauthorized', 'Send the admin API token as "Authorization: Bearer <ADMIN_API_TOKEN>".'));
   }
 }
 
 const withAuth =
   (handler: RouteHandler): RouteHandler =>
   async (request) => {
-    authorize(request.app, request.req, request.res);
+    await authorize(request.app, request.req, request.res);
     await handler(request);
   };
 

@@ -33,7 +33,7 @@ function chooseFormat(explicit: unknown, accept: string | undefined): Format {
 /** Coupontools-style bulk generation: `amount` codes in one transaction, then the batch streamed back. */
 async function postCodes({ req, res, app, params, query }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0]);
-  enforceRateLimit(app.rateLimits.bulk, res, caller, 'bulk');
+  await enforceRateLimit(app.rateLimits.bulk, res, caller, 'bulk');
   const body = await readBody(req);
   const { format: bodyFormat, ...fields } = body.fields;
   const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);

@@ -6,7 +6,7 @@ import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempot
 import { redemptions } from '../../metrics.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteRequest } from '../routing.js';
-import { resolveCaller } from './set-url.js';
+import { enforceRateLimit, resolveCaller } from './set-url.js';
 
 /**
  * The checkout's side of a set URL: validate a code, redeem it, roll a
@@ -29,7 +29,9 @@ function codeParam(text: string): string {
 
 /** `GET {set URL}/promotions/{code}`: valid or not, why, and the promotion. Changes nothing. */
 async function validate({ req, res, app, params }: RouteRequest): Promise<void> {
-  const { set } = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'validation');
+  const { set } = caller;
   sendJson(res, 200, await validatePromotion(app.core, set, codeParam(params[1])));
 }
 
@@ -40,6 +42,7 @@ async function validate({ req, res, app, params }: RouteRequest): Promise<void> 
  */
 async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
   const body = await readBody(req);
   const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['redeem', body.raw]);
   if (claim?.kind === 'replay') {
@@ -75,7 +78,9 @@ function sendStored(res: ServerResponse, status: number, text: string, replayed 
 
 /** `POST {set URL}/redemptions/{id}/rollback`: the use back, once; a second rollback is a 409. */
 async function rollback({ req, res, app, params }: RouteRequest): Promise<void> {
-  const { set } = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
+  const { set } = caller;
   await readBody(req);
   sendJson(res, 200, await rollbackRedemption(app.core, set, params[1]));
 }

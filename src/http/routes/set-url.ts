@@ -7,7 +7,7 @@ import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/sets
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
-import { rateLimitClient, rateLimited, type RateLimiter } from '../rate-limit.js';
+import { assertNotBlocked, authenticationFailed, rateLimitClient, rateLimited, type Limiter } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
 import type { AppContext, Route, RouteRequest } from '../routing.js';
 
@@ -21,17 +21,25 @@ export interface SetCaller {
  * same 404 for everything) and the client address must be on its allowlist (403).
  */
 export async function resolveCaller(app: AppContext, req: IncomingMessage, token: string, options: ResolveOptions = {}): Promise<SetCaller> {
-  const set = await resolveSetToken(app.core, token, options);
   const ip = app.clientIp(req);
+  assertNotBlocked(app.rateLimits, ip);
+  let set: PromoSet;
+  try {
+    set = await resolveSetToken(app.core, token, options);
+  } catch (error) {
+    // A token that names no set is a guess: counted, as wrong passwords are.
+    if (error instanceof PromoError && error.code === 'not_found') return authenticationFailed(app.rateLimits, ip, error);
+    throw error;
+  }
   // A cached set may have been widened since: only the database's copy can refuse.
   if (options.cached && !app.allowlists.allows(set.api_ip_address, ip)) return resolveCaller(app, req, token);
   app.allowlists.assertAllowed(set.api_ip_address, ip);
   return { set, ip };
 }
 
-/** Count a POST against its limit; over it, 429 with Retry-After. */
-export function enforceRateLimit(limiter: RateLimiter, res: ServerResponse, caller: SetCaller, what: string): void {
-  const wait = limiter.hit(`${caller.set.id}|${rateLimitClient(caller.ip)}`);
+/** Count a request against its limit; over it, 429 with Retry-After. */
+export async function enforceRateLimit(limiter: Limiter, res: ServerResponse, caller: SetCaller, what: string): Promise<void> {
+  const wait = await limiter.hit(`${caller.set.id}|${rateLimitClient(caller.ip)}`);
   if (wait === 0) return;
   res.setHeader('retry-after', String(wait));
   throw rateLimited(wait, limiter.limitPerMinute, what);
@@ -55,7 +63,7 @@ const SET_CHANGED_RETRIES = 3;
  */
 async function postPromotion({ req, res, app, params }: RouteRequest): Promise<void> {
   let caller = await resolveCaller(app, req, params[0], { cached: true });
-  enforceRateLimit(app.rateLimits.single, res, caller, 'code');
+  await enforceRateLimit(app.rateLimits.single, res, caller, 'code');
   const body = await readBody(req);
   const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['single', body.raw]);
   if (claim?.kind === 'replay') {

@@ -2,6 +2,7 @@ import { PromoError } from '../../domain/errors.js';
 import { getPromotions } from '../../service/whmcs.js';
 import type { z } from 'zod';
 import { readBody } from '../body.js';
+import { assertNotBlocked, authenticationFailed } from '../rate-limit.js';
 import { whmcsApiRequest } from '../schemas.js';
 import { secretEquals } from '../secrets.js';
 import type { Route, RouteRequest } from '../routing.js';
@@ -32,10 +33,12 @@ function authenticated(fields: WhmcsFields, identifier: string | undefined, secr
 
 /** POST /includes/api.php: the WHMCS API, for the one command promoset answers (GetPromotions). */
 async function whmcsApi({ req, res, app }: RouteRequest): Promise<void> {
+  const ip = app.clientIp(req);
+  assertNotBlocked(app.rateLimits, ip);
   const fields = whmcsApiRequest.parse((await readBody(req)).fields);
   if (!authenticated(fields, app.config.WHMCS_API_IDENTIFIER, app.config.WHMCS_API_SECRET)) {
     // WHMCS answers a failed login with 403 and this message.
-    throw new PromoError('forbidden', WHMCS_ERRORS.authentication);
+    await authenticationFailed(app.rateLimits, ip, new PromoError('forbidden', WHMCS_ERRORS.authentication));
   }
   const responseType = (fields.responsetype ?? 'json').trim().toLowerCase();
   if (responseType !== 'json' && responseType !== '') {
