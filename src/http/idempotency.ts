@@ -7,6 +7,7 @@ import {
   completeIdempotencyKey,
   deleteIdempotencyKeyIfCreatedAt,
   deleteIdempotencyKeysBefore,
+  deleteIdempotencyKeysOverLimit,
   findIdempotencyKey,
   releaseIdempotencyKey,
   type IdempotencyRecord,
@@ -16,6 +17,8 @@ import { findRedemptionIdByRequestKey } from '../store/redemptions.js';
 import { redemptionResult } from '../service/redemptions.js';
 
 const KEEP_MS = 24 * 60 * 60 * 1000;
+/** Finished keys kept per set, the newest (see deleteIdempotencyKeysOverLimit): minutes of a busy checkout, bounded disk. */
+export const MAX_KEYS_PER_SET = 50_000;
 /** A claim still pending after this long belongs to a request that died (crash, kill); it may be taken over. */
 const ABANDONED_MS = 10 * 60 * 1000;
 export const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
@@ -113,9 +116,10 @@ export async function abandonIdempotent(core: Core, claim: IdempotencyOutcome | 
   if (claim?.kind === 'new') await releaseIdempotencyKey(core.db, claim.setId, claim.key);
 }
 
-/** Expired keys are deleted at most once a minute per process, off the table's created_at index. */
+/** Expired keys, and the oldest past MAX_KEYS_PER_SET, are deleted at most once a minute per process, off the table's created_at index. */
 async function purgeExpired(core: Core, now: Date): Promise<void> {
   if (now.getTime() - lastPurge < 60_000) return;
   lastPurge = now.getTime();
   await deleteIdempotencyKeysBefore(core.db, new Date(now.getTime() - KEEP_MS).toISOString());
+  await deleteIdempotencyKeysOverLimit(core.db, MAX_KEYS_PER_SET);
 }

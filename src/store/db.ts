@@ -46,6 +46,8 @@ export interface OpenDatabaseOptions {
   schema?: string;
   /** PostgreSQL only: pool size (default 10). */
   poolSize?: number;
+  /** SQLite only: the WAL size kept after a checkpoint (default WAL_SIZE_LIMIT_BYTES). */
+  walSizeLimitBytes?: number;
 }
 
 /**
@@ -65,6 +67,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * Open the database named by `url`: a postgres:// URL, or a SQLite file path
  * (`sqlite:` prefix optional; `:memory:` for throwaway tests).
  */
+/** The size the WAL file goes back to after a burst (SQLite's journal_size_limit, and the checkpointer's TRUNCATE threshold). */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDatabaseOptions = {}): Db {
   if (isPostgresUrl(url)) {
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) throw new Error(`Not a plain schema name: ${options.schema}`);
@@ -90,7 +95,10 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
   useWal(sqlite);
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path);
+  // A burst of writes (a flood of refused requests, a 100k batch) grows the WAL; once checkpointed, it goes back to this size.
+  const walLimit = options.walSizeLimitBytes ?? WAL_SIZE_LIMIT_BYTES;
+  sqlite.pragma(`journal_size_limit = ${walLimit}`);
+  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path, walLimit);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, checkpointer) }) });
 }
 
@@ -120,15 +128,26 @@ function useWal(sqlite: SQLite.Database): void {
  * held this process's event loop for ~20 ms. A worker thread with its own
  * connection does it instead, every second, in PASSIVE mode (it never blocks
  * writers), and the main connection stops checkpointing by itself.
+ * A PASSIVE checkpoint never shrinks the file, so a WAL grown past
+ * `walLimit` is checkpointed in TRUNCATE mode once everything in it is copied
+ * (it waits for writers at most busy_timeout): a burst does not keep its disk.
  */
-function startCheckpointer(sqlite: SQLite.Database, path: string): Worker {
+function startCheckpointer(sqlite: SQLite.Database, path: string, walLimit: number): Worker {
   sqlite.pragma('wal_autocheckpoint = 0');
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
+     const { statSync } = require('node:fs');
      const db = new (require(workerData.module))(workerData.path);
      db.pragma('busy_timeout = 1000');
-     setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} }, 1000);`,
-    { eval: true, workerData: { path, module: require.resolve('better-sqlite3') } },
+     db.pragma('journal_size_limit = ' + workerData.walLimit);
+     const walSize = () => { try { return statSync(workerData.path + '-wal').size; } catch { return 0; } };
+     setInterval(() => {
+       try {
+         const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+         if (passive.busy === 0 && passive.log === passive.checkpointed && walSize() > workerData.walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
+       } catch {}
+     }, 1000);`,
+    { eval: true, workerData: { path, walLimit, module: require.resolve('better-sqlite3') } },
   );
   worker.unref();
   // A checkpoint that cannot run is retried next second; it must never take the process down.

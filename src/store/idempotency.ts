@@ -70,3 +70,34 @@ export async function deleteIdempotencyKeysBefore(db: Db, cutoff: string): Promi
   const result = await db.deleteFrom('idempotency_keys').where('created_at', '<', cutoff).executeTakeFirst();
   return Number(result.numDeletedRows ?? 0n);
 }
+
+/**
+ * Keep at most `keepPerSet` finished keys per set, the newest: a client
+ * sending a fresh key with every request (refused ones included) cannot
+ * grow the table without bound within the 24 hours keys are kept. Pending
+ * claims belong to requests in flight and are left alone.
+ */
+export async function deleteIdempotencyKeysOverLimit(db: Db, keepPerSet: number): Promise<number> {
+  const crowded = await db
+    .selectFrom('idempotency_keys')
+    .select('set_id')
+    .groupBy('set_id')
+    .having((eb) => eb.fn.countAll(), '>', keepPerSet)
+    .execute();
+  let deleted = 0;
+  for (const { set_id: setId } of crowded) {
+    const boundary = await db
+      .selectFrom('idempotency_keys')
+      .select('created_at')
+      .where('set_id', '=', setId)
+      .where('state', '=', 'done')
+      .orderBy('created_at', 'desc')
+      .offset(keepPerSet)
+      .limit(1)
+      .executeTakeFirst();
+    if (boundary === undefined) continue;
+    const result = await db.deleteFrom('idempotency_keys').where('set_id', '=', setId).where('state', '=', 'done').where('created_at', '<=', boundary.created_at).executeTakeFirst();
+    deleted += Number(result.numDeletedRows ?? 0n);
+  }
+  return deleted;
+}
