@@ -92,7 +92,9 @@ const WORDS_PER_DRAW = 8192;
  * 53-bit words from the CSPRNG, node:crypto as nanoid uses), so every
  * character is as likely as with codeGenerator.
  *
- * Each call gives `n` codes that no earlier call of this source gave, sorted.
+ * Each call gives `n` codes that no earlier call of this source gave, sorted;
+ * fewer (down to none) once the space has fewer left that it has not given:
+ * a caller that keeps asking has then tried every code of the space.
  * Undefined when the space is too large to number exactly (long codes): the
  * caller then sorts strings from codeGenerator.
  */
@@ -133,7 +135,10 @@ export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]
     }
     return head + (left === 1 ? digits[index] + text : text);
   };
-  return (n) => {
+  let givenCount = 0;
+  return (wanted) => {
+    const n = Math.min(wanted, space - givenCount);
+    givenCount += n;
     let chosen = new Float64Array(0);
     while (chosen.length < n) {
       const candidates = new Float64Array(n);

@@ -4,11 +4,13 @@ import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, typ
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
+import { lockCodeSpace } from '../store/code-spaces.js';
 import { copyCodes, countIssuedInSpace, deleteBatchCodes, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import type { WhmcsBatchWriter } from '../whmcs/promotions.js';
 import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
+import { assertOwnsSpace } from './code-spaces.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
 import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
@@ -50,6 +52,7 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
   if (set.archived_at !== null) throw archived(set);
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
+  await assertOwnsSpace(core, set, format);
   const row = await issueSingleCode(core.db, {
     expectedSet: options.setMayBeStale ? set : undefined,
     format,
@@ -87,7 +90,8 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
         set_id: set.id, kind: 'bulk', count: amount, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
         code_alphabet: format.alphabet, created_by: actor, created_at: createdAt, request_key: options.requestKey ?? null, terms,
       });
-      // Checked again under the write lock: another writer may have used the space meanwhile.
+      // Checked again under the write lock (and, on PostgreSQL, the space's own lock): another writer may have used the space meanwhile.
+      if (isPostgres(trx)) await lockCodeSpace(trx, format.prefix.toLowerCase(), format.length);
       const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
       const onStored = attemptWriter && ((rows: IssuedCode[]) => attemptWriter.send(rows.map((row) => ({ code: row.code, terms }))));
       const codes = await insertUniqueCodes(trx, set.id, id, freshCodes, amount, { expectedCollisions: (amount * storedBound) / codeSpace(format), onProgress, onStored });
@@ -172,6 +176,7 @@ async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unkn
     length: request.format.length ?? set.code_length,
     alphabet: request.format.alphabet ?? set.code_alphabet,
   };
+  await assertOwnsSpace(core, set, format);
   await checkFeasible(core.db, format, request.amount, 0, core.whmcs);
   return { request, terms, format };
 }
@@ -203,13 +208,13 @@ const COPY_COLLISION_ODDS = 0.05;
  * insertUniqueCodes for why): never the same one twice per batch, so a code
  * that collided is not tried again.
  */
-type CodeSource = (n: number) => Promise<string[]>;
+type CodeSource = ((n: number) => Promise<string[]>) & { numbered?: boolean };
 
 /** Numbered codes where the space allows (every format but long ones), else sorted strings. */
 function uniqueCodeSource(format: CodeFormat): CodeSource {
   const numbered = numberedCodeSource(format);
   // 15–35 ms for 100,000 codes: one step of the event loop is fine.
-  return numbered ? async (n) => numbered(n) : stringCodeSource(format);
+  return numbered ? Object.assign(async (n: number) => numbered(n), { numbered: true }) : stringCodeSource(format);
 }
 
 /** Codes per slice of generating or sorting: a few milliseconds of the event loop each. */
@@ -261,6 +266,9 @@ function stringCodeSource(format: CodeFormat): CodeSource {
 /** better-sqlite3 answers synchronously: long work must give Slack acks and health checks a turn now and then. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Every code of the space was tried: the space is full, whatever feasibility counted (codes made in WHMCS by hand, or elsewhere). */
+const spaceFull = () => new PromoError('code_space_exhausted', 'This code format has no unused codes left; nothing was saved. Use a longer code length, another prefix or a larger code type.');
+
 const noUnusedCodes = () => new PromoError('generation_failed', 'Could not find enough unused codes; nothing was saved. Try a longer code length.');
 
 interface InsertOptions {
@@ -277,6 +285,7 @@ interface InsertOptions {
  * any process) is skipped by the INSERT and replaced by a fresh one.
  */
 async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshCodes: CodeSource, amount: number, options: InsertOptions): Promise<IssuedCode[]> {
+  const numbered = freshCodes.numbered === true;
   const { expectedCollisions = Infinity, onProgress, onStored } = options;
   // The whole batch in one order of the unique key: two transactions that
   // meet on each other's uncommitted codes then wait in one direction instead
@@ -285,6 +294,7 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshC
   // shares one prefix and its random parts are upper-case letters and digits,
   // so plain string order is the order of the lower-cased key.
   const ordered = await freshCodes(amount);
+  if (ordered.length < amount) throw spaceFull();
   if (isPostgres(trx) && expectedCollisions < COPY_COLLISION_ODDS) {
     const copied = await copyCodes(trx, setId, batchId, ordered, (sent) => onProgress?.(sent, amount));
     if (copied !== undefined) {
@@ -296,15 +306,17 @@ async function insertUniqueCodes(trx: Db, setId: number, batchId: number, freshC
   const issued: IssuedCode[] = [];
   for (let start = 0; start < amount; start += CHUNK) {
     let pending = ordered.slice(start, start + CHUNK);
-    for (let round = 0; pending.length > 0; round++) {
-      if (round === MAX_COLLISION_ROUNDS) throw noUnusedCodes();
+    let missing = pending.length;
+    for (let round = 0; missing > 0; round++) {
+      // A numbered source never gives a code twice, so retrying ends: when it has none left, every code was tried.
+      if (round === MAX_COLLISION_ROUNDS && !numbered) throw noUnusedCodes();
+      if (pending.length === 0) throw spaceFull();
       const inserted = await insertCodes(trx, setId, batchId, pending);
       for (const row of inserted) issued.push(row);
       onStored?.(inserted);
-      if (inserted.length === pending.length) break;
+      missing -= inserted.length;
       // The INSERT returned exactly the codes that went in: the others collided.
-      const stored = new Set(inserted.map((row) => row.code));
-      pending = await freshCodes(pending.filter((code) => !stored.has(code)).length);
+      if (missing > 0) pending = await freshCodes(missing);
     }
     onProgress?.(issued.length, amount);
     // Without this a 100k batch on SQLite would hold the event loop for its whole run.

@@ -246,6 +246,21 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '011b_code_spaces': {
+    async up(db: Kysely<any>) {
+      // A small code space belongs to one set, so another set's URL cannot use it up.
+      await db.schema.createTable('code_spaces')
+        .addColumn('prefix_key', 'text', (c) => c.notNull())
+        .addColumn('code_length', 'integer', (c) => c.notNull())
+        .addColumn('set_id', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('code_spaces_pk', ['prefix_key', 'code_length'])
+        .execute();
+      // Spaces already in use belong to the set that issued there first.
+      await sql`insert into code_spaces (prefix_key, code_length, set_id)
+        select b.prefix_key, b.code_length, b.set_id from batches b
+        where b.id = (select min(f.id) from batches f where f.prefix_key = b.prefix_key and f.code_length = b.code_length)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -15,6 +15,14 @@ export interface Database {
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
   rate_limits: RateLimitsTable;
+  code_spaces: CodeSpacesTable;
+}
+
+/** Which set owns a small code space (see service/code-spaces.ts). */
+export interface CodeSpacesTable {
+  prefix_key: string;
+  code_length: number;
+  set_id: number;
 }
 
 /** Per-minute request counters shared by every instance (PostgreSQL; see service/rate-limits.ts). */

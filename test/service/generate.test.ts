@@ -37,10 +37,16 @@ describeEachDialect('generating promotions', (dialect) => {
     expect(error.code).toBe('code_space_exhausted');
     expect(error.message).toContain('room for 5,000 more, and 6,000 were requested');
     expect(await counts(ctx.core)).toEqual(before);
-    // The space left is counted across sets: after 3,000 from another set, 3,501 more are refused.
-    const other = await newSet({ code_alphabet: 'numeric', code_length: 4 });
-    expect((await generatePromotions(ctx.core, other, { amount: 3000 }, 'cli:test')).count).toBe(3000);
+    // The space left is counted over everything issued in it: after 3,000, 3,501 more are refused.
+    expect((await generatePromotions(ctx.core, set, { amount: 3000 }, 'cli:test')).count).toBe(3000);
     expect((await refusal(generatePromotions(ctx.core, set, { amount: 3501 }, 'cli:test'))).code).toBe('code_space_exhausted');
+    expect((await counts(ctx.core)).promotions).toBe(before.promotions + 3000);
+    // The space belongs to the set that issued in it first: another set cannot take its codes (issue 28, item 2).
+    const other = await newSet({ code_alphabet: 'numeric', code_length: 4 });
+    const taken = await refusal(generatePromotions(ctx.core, other, { amount: 1 }, 'cli:test'));
+    expect(taken.code).toBe('conflict');
+    expect(taken.status).toBe(409);
+    expect((await refusal(generatePromotion(ctx.core, other, {}, 'cli:test'))).code).toBe('conflict');
     expect((await counts(ctx.core)).promotions).toBe(before.promotions + 3000);
   });
 

@@ -1,0 +1,46 @@
+import { codeSpace, type CodeFormat } from '../domain/codes.js';
+import { PromoError } from '../domain/errors.js';
+import type { PromoSet } from '../domain/set.js';
+import type { Db } from '../store/db.js';
+import { claimCodeSpace } from '../store/code-spaces.js';
+import type { Core } from './core.js';
+
+/**
+ * Whose space a prefix is. A code space, a prefix (ignoring case) with a
+ * code length, that holds fewer than SHARED_SPACE_MIN codes belongs to the
+ * first set that issues in it (or asks to: a Slack modal's check claims too).
+ * Another set's request for it, from its URL, Slack or the CLI, is refused
+ * with 409 and nothing is written, so no set can use up another's codes.
+ * Larger spaces (the default 8-character codes hold 2×10^11) are shared: at
+ * 100,000 codes a request, within the rate limits, they cannot be exhausted.
+ */
+export const SHARED_SPACE_MIN = 100_000_000;
+
+/**
+ * Owners already read (or being read), per database: ownership never
+ * changes, so the hot path asks once per space, and requests arriving
+ * together share one claim (and so keep their order).
+ */
+const owners = new WeakMap<Db, Map<string, Promise<number>>>();
+
+export async function assertOwnsSpace(core: Core, set: PromoSet, format: CodeFormat): Promise<void> {
+  if (codeSpace(format) >= SHARED_SPACE_MIN) return;
+  const prefixKey = format.prefix.toLowerCase();
+  const key = `${format.length}|${prefixKey}`;
+  let known = owners.get(core.db);
+  if (known === undefined) owners.set(core.db, (known = new Map()));
+  let claim = known.get(key);
+  if (claim === undefined) {
+    if (known.size >= 100_000) known.clear();
+    claim = claimCodeSpace(core.db, prefixKey, format.length, set.id);
+    known.set(key, claim);
+    claim.catch(() => known.delete(key));
+  }
+  if ((await claim) === set.id) return;
+  const what = `${format.length}-character codes${format.prefix ? ` with the prefix "${format.prefix}"` : ' without a prefix'}`;
+  throw new PromoError(
+    'conflict',
+    `${what[0].toUpperCase()}${what.slice(1)} belong to another promo set. Use another prefix (code_prefix or name) or a longer code length.`,
+    { code_prefix: 'This prefix and length belong to another set.' },
+  );
+}
