@@ -1,4 +1,4 @@
-import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
+import { assertFeasible, codeGenerator, codeSpace, numberedCodeSource, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction, type Db } from '../store/db.js';
@@ -131,17 +131,36 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
     if (next === undefined) generators.set(key, (next = codeGenerator(format)));
     return next();
   };
+  // After MAX_COLLISION_ROUNDS the space is nearly full: codes are then drawn without repeats
+  // (numbered), so the rounds end, at worst when every code of the space was tried.
+  const numberedSources = new Map<string, ((n: number) => string[]) | undefined>();
+  const nextUntried = (format: CodeFormat): string | undefined => {
+    const key = keyOf(format);
+    if (!numberedSources.has(key)) numberedSources.set(key, numberedCodeSource(format));
+    const source = numberedSources.get(key);
+    return source ? source(1)[0] : nextCode(format);
+  };
+  const fail = async (member: { index: number; batchId: number }, error: PromoError) => {
+    await deleteBatch(trx, member.batchId);
+    outcomes[member.index] = { ok: false, error };
+  };
   // Each pending member: its index in the group and its batch id.
   let pending = accepted.map((index, i) => ({ index, batchId: batchIds[i] }));
   for (let round = 0; pending.length > 0; round++) {
-    if (round === MAX_COLLISION_ROUNDS) {
-      for (const { index, batchId } of pending) {
-        await deleteBatch(trx, batchId);
-        outcomes[index] = { ok: false, error: new PromoError('generation_failed', 'Could not find an unused code; nothing was saved. Try a longer code length.') };
-      }
-      break;
+    // A space too large to number (over 2^53 codes) cannot be nearly full: this bound is never reached in practice.
+    if (round === UNNUMBERED_ROUNDS) {
+      for (const member of pending) if (numberedSources.get(keyOf(group[member.index].format)) === undefined) await fail(member, noUnusedCode());
+      pending = pending.filter((member) => outcomes[member.index] === undefined);
     }
-    let rows = pending.map(({ index, batchId }) => ({ set_id: group[index].batch.set_id, batch_id: batchId, code: nextCode(group[index].format) }));
+    const drawn: { member: (typeof pending)[number]; code: string }[] = [];
+    for (const member of pending) {
+      const { format } = group[member.index];
+      const code = round < MAX_COLLISION_ROUNDS ? nextCode(format) : nextUntried(format);
+      if (code !== undefined) drawn.push({ member, code });
+      else await fail(member, spaceFull());
+    }
+    pending = drawn.map(({ member }) => member);
+    let rows = drawn.map(({ member, code }) => ({ set_id: group[member.index].batch.set_id, batch_id: member.batchId, code }));
     if (sink) {
       // A code the sink holds already (WHMCS admins add codes by hand) is left out: its member tries again next round.
       const taken = await sink.taken(rows.map((row) => row.code));
@@ -205,6 +224,15 @@ async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], 
   }
   return accepted;
 }
+
+const keyOf = (format: CodeFormat) => `${format.prefix}|${format.length}|${format.alphabet}`;
+
+/** Rounds after which an unnumbered space (whose rounds have no natural end) gives up. */
+const UNNUMBERED_ROUNDS = 4 * MAX_COLLISION_ROUNDS;
+
+/** Every code of the space was tried in this group: it is full, whatever the count said. */
+const spaceFull = () => new PromoError('code_space_exhausted', 'This code format has no unused codes left; nothing was saved. Use a longer code length, another prefix or a larger code type.');
+const noUnusedCode = () => new PromoError('generation_failed', 'Could not find an unused code; nothing was saved. Try a longer code length.');
 
 export const setChanged = () =>
   new PromoError('set_changed', 'The promo set was changed while this request was running, so no code was issued. Send the request again.');
