@@ -2,7 +2,7 @@ import { codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
 import type { Db } from '../store/db.js';
-import { claimCodeSpace } from '../store/code-spaces.js';
+import { claimCodeSpace, findCodeSpaceOwner } from '../store/code-spaces.js';
 import type { Core } from './core.js';
 
 /**
@@ -43,4 +43,29 @@ export async function assertOwnsSpace(core: Core, set: PromoSet, format: CodeFor
     `${what[0].toUpperCase()}${what.slice(1)} belong to another promo set. Use another prefix (code_prefix or name) or a longer code length.`,
     { code_prefix: 'This prefix and length belong to another set.' },
   );
+}
+
+/** A set's own code format (its default prefix, length and alphabet). */
+export const ownFormat = (set: Pick<PromoSet, 'code_prefix' | 'code_length' | 'code_alphabet'>): CodeFormat => ({ prefix: set.code_prefix, length: set.code_length, alphabet: set.code_alphabet });
+
+/**
+ * Before a set is created or its format edited: its own small space must not
+ * belong to another set (400 on code_prefix, nothing saved). After saving,
+ * claimOwnSpace takes it, so no other set's URL can take it first.
+ */
+export async function assertOwnSpaceFree(core: Core, format: CodeFormat, setId?: number): Promise<void> {
+  if (codeSpace(format) >= SHARED_SPACE_MIN) return;
+  const owner = await findCodeSpaceOwner(core.db, format.prefix.toLowerCase(), format.length);
+  if (owner === undefined || owner === setId) return;
+  const what = format.prefix ? `The prefix "${format.prefix}" with ${format.length}-character codes` : `${format.length}-character codes without a prefix`;
+  throw PromoError.validation({ code_prefix: `${what} belong to another promo set; choose another prefix or a longer code length.` });
+}
+
+export async function claimOwnSpace(core: Core, set: PromoSet): Promise<void> {
+  try {
+    await assertOwnsSpace(core, set, ownFormat(set));
+  } catch (error) {
+    // Another set claimed it between the check and the save: its requests will say so (409).
+    if (!(error instanceof PromoError)) throw error;
+  }
 }

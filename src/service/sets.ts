@@ -10,6 +10,7 @@ import { countBatches, countsBySet, listRecentBatches } from '../store/promotion
 import { recordEvent } from '../store/outbox.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, setWebhookSecret, updateSetFields } from '../store/sets.js';
 import { assertWebhookTarget } from '../webhooks/target.js';
+import { assertOwnSpaceFree, claimOwnSpace, ownFormat } from './code-spaces.js';
 import { nowIso, today, type Core } from './core.js';
 import { truncate } from '../domain/text.js';
 
@@ -126,12 +127,15 @@ export async function createSet(core: Core, input: Record<string, unknown>, acto
   const fields = validateSetFields(SET_DEFAULTS, input, today(core));
   if (await findSetByName(core.db, fields.name)) throw nameTaken(fields.name);
   await checkWebhookTarget(core, fields.webhook_url);
+  await assertOwnSpaceFree(core, ownFormat(fields));
   try {
-    return await inWriteTransaction(core.db, async (trx) => {
+    const set = await inWriteTransaction(core.db, async (trx) => {
       const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core), webhook_secret: fields.webhook_url ? newWebhookSecret() : null });
       await audit(trx, core, set.id, 'created', actor, { name: set.name });
       return set;
     });
+    await claimOwnSpace(core, set);
+    return set;
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken(fields.name);
     throw error;
@@ -145,14 +149,17 @@ export async function updateSet(core: Core, setId: number, changes: Record<strin
   if (clash && clash.id !== setId) throw nameTaken(fields.name);
   const changed = Object.keys(fields).filter((key) => JSON.stringify(fields[key as keyof SetFields]) !== JSON.stringify(current[key as keyof SetFields]));
   await checkWebhookTarget(core, fields.webhook_url, current.webhook_url);
+  await assertOwnSpaceFree(core, ownFormat(fields), setId);
   try {
-    return await inWriteTransaction(core.db, async (trx) => {
+    const updated = await inWriteTransaction(core.db, async (trx) => {
       let set = await updateSetFields(trx, setId, fields, nowIso(core));
       // The first webhook_url gets a secret; later ones keep it (rotate it explicitly).
       if (set.webhook_url && !set.webhook_secret) set = await setWebhookSecret(trx, setId, newWebhookSecret(), nowIso(core));
       await audit(trx, core, setId, 'edited', actor, { fields: changed });
       return set;
     });
+    await claimOwnSpace(core, updated);
+    return updated;
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken(fields.name);
     throw error;

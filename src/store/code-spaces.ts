@@ -20,3 +20,8 @@ export async function claimCodeSpace(db: Db, prefixKey: string, codeLength: numb
 export async function lockCodeSpace(trx: Db, prefixKey: string, codeLength: number): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`code-space:${prefixKey}:${codeLength}`}))`.execute(trx);
 }
+
+export async function findCodeSpaceOwner(db: Db, prefixKey: string, codeLength: number): Promise<number | undefined> {
+  const row = await db.selectFrom('code_spaces').select('set_id').where('prefix_key', '=', prefixKey).where('code_length', '=', codeLength).executeTakeFirst();
+  return row === undefined ? undefined : Number(row.set_id);
+}

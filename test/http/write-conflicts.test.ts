@@ -60,7 +60,7 @@ describe.skipIf(!POSTGRES_URL)('write conflicts on PostgreSQL are retried, never
   });
 
   it('a bulk request whose transaction deadlocks twice succeeds on the third run: every code once, one whole batch', async () => {
-    set = await makeSet(service, { code_length: 5 });
+    set = await makeSet(service, { code_length: 5, code_prefix: 'WC1' });
     url = localSetUrl(service, set);
     await injectConflicts(2, 'deadlock_detected');
     const reply = await postForm(`${url}/codes`, 'amount=3000');
@@ -78,7 +78,7 @@ describe.skipIf(!POSTGRES_URL)('write conflicts on PostgreSQL are retried, never
   });
 
   it('single codes (the group commit) survive serialization failures: each request gets its own stored code', async () => {
-    set = await makeSet(service, { code_length: 5 });
+    set = await makeSet(service, { code_length: 5, code_prefix: 'WC2' });
     url = localSetUrl(service, set);
     await injectConflicts(3, 'serialization_failure');
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => postForm(url, `notes=retry+${i}`)));
@@ -91,7 +91,7 @@ describe.skipIf(!POSTGRES_URL)('write conflicts on PostgreSQL are retried, never
   });
 
   it('when every run conflicts, the retries stop and the client gets a retryable 503 with Retry-After; nothing is saved', async () => {
-    set = await makeSet(service, { code_length: 5 });
+    set = await makeSet(service, { code_length: 5, code_prefix: 'WC3' });
     url = localSetUrl(service, set);
     await injectConflicts(1_000_000, 'deadlock_detected');
     const bulk = await postForm(`${url}/codes`, 'amount=100');
