@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
-import type { Mount } from './http/routing.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
 import { closeCore, openCore, type Core } from './service/core.js';
+import type { Mount } from './service/mount.js';
 import { Readiness } from './service/readiness.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
 import { databaseState } from './store/db.js';

@@ -1,7 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import type { PromotionTerms } from '../domain/promotion.js';
 import type { CodeFormat } from '../domain/codes.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId, type IssuedCode } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {

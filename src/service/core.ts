@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { todayIn } from '../domain/dates.js';
-import { migrateToLatest, openDatabase, type Db } from '../store/db.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
 

@@ -5,7 +5,8 @@ import { SET_DEFAULTS, validateSetFields, type PromoSet, type SetFields } from '
 
 import { countAuditEvents, insertAuditEvent, listAuditEvents, type AuditAction, type AuditEvent } from '../store/audit.js';
 import { pageWindow, type PageWindow } from '../domain/pages.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
 import { recordEvent } from '../store/outbox.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, setWebhookSecret, updateSetFields } from '../store/sets.js';

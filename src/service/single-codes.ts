@@ -1,7 +1,8 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';

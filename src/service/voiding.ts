@@ -1,7 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
 import { insertAuditEvent } from '../store/audit.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { insertEvents, outboxRow } from '../store/outbox.js';
 import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';

@@ -1,7 +1,10 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { CodeAlphabet } from '../domain/codes.js';
 import type { Flag, PromoType } from '../domain/fields.js';
+import type { Batch } from '../domain/batch.js';
 import type { PromotionTerms } from '../domain/promotion.js';
+
+export type { Batch };
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -10,21 +13,6 @@ import type { BatchRow } from './schema.js';
 
 /** Multi-row INSERT texts by shape: built once, since building them costs more than running them. */
 const insertSqlCache = new Map<string, string>();
-
-export interface Batch {
-  id: number;
-  set_id: number;
-  kind: 'single' | 'bulk';
-  count: number;
-  code_prefix_key: string;
-  code_length: number;
-  code_alphabet: CodeAlphabet;
-  created_by: string;
-  created_at: string;
-  terms: PromotionTerms;
-  /** Uses counted across its promotions; filled in by listings that show it (else 0). */
-  redeemed: number;
-}
 
 function termsOf(row: Pick<BatchRow, keyof PromotionTerms>): PromotionTerms {
   return {

@@ -78,7 +78,7 @@ export interface BatchesTable {
   /** "slack:U123", "http:203.0.113.7", "cli:alice", "admin-api:…". */
   created_by: string;
   created_at: string;
-  /** The Idempotency-Key claim this batch answers, if any (see http/idempotency.ts). */
+  /** The Idempotency-Key claim this batch answers, if any (see service/idempotency.ts). */
   request_key: string | null;
   /** 'pending' while its codes are being written to WHMCS, 'done' after; null without WHMCS. */
   whmcs_state: string | null;
@@ -124,7 +124,7 @@ export interface RedemptionsTable {
   client_id: string | null;
   /** client_id while the promotion is once-per-client and this redemption stands (unique with promotion_id). */
   once_key: string | null;
-  /** The Idempotency-Key claim this redemption answers, written in its transaction (see http/idempotency.ts). */
+  /** The Idempotency-Key claim this redemption answers, written in its transaction (see service/idempotency.ts). */
   request_key: string | null;
   created_by: string;
   created_at: string;

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
-import { inWriteTransaction, isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
+import { inWriteTransaction } from '../../src/store/transactions.js';
+import { isPostgres, openDatabase, type Db } from '../../src/store/db.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
 import { copyCodes, countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
 import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/store/sets.js';
 import { getOrCreateSetting } from '../../src/store/settings.js';

@@ -1,10 +1,10 @@
-import type { AuditEvent } from '../../store/audit.js';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
 import { usageText, type Usage } from '../../service/usage.js';
-import type { Batch } from '../../store/promotions.js';
+import type { Batch } from '../../domain/batch.js';
 import type { PageWindow } from '../../domain/pages.js';
 import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
 import type { WebhookOverview } from '../../service/webhooks.js';
