@@ -10,7 +10,7 @@ import { type Db } from '../store/db.js';
 import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
 import { recordEvent } from '../store/outbox.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, setWebhookSecret, updateSetFields } from '../store/sets.js';
-import { assertWebhookTarget } from '../webhooks/target.js';
+import { assertWebhookTarget } from './webhook-target.js';
 import { nowIso, today, type Core } from './core.js';
 import { truncate } from '../domain/text.js';
 
