@@ -16,3 +16,9 @@ export interface Batch {
   /** Uses counted across its promotions; filled in by listings that show it (else 0). */
   redeemed: number;
 }
+
+/** A code as stored: its id and its exact text. */
+export interface IssuedCode {
+  id: number;
+  code: string;
+}

@@ -1,5 +1,5 @@
 import { toWhmcsPromotion, type PromotionTerms } from '../domain/promotion.js';
-import type { Batch } from '../store/promotions.js';
+import type { Batch } from '../domain/batch.js';
 import type { Core } from './core.js';
 import { eachPromotionRow } from './promotions.js';
 

@@ -3,7 +3,9 @@ import type { PromotionTerms } from '../domain/promotion.js';
 import type { CodeFormat } from '../domain/codes.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
-import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId, type IssuedCode } from '../store/promotions.js';
+import { countInSpace, findBatch } from '../store/batches.js';
+import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
+import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
   WhmcsCodeTaken, countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
@@ -144,7 +146,7 @@ export async function whmcsSpaceUse(whmcs: WhmcsHandle, trx: Db): Promise<{ boun
       } catch {
         throw billingUnavailable();
       }
-      return Math.max(0, inWhmcs - (await countPublishedInSpace(trx, format.prefix.toLowerCase(), format.length)));
+      return Math.max(0, inWhmcs - (await countInSpace(trx, format.prefix.toLowerCase(), format.length, { publishedOnly: true })));
     },
   };
 }

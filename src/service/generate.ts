@@ -5,7 +5,10 @@ import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { isPostgres, type Db } from '../store/db.js';
-import { copyCodes, countIssuedInSpace, deleteBatchCodes, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
+import { copyCodes, insertCodes, maxPromotionId } from '../store/promotion-inserts.js';
+import { countInSpace, insertBatch } from '../store/batches.js';
+import { deleteBatchCodes, markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import type { WhmcsBatchWriter } from '../whmcs/promotions.js';
 import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
@@ -189,7 +192,7 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
   const storedBound = (await maxPromotionId(db)) + (whmcsUse?.bound ?? 0);
   if (codeSpace(format) - storedBound >= 2 * amount) return storedBound;
   const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
-  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
+  assertFeasible(format, amount, (await countInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
   return storedBound;
 }
 

@@ -10,7 +10,7 @@ import {
   releaseIdempotencyKey,
   type IdempotencyRecord,
 } from '../store/idempotency.js';
-import { findBatchIdByRequestKey } from '../store/promotions.js';
+import { findBatchIdByRequestKey } from '../store/batches.js';
 import { findRedemptionIdByRequestKey } from '../store/redemptions.js';
 import { redemptionResult } from './redemptions.js';
 

@@ -1,6 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findBatch, listRecentBatches } from '../store/batches.js';
+import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { type Batch } from '../domain/batch.js';
 import type { Core } from './core.js';
 
 const PAGE = 10_000;

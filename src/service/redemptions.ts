@@ -4,7 +4,8 @@ import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, prom
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
-import { findBatch, type PromotionRow } from '../store/promotions.js';
+import { findBatch } from '../store/batches.js';
+import { type PromotionRow } from '../store/promotions.js';
 import { countUse, countWhmcsCountedUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';

@@ -7,7 +7,8 @@ import { countAuditEvents, insertAuditEvent, listAuditEvents, type AuditAction, 
 import { pageWindow, type PageWindow } from '../domain/pages.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
-import { countBatches, countsBySet, listRecentBatches } from '../store/promotions.js';
+import { countBatches, listRecentBatches } from '../store/batches.js';
+import { countsBySet } from '../store/promotions.js';
 import { recordEvent } from '../store/outbox.js';
 import { findSetById, findSetByName, insertSet, listSetNames, listSetRows, setApiKey, setArchivedAt, setWebhookSecret, updateSetFields } from '../store/sets.js';
 import { assertWebhookTarget } from './webhook-target.js';
