@@ -8,7 +8,7 @@ import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchCodes, listBatchIs
 import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
-  WhmcsCodeTaken, countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
+  WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
 import type { Core } from './core.js';
@@ -184,7 +184,7 @@ export async function repairPendingBatches(core: Core): Promise<RepairReport> {
   const cutoff = new Date(core.now().getTime() - 2 * core.whmcsPendingTimeoutMs).toISOString();
   for (const pending of await listPendingBatches(core.db, cutoff)) {
     const issued = await listBatchIssued(core.db, pending.id);
-    const found = await findPromotionsByCodes(whmcs.db, issued.map((row) => row.code));
+    const found = await findWhmcsPromotionsByCodes(whmcs.db, issued.map((row) => row.code));
     if (found.size > 0) {
       // WHMCS committed them (one transaction: all or none), so promoset shows them now.
       const pairs = issued.flatMap(({ id, code }): [number, number][] => {

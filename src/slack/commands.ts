@@ -12,7 +12,8 @@ import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
 import { recentBatches } from '../service/promotions.js';
-import { NO_USAGE, usageOfBatches, usageOfSet } from '../service/usage.js';
+import { NO_USAGE } from '../domain/usage.js';
+import { usageOfBatches, usageOfSet } from '../service/usage.js';
 import { voidFromSlack, voidTarget } from './voiding.js';
 import { truncate } from '../domain/text.js';
 

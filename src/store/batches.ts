@@ -11,6 +11,13 @@ import type { BatchRow } from './schema.js';
 /** Multi-row INSERT texts by shape: built once, since building them costs more than running them. */
 const insertSqlCache = new Map<string, string>();
 
+/**
+ * A batch that is not on its way into WHMCS (never sent, or accepted): the
+ * only ones listings, counts and replays see. Its promotions are hidden the
+ * same way by promotions.ts's notPending.
+ */
+export const batchIsSettled = sql<boolean>`(whmcs_state is null or whmcs_state <> 'pending')`;
+
 function termsOf(row: Pick<BatchRow, keyof PromotionTerms>): PromotionTerms {
   return {
     type: row.type as PromoType,
@@ -116,7 +123,7 @@ export async function findBatchIdByRequestKey(db: Db, requestKey: string): Promi
     .selectFrom('batches')
     .select('id')
     .where('request_key', '=', requestKey)
-    .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+    .where(batchIsSettled)
     .executeTakeFirst();
   return row && Number(row.id);
 }
@@ -150,7 +157,7 @@ export async function listRecentBatches(db: Db, { setId, kind, limit = 10 }: { s
   let query = db
     .selectFrom('batches')
     .selectAll()
-    .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+    .where(batchIsSettled)
     .orderBy('id', 'desc')
     .limit(limit);
   if (setId !== undefined) query = query.where('set_id', '=', setId);

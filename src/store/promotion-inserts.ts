@@ -4,7 +4,7 @@ import { CompiledQuery } from 'kysely';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { IssuedCode } from '../domain/batch.js';
 import { isPostgres, postgresClientOf, type Db } from './db.js';
-import type { PromotionRow } from './promotions.js';
+import { PROMOTION_RETURNING, toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 
 /**
  * The ways codes go in: insertCodes (a batch's chunk, multi-row or unnest),
@@ -130,7 +130,7 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
   if (text === undefined) {
     const values: string[] = [];
     for (let i = 0; i < rows.length; i++) values.push(postgres ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})` : '(?, ?, ?)');
-    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing returning id, code, uses, set_id, batch_id, voided_at`;
+    text = `insert into promotions (set_id, batch_id, code) values ${values.join(', ')} on conflict do nothing ${PROMOTION_RETURNING}`;
     insertSqlCache.set(cacheKey, text);
   }
   const parameters: unknown[] = new Array(rows.length * 3);
@@ -139,6 +139,6 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 1] = rows[i].batch_id;
     parameters[3 * i + 2] = rows[i].code;
   }
-  const result = await db.executeQuery<PromotionRow>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => ({ id: Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null }));
+  const result = await db.executeQuery<StoredPromotion>(CompiledQuery.raw(text, parameters));
+  return result.rows.map(toPromotionRow);
 }

@@ -1,7 +1,22 @@
 import { sql } from 'kysely';
+import { normaliseCode } from '../domain/codes.js';
+import { batchIsSettled } from './batches.js';
 import type { Db } from './db.js';
 
 /** Promotion listings and counts: what every read of stored codes goes through. */
+
+/** The columns every read of a promotion takes, in one order: StoredPromotion, mapped by toPromotionRow. */
+export const PROMOTION_COLUMNS = ['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'] as const;
+/** The same, for statements written as text. */
+export const PROMOTION_RETURNING = `returning ${PROMOTION_COLUMNS.join(', ')}`;
+
+/** A promotion row as the drivers hand it back (pg may give ids as strings; SQLite gives numbers). */
+export interface StoredPromotion { id: number | string; whmcs_id: number | string | null; code: string; uses: number | string; set_id: number | string; batch_id: number | string; voided_at: string | null }
+
+export function toPromotionRow(row: StoredPromotion): PromotionRow {
+  const whmcsId = row.whmcs_id === null ? null : Number(row.whmcs_id);
+  return { id: whmcsId ?? Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null, whmcs_id: whmcsId };
+}
 
 export interface PromotionFilter {
   setId?: number;
@@ -34,25 +49,15 @@ export interface PromotionRow {
 export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId: number, limit: number): Promise<PromotionRow[]> {
   let query = db
     .selectFrom('promotions')
-    .select(['id', 'whmcs_id', 'code', 'uses', 'set_id', 'batch_id', 'voided_at'])
+    .select(PROMOTION_COLUMNS)
     .where('id', '>', afterId)
     .where(notPending)
     .orderBy('id')
     .limit(limit);
   if (filter.setId !== undefined) query = query.where('set_id', '=', filter.setId);
   if (filter.batchId !== undefined) query = query.where('batch_id', '=', filter.batchId);
-  if (filter.code !== undefined) query = query.where(sql`lower(code)`, '=', filter.code.trim().toLowerCase());
-  const rows = await query.execute();
-  // pg may hand back ids as strings; SQLite already gives numbers.
-  return rows.map((row) => ({
-    id: Number(row.whmcs_id ?? row.id),
-    seq: Number(row.id),
-    code: row.code,
-    uses: Number(row.uses),
-    set_id: Number(row.set_id),
-    batch_id: Number(row.batch_id),
-    voided_at: row.voided_at ?? null,
-  }));
+  if (filter.code !== undefined) query = query.where(sql`lower(code)`, '=', normaliseCode(filter.code));
+  return (await query.execute()).map(toPromotionRow);
 }
 
 /**
@@ -82,7 +87,7 @@ export async function countsBySet(db: Db): Promise<Map<number, { promotions: num
     db
       .selectFrom('batches')
       .select((eb) => ['set_id', eb.fn.sum<number | string>('count').as('promotions'), eb.fn.countAll<number | string>().as('batches')])
-      .where((eb) => eb.or([eb('whmcs_state', 'is', null), eb('whmcs_state', '!=', 'pending')]))
+      .where(batchIsSettled)
       .groupBy('set_id')
       .execute(),
     db
@@ -110,4 +115,35 @@ export async function redeemedByBatch(db: Db, batchIds: number[]): Promise<Map<n
     .groupBy('batches.id')
     .execute();
   return new Map(rows.map((r) => [Number(r.id), Number(r.redeemed)]));
+}
+
+/** One promotion of one set by code, any letter case (through the unique index on lower(code)). */
+export async function findSetPromotion(db: Db, setId: number, code: string): Promise<PromotionRow | undefined> {
+  const row = await db
+    .selectFrom('promotions')
+    .select(PROMOTION_COLUMNS)
+    .where(sql`lower(code)`, '=', normaliseCode(code))
+    .executeTakeFirst();
+  if (!row || Number(row.set_id) !== setId) return undefined;
+  return toPromotionRow(row);
+}
+
+/** Promotions by code in any set, any letter case; codes not found are simply absent. */
+export async function findPromotionsByCodes(db: Db, codes: string[]): Promise<PromotionRow[]> {
+  const found: PromotionRow[] = [];
+  const keys = [...new Set(codes.map(normaliseCode))];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('promotions')
+      .select(PROMOTION_COLUMNS)
+      .where(sql`lower(code)`, 'in', keys.slice(i, i + 500))
+      .execute();
+    found.push(...rows.map(toPromotionRow));
+  }
+  return found;
+}
+
+export async function findPromotionById(db: Db, id: number): Promise<PromotionRow | undefined> {
+  const row = await db.selectFrom('promotions').select(PROMOTION_COLUMNS).where('id', '=', id).executeTakeFirst();
+  return row && toPromotionRow(row);
 }

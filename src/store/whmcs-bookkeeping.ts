@@ -96,3 +96,9 @@ async function updateFromPairs(db: Db, pairs: [string | number, number][], text:
     }
   }
 }
+
+/** The tblpromotions ids of a batch's promotions, with whether each is voided now (for void's WHMCS side). */
+export async function listBatchWhmcsIds(db: Db, batchId: number): Promise<{ whmcsId: number; voided: boolean }[]> {
+  const rows = await db.selectFrom('promotions').select(['whmcs_id', 'voided_at']).where('batch_id', '=', batchId).where('whmcs_id', 'is not', null).execute();
+  return rows.map((row) => ({ whmcsId: Number(row.whmcs_id), voided: row.voided_at !== null }));
+}

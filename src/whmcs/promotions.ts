@@ -121,7 +121,7 @@ export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWri
       const first = Number(result.insertId);
       for (let i = 0; i < free.length; i++) ids.set(free[i].code.toLowerCase(), first + i);
     } else {
-      for (const [code, row] of await findPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
+      for (const [code, row] of await findWhmcsPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
     }
   };
 
@@ -179,7 +179,7 @@ export interface WhmcsPromotionState {
 }
 
 /** Rows found for `codes`, by lower-cased code (the lowest id when WHMCS holds duplicates). */
-export async function findPromotionsByCodes(db: WhmcsDb, codes: string[]): Promise<Map<string, WhmcsPromotionState>> {
+export async function findWhmcsPromotionsByCodes(db: WhmcsDb, codes: string[]): Promise<Map<string, WhmcsPromotionState>> {
   const found = new Map<string, WhmcsPromotionState>();
   for (let i = 0; i < codes.length; i += LOOKUP_CHUNK) {
     const rows = await db.selectFrom('tblpromotions').select(['id', 'code', 'uses']).where('code', 'in', codes.slice(i, i + LOOKUP_CHUNK)).orderBy('id').execute();
