@@ -11,7 +11,9 @@ import { asPromoError } from './service/errors.js';
 import { closeCore, coreOptionsFrom, migrateDatabase, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
-import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from './service/sets.js';
+import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from './service/sets.js';
+import { setAuditTrail } from './service/set-audit.js';
+import { setUrl } from './service/set-urls.js';
 import { resendDelivery, webhookOverview } from './service/webhooks.js';
 import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
@@ -296,7 +298,10 @@ main(process.argv.slice(2)).then(
   },
   (failure: unknown) => {
     // The CLI's edge: one line a person can act on, never a stack trace.
-    const error = asPromoError(failure) ?? failure;
+    // A busy database is a PromoError like any refusal; an unreachable one keeps the driver's words
+    // (ECONNREFUSED, host names): at a terminal they tell the operator what to fix.
+    const known = asPromoError(failure);
+    const error = known && known.code !== 'database_unavailable' ? known : failure;
     if (error instanceof PromoError || error instanceof ConfigError) {
       const fields = error instanceof PromoError ? Object.entries(error.fields).filter(([, m]) => m !== error.message) : [];
       process.stderr.write(`Error: ${error.message}\n${fields.map(([f, m]) => `  ${f}: ${m}\n`).join('')}`);

@@ -7,7 +7,7 @@ import { batchesOfSetsWithWebhooks, findBatch } from '../store/batches.js';
 import { listPromotionRows } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
 import type { Core } from './core.js';
-import { setUrl } from './sets.js';
+import { setUrl } from './set-urls.js';
 
 /**
  * `promotions.issued` events, built by the generation use cases inside their

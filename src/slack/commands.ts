@@ -1,7 +1,9 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditPage, setUrl } from '../service/sets.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebhookSecret } from '../service/sets.js';
+import { setAuditPage } from '../service/set-audit.js';
+import { setUrl } from '../service/set-urls.js';
 import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';

@@ -59,9 +59,10 @@ describeEachDialect('promoset CLI', (dialect) => {
     expect(codes).toHaveLength(5);
     for (const code of codes) expect(code).toMatch(/^[A-Z0-9]{6,}$/);
 
+    const batchId = Number(/batch (\d+)/.exec(generated.stderr)?.[1]);
     const db = openDatabase(ctx.database.url);
     try {
-      const stored = await db.selectFrom('promotions').select(['code']).orderBy('id').execute();
+      const stored = await db.selectFrom('promotions').select(['code']).where('batch_id', '=', batchId).orderBy('id').execute();
       expect(codes).toEqual(stored.map((s) => s.code));
     } finally {
       await db.destroy();

@@ -3,7 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
-import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/sets.js';
+import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/set-urls.js';
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
