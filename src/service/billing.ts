@@ -3,8 +3,8 @@ import type { PromotionTerms } from '../domain/promotion.js';
 import type { CodeFormat } from '../domain/codes.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
-import { countInSpace, findBatch } from '../store/batches.js';
-import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
+import { countInSpace } from '../store/batches.js';
+import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
 import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
@@ -226,11 +226,6 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
     if (page.length < SYNC_PAGE) return seen;
     afterId = page[page.length - 1].id;
   }
-}
-
-/** A batch's codes, for repair and tests. */
-export async function batchCodes(core: Core, batchId: number): Promise<string[]> {
-  return (await findBatch(core.db, batchId)) ? listBatchCodes(core.db, batchId) : [];
 }
 
 /** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */

@@ -7,7 +7,7 @@ import { setUrl } from '../service/set-urls.js';
 import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, webhooksMessage, type Message } from './blocks/messages.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, helpMessage, webhooksMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
@@ -38,7 +38,7 @@ export function register(app: App, deps: SlackDeps): void {
       switch (subcommand) {
         case '':
         case 'help':
-          await reply(usageMessage());
+          await reply(helpMessage());
           return;
         case 'list': {
           const { rest, page } = pageArgument(positional);
@@ -133,7 +133,7 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         }
         default:
-          await reply(usageMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
+          await reply(helpMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
       }
     } catch (error) {
       await replyError(respond, error, deps);

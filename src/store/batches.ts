@@ -1,8 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Batch } from '../domain/batch.js';
 import type { CodeAlphabet } from '../domain/codes.js';
-import type { Flag, PromoType } from '../domain/fields.js';
-import type { PromotionTerms } from '../domain/promotion.js';
+import { PROMOTION_TERM_COLUMNS, termsFromColumns, type PromotionTerms } from '../domain/promotion.js';
 import { isPostgres, type Db } from './db.js';
 import type { BatchRow } from './schema.js';
 
@@ -18,30 +17,6 @@ const insertSqlCache = new Map<string, string>();
  */
 export const batchIsSettled = sql<boolean>`(whmcs_state is null or whmcs_state <> 'pending')`;
 
-function termsOf(row: Pick<BatchRow, keyof PromotionTerms>): PromotionTerms {
-  return {
-    type: row.type as PromoType,
-    recurring: row.recurring as Flag,
-    value: row.value,
-    cycles: row.cycles,
-    appliesto: row.appliesto,
-    requires: row.requires,
-    requiresexisting: row.requiresexisting as Flag,
-    startdate: row.startdate,
-    expirationdate: row.expirationdate,
-    maxuses: row.maxuses,
-    lifetimepromo: row.lifetimepromo as Flag,
-    applyonce: row.applyonce as Flag,
-    newsignups: row.newsignups as Flag,
-    existingclient: row.existingclient as Flag,
-    onceperclient: row.onceperclient as Flag,
-    recurfor: row.recurfor,
-    upgrades: row.upgrades as Flag,
-    upgradeconfig: row.upgradeconfig,
-    notes: row.notes,
-  };
-}
-
 function toBatch(row: BatchRow): Batch {
   return {
     id: Number(row.id),
@@ -53,7 +28,7 @@ function toBatch(row: BatchRow): Batch {
     code_alphabet: row.code_alphabet as CodeAlphabet,
     created_by: row.created_by,
     created_at: row.created_at,
-    terms: termsOf(row),
+    terms: termsFromColumns(row),
     redeemed: 0,
   };
 }
@@ -79,10 +54,7 @@ export async function insertBatch(db: Db, batch: NewBatch): Promise<number> {
 
 /** The batch columns a new batch row fills, in one fixed order (the statement text is cached per row count). */
 const NEW_BATCH_COLUMNS = ['set_id', 'kind', 'count', 'prefix_key', 'code_length', 'code_alphabet', 'created_by', 'created_at', 'request_key'] as const satisfies readonly (keyof NewBatch)[];
-const TERM_COLUMNS = Object.keys({
-  type: 1, recurring: 1, value: 1, cycles: 1, appliesto: 1, requires: 1, requiresexisting: 1, startdate: 1, expirationdate: 1, maxuses: 1,
-  lifetimepromo: 1, applyonce: 1, newsignups: 1, existingclient: 1, onceperclient: 1, recurfor: 1, upgrades: 1, upgradeconfig: 1, notes: 1,
-} satisfies Record<keyof PromotionTerms, 1>) as (keyof PromotionTerms)[];
+const TERM_COLUMNS = PROMOTION_TERM_COLUMNS;
 
 /**
  * Several batch rows in one statement (the group commit of single codes);

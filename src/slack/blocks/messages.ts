@@ -44,7 +44,7 @@ const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkd
 const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text: truncateMrkdwn(text || ' ', SECTION_CHARS) }] });
 const setName = (set: PromoSet) => shortText(set.name, NAME_CHARS);
 
-export const USAGE = [
+export const HELP_TEXT = [
   '*/promo* manages promo sets and their codes:',
   '• `/promo new [name]`: create a promo set (a form opens)',
   '• `/promo list [page N]`: all sets, one line each, 100 a page',
@@ -58,8 +58,8 @@ export const USAGE = [
   '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
-export function usageMessage(prefix?: string): Message {
-  const text = prefix ? `${prefix}\n\n${USAGE}` : USAGE;
+export function helpMessage(prefix?: string): Message {
+  const text = prefix ? `${prefix}\n\n${HELP_TEXT}` : HELP_TEXT;
   return { text, blocks: [section(text)] };
 }
 
