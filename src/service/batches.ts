@@ -24,7 +24,7 @@ export async function* batchJsonElements(core: Core, batch: Batch): AsyncGenerat
   for await (const page of eachPromotionRow(core, { batchId: batch.id })) {
     let piece = '';
     for (const row of page) {
-      piece += (first ? '' : ',') + render(row.id, row.code, row.uses);
+      piece += (first ? '' : ',') + render(row.shown_id, row.code, row.uses);
       first = false;
     }
     yield piece;

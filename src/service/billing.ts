@@ -160,9 +160,9 @@ export function whmcsGroupSink(core: Core, whmcs: WhmcsHandle): GroupSink {
       const ids = await publishToWhmcs(
         core,
         whmcs,
-        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [{ id: row.seq, code: row.code }] })),
+        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [{ id: row.row_id, code: row.code }] })),
       );
-      return members.map(({ row }) => ({ ...row, id: ids.get(row.code.toLowerCase())! }));
+      return members.map(({ row }) => ({ ...row, shown_id: ids.get(row.code.toLowerCase())! }));
     },
   };
 }

@@ -63,10 +63,10 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     },
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
     // With WHMCS, the event waits for WHMCS to hold the code (billing.ts).
-    issuedEvent: set.webhook_url && !core.whmcs ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
+    issuedEvent: set.webhook_url && !core.whmcs ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.shown_id, stored.code, stored.uses, terms)) : undefined,
   }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   codesIssued.inc({ source: sourceOfActor(actor, false) });
-  return toWhmcsPromotion(row.id, row.code, row.uses, terms);
+  return toWhmcsPromotion(row.shown_id, row.code, row.uses, terms);
 }
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */

@@ -15,7 +15,7 @@ export interface StoredPromotion { id: number | string; whmcs_id: number | strin
 
 export function toPromotionRow(row: StoredPromotion): PromotionRow {
   const whmcsId = row.whmcs_id === null ? null : Number(row.whmcs_id);
-  return { id: whmcsId ?? Number(row.id), seq: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null, whmcs_id: whmcsId };
+  return { shown_id: whmcsId ?? Number(row.id), row_id: Number(row.id), code: row.code, uses: Number(row.uses), set_id: Number(row.set_id), batch_id: Number(row.batch_id), voided_at: row.voided_at ?? null, whmcs_id: whmcsId };
 }
 
 export interface PromotionFilter {
@@ -27,10 +27,10 @@ export interface PromotionFilter {
 
 /** A stored promotion without its terms: those live on its batch. */
 export interface PromotionRow {
-  /** The id shown everywhere: its tblpromotions id when WHMCS holds it, else promoset's own. */
-  id: number;
-  /** promoset's own row id: the order listings page through. */
-  seq: number;
+  /** The id shown everywhere (API, CSV, Slack): its tblpromotions id when WHMCS holds it, else promoset's own. */
+  shown_id: number;
+  /** promoset's own row id (promotions.id): the key, and the order listings page through. */
+  row_id: number;
   code: string;
   uses: number;
   set_id: number;

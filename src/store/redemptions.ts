@@ -52,11 +52,11 @@ function statement(db: Db, text: string): string {
 /**
  * Count one use that WHMCS has already counted under its own maxuses guard
  * (with WHMCS connected, its row is the one counter): only a void since the
- * caller's checks can still refuse it. `seq` is promoset's own id.
+ * caller's checks can still refuse it. `rowId` is promoset's own id (PromotionRow.row_id).
  */
-export async function countWhmcsCountedUse(db: Db, seq: number): Promise<PromotionRow | undefined> {
+export async function countWhmcsCountedUse(db: Db, rowId: number): Promise<PromotionRow | undefined> {
   const { rows } = await sql<StoredPromotion>`
-    update promotions set uses = uses + 1 where id = ${seq} and voided_at is null
+    update promotions set uses = uses + 1 where id = ${rowId} and voided_at is null
     ${sql.raw(PROMOTION_RETURNING)}`.execute(db);
   return rows[0] && toPromotionRow(rows[0]);
 }
