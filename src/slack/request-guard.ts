@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { printable } from '../domain/fields.js';
-import { readRawBody } from '../http/body.js';
+import { readRawBody } from '../service/request-body.js';
 
 /**
  * Slack's biggest payloads are modal submissions: at most 100 blocks of

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPrivateAddress, resolveWebhookHost } from '../../src/webhooks/target.js';
+import { isPrivateAddress, resolveWebhookHost } from '../../src/service/webhook-target.js';
 
 /** Issue 28, item 6: IPv6 addresses that carry a private or loopback IPv4 address are private too. */
 describe('webhook targets: IPv4 embedded in IPv6', () => {
