@@ -177,10 +177,10 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         const given = fieldArgs(fields);
         const set = await createSet(core, { name, ...given }, actor());
         out(`Created set ${set.id} "${set.name}".`);
+        out(`URL: ${printedUrl(core, set)}`);
         out(`Terms: ${termsLine(set)}`);
         const defaulted = ['promo_code_type', 'promo_value', 'max_uses'].filter((field) => !(field in given));
         if (defaulted.length > 0) out(`(${defaulted.join(', ')}: not given, so the default; change with promoset sets update ${JSON.stringify(set.name)} field=value)`);
-        out(`URL: ${printedUrl(core, set)}`);
         out(`Try: curl -X POST ${setUrl(core, set)}`);
         if (set.webhook_secret) out(`Webhook signing secret: ${set.webhook_secret}`);
         return 0;

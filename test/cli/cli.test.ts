@@ -15,7 +15,7 @@ describeEachDialect('promoset CLI', (dialect) => {
     const created = await runCli(['sets', 'create', 'Spring Sale', 'promo_code_type=Fixed Amount', 'promo_value=25', 'cycles=Monthly,Annually'], env());
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
-    expect(created.stdout).toMatch(/^Created set \d+ "Spring Sale"\.\nTerms: Fixed Amount 25\.00, max_uses 1 \(each code works once\), no expiration date\n\(max_uses: not given, so the default; change with promoset sets update "Spring Sale" field=value\)\nURL: https:\/\/promo\.example\.com\/sets\/[A-Z0-9]{25}-\d+-[0-9a-f]{32}\n/);
+    expect(created.stdout).toMatch(/^Created set \d+ "Spring Sale"\.\nURL: https:\/\/promo\.example\.com\/sets\/[A-Z0-9]{25}-\d+-[0-9a-f]{32}\nTerms: Fixed Amount 25\.00, max_uses 1 \(each code works once\), no expiration date\n\(max_uses: not given, so the default; change with promoset sets update "Spring Sale" field=value\)\n/);
 
     const csvPath = join(ctx.database.dir, 'out.csv');
     const generated = await runCli(['codes', 'spring sale', '--amount', '100000', '--csv', csvPath], env());

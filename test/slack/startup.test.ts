@@ -31,7 +31,28 @@ describe('Slack at start-up', () => {
       expect(off).toHaveLength(1);
       expect(off[0].msg).toContain('SLACK_BOT_TOKEN');
       expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
-      expect((await fetch(`${service.url}/slack/events`, { method: 'POST' })).status).toBe(404);
+      // Slack checks this URL when the app is created, before the tokens exist: a 503 naming them, not a 404.
+      const events = await fetch(`${service.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"url_verification","challenge":"abc"}' });
+      expect(events.status).toBe(503);
+      expect(events.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await events.json()).toEqual({
+        result: 'error',
+        code: 'slack_off',
+        message: "Slack is off on this promoset server: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set. Set them from the Slack app's settings (or SLACK_APP_TOKEN for Socket Mode), restart promoset, then press Retry in Slack.",
+        fields: { SLACK_BOT_TOKEN: 'SLACK_BOT_TOKEN is not set.', SLACK_SIGNING_SECRET: 'SLACK_SIGNING_SECRET is not set.' },
+      });
+      expect(off[0].msg).toBe('Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) not set. The HTTP API runs without it.');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('with only the bot token set, /slack/events names the one variable still missing', async () => {
+    const { service, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-only-token' });
+    try {
+      const events = await fetch(`${service.url}/slack/events`, { method: 'POST' });
+      expect(events.status).toBe(503);
+      expect(await events.json()).toMatchObject({ code: 'slack_off', fields: { SLACK_SIGNING_SECRET: 'SLACK_SIGNING_SECRET is not set.' }, message: expect.stringContaining('SLACK_SIGNING_SECRET is not set. Set it from') });
     } finally {
       await stop();
     }
