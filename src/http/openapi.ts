@@ -55,7 +55,7 @@ const tokenParam = {
   name: 'token', in: 'path', required: true, schema: { type: 'string' },
   description: 'The set\'s token, as it appears in the set URL (a secret: whoever holds it may issue codes).',
 };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'The set id.' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'The set id (12), or its name, URL-encoded, in any letter case (Spring%20Sale), as the CLI and Slack accept.' };
 const formatParam = (description: string) => ({ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input'), description });
 const idempotencyKey = {
   name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 },
