@@ -37,7 +37,7 @@ Usage:
   promoset codes void CODE... | --batch N     Switch codes off: validation and redemption refuse them
   promoset codes unvoid CODE... | --batch N   Restore voided codes
 
-Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
+Set fields are named as in the set's JSON (what GET {set URL} answers), e.g.
   promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
 Code overrides for "codes": value=, promo_code_type=, start_date=, expiry_date=, notes=.
 
