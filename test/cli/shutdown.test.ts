@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
@@ -104,16 +105,25 @@ describeEachDialect('start-up and shutdown of several instances', (dialect) => {
       // A set URL that answers 404 here is a routing regression: it fails, never skips.
       expect((await fetch(`${server.url}${path}`)).status).toBe(200);
       const before = await countRows(ctx.database.url);
-      const request = fetch(`${server.url}${path}/codes`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', connection: 'close' },
-        body: JSON.stringify({ amount: 100_000 }),
-      }).then(
-        async (res) => ({ status: res.status, body: (await res.json()) as { result: string; count?: number; batch_id?: number; promotions?: unknown[]; code?: string } }),
-        (error: unknown) => ({ status: 0, body: { result: `network error: ${String(error)}` } as { result: string; count?: number; promotions?: unknown[] } }),
-      );
-      // Give the request time to reach the server and start its transaction.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      type Outcome = { status: number; body: { result: string; count?: number; batch_id?: number; promotions?: unknown[]; code?: string } };
+      let sent!: () => void;
+      const written = new Promise<void>((resolve) => (sent = resolve));
+      const request = new Promise<Outcome>((resolve) => {
+        const req = httpRequest(`${server.url}${path}/codes`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          res.on('error', (error) => resolve({ status: 0, body: { result: `network error: ${String(error)}` } }));
+        });
+        req.on('error', (error) => {
+          sent();
+          resolve({ status: 0, body: { result: `network error: ${String(error)}` } });
+        });
+        // Not a sleep: SIGTERM once the whole request has been written to the server's socket.
+        req.on('finish', () => sent());
+        req.end(JSON.stringify({ amount: 100_000 }));
+      });
+      await written;
       server.child.kill('SIGTERM');
       await waitForLine(server.log, 'SIGTERM: no new connections');
       // Stopped accepting: a new connection is refused while the bulk request is still being served.
