@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startService } from '../../src/main.js';
 import { startFakeSlack } from '../support/fake-slack.js';
+import { send, signed } from '../support/slack-signing.js';
 
 async function start(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'promoset-slack-start-'));
@@ -55,6 +56,19 @@ describe('Slack at start-up', () => {
       expect(await events.json()).toMatchObject({ code: 'slack_off', fields: { SLACK_SIGNING_SECRET: 'SLACK_SIGNING_SECRET is not set.' }, message: expect.stringContaining('SLACK_SIGNING_SECRET is not set. Set it from') });
     } finally {
       await stop();
+    }
+  });
+
+  it('after a restart with the tokens, Slack\'s Retry of the request URL check is answered with its challenge', async () => {
+    const fake = await startFakeSlack();
+    const { service, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-for-retry-test', SLACK_API_URL: fake.apiUrl });
+    try {
+      const check = await send(`${service.url}/slack/events`, signed('secret-for-retry-test', JSON.stringify({ token: 'legacy', challenge: 'c-3f9a7', type: 'url_verification' }), 'application/json'));
+      expect(check.status).toBe(200);
+      expect(await check.json()).toEqual({ challenge: 'c-3f9a7' });
+    } finally {
+      await stop();
+      await fake.stop();
     }
   });
 
