@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { closestField } from './domain/suggest.js';
+import { closestField } from './domain/names.js';
 import { count } from './domain/text.js';
 
 /**

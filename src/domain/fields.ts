@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_PREFIX_LENGTH, PREFIX_PATTERN } from './codes.js';
-import { closestField } from './suggest.js';
+import { closestField } from './names.js';
 import { truncate } from './text.js';
 
 /**

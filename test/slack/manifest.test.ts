@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SLACK_EVENTS_PATH } from '../../src/slack/app.js';
 import { COMMAND } from '../../src/slack/commands.js';
-import { USAGE } from '../../src/slack/blocks/messages.js';
+import { HELP_TEXT } from '../../src/slack/blocks/messages.js';
 import { readSharedFile } from '../support/shared-files.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { waitFor } from '../support/wait-for.js';
@@ -94,9 +94,9 @@ describe("manifest.yml's usage_hint and the subcommands /promo really handles", 
     expect(await answer('frobnicate')).toContain("I don't know `frobnicate`");
   });
 
-  it('shows <set> wherever the help text does (edit, rotate, archive, …)', () => {
+  it('shows <set> wherever the help text (HELP_TEXT) does (edit, rotate, archive, …)', () => {
     for (const [verb, argument] of entries) {
-      if (USAGE.includes(`\`/promo ${verb} <set>`)) expect(argument, verb).toBe('<set>');
+      if (HELP_TEXT.includes(`\`/promo ${verb} <set>`)) expect(argument, verb).toBe('<set>');
     }
     expect(entries.filter(([, argument]) => argument === '<set>').map(([verb]) => verb).sort()).toEqual(['archive', 'audit', 'code', 'codes', 'edit', 'info', 'rotate', 'webhooks']);
   });

@@ -1,6 +1,6 @@
 import { PromoError } from '../../domain/errors.js';
 import { sendJson } from '../respond.js';
-import type { Mount } from '../routing.js';
+import type { Mount } from '../../service/mount.js';
 
 /**
  * Slack's request URL while Slack is off. Slack checks the URL when the app

@@ -1,11 +1,20 @@
-/**
- * "Did you mean …?" for field names: a typo (promo_valeu) is one or two
- * edits from the real name, and a few names people bring from elsewhere
- * (WHMCS's expiration_date on a single code, whose field is expiry_date)
- * are told apart by meaning, not spelling.
- */
+/** Did-you-mean: the names closest to what a person typed. */
+export function closestNames(wanted: string, candidates: { name: string }[]): string[] {
+  const target = wanted.toLowerCase();
+  return candidates
+    .map(({ name }) => ({ name, distance: name.toLowerCase().includes(target) ? 0 : editDistance(target, name.toLowerCase()) }))
+    .filter(({ distance, name }) => distance <= Math.max(2, Math.floor(name.length / 3)))
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, 3)
+    .map(({ name }) => name);
+}
 
-/** Names that mean the same thing in another of promoset's shapes. */
+/**
+ * Field names: a typo (promo_valeu) is one or two edits from the real name,
+ * and a few names people bring from another of promoset's shapes (WHMCS's
+ * expiration_date on a single code, whose field is expiry_date) are matched
+ * by meaning, not spelling: SAME_MEANING lists those, per real name.
+ */
 const SAME_MEANING: Record<string, string[]> = {
   expiry_date: ['expiration_date', 'expirationdate', 'expires', 'expiry'],
   expiration_date: ['expiry_date', 'expirationdate', 'expires', 'expiry'],
@@ -33,8 +42,8 @@ export function closestField(unknown: string, known: readonly string[]): string 
   return best?.name;
 }
 
-/** Levenshtein distance, with a swap of two neighbours counted as one edit (valeu -> value). */
-export function editDistance(a: string, b: string): number {
+/** Levenshtein distance, with a swap of two neighbours counted as one edit (valeu -> value); set names use it too. */
+function editDistance(a: string, b: string): number {
   const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
