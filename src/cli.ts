@@ -2,10 +2,12 @@
 import { createWriteStream } from 'node:fs';
 import { userInfo } from 'node:os';
 import { finished } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
+import { parseOptions, progressPrinter, UsageError } from './cli-options.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { PromoError } from './domain/errors.js';
-import { toSetAdminDetails } from './domain/set.js';
+import { toSetAdminDetails, type PromoSet } from './domain/set.js';
+import { count } from './domain/text.js';
+import { createLogger } from './log.js';
 import { startService } from './main.js';
 import { asPromoError } from './service/errors.js';
 import { closeCore, coreOptionsFrom, migrateDatabase, openCore, type Core } from './service/core.js';
@@ -37,7 +39,7 @@ Usage:
   promoset codes void CODE... | --batch N     Switch codes off: validation and redemption refuse them
   promoset codes unvoid CODE... | --batch N   Restore voided codes
 
-Set fields are named as in the set's JSON (seed 001's GET shape), e.g.
+Set fields are named as in the set's JSON (what GET {set URL} answers), e.g.
   promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
 Code overrides for "codes": value=, promo_code_type=, start_date=, expiry_date=, notes=.
 
@@ -95,6 +97,27 @@ async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Pr
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
+/** "Percentage 10.00, max_uses 1 (each code works once), no expiration date" */
+function termsLine(set: PromoSet): string {
+  const uses = set.max_uses === 0 ? 'max_uses 0 (unlimited uses)' : `max_uses ${set.max_uses} (each code works ${set.max_uses === 1 ? 'once' : `${set.max_uses} times`})`;
+  const expiry = set.expiration_date ? `expires ${set.expiration_date}` : set.valid_days ? `each code expires ${count(set.valid_days, 'day')} after it is generated` : 'no expiration date';
+  return `${set.promo_code_type} ${set.promo_value}, ${uses}, ${expiry}`;
+}
+
+/**
+ * A set URL as the CLI prints it. The CLI is not the server: without
+ * PUBLIC_URL it can only guess http://localhost:$PORT, so it says so (once)
+ * rather than print a URL that may name the wrong port.
+ */
+let guessNoted = false;
+function printedUrl(core: Core, set: PromoSet): string {
+  if (!process.env.PUBLIC_URL && !guessNoted) {
+    guessNoted = true;
+    process.stderr.write(`Note: PUBLIC_URL is not set, so set URLs here start with ${core.publicUrl} (PORT=${process.env.PORT || 3000} on this machine). Run the CLI with the server's PUBLIC_URL to print the URLs clients use.\n`);
+  }
+  return setUrl(core, set);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -109,13 +132,15 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'serve': {
-      const service = await startService(config);
+      // One logger for the service and its shutdown, so LOG_FORMAT=json logs stay JSON to the last line.
+      const logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT);
+      const service = await startService(config, logger);
       const stop = (signal: string) => {
-        process.stderr.write(`${signal}: no new connections; finishing in-flight requests and batches, then exiting\n`);
+        logger.info(`${signal}: no new connections; finishing in-flight requests and batches, then exiting`, { signal });
         service.close().then(
           () => process.exit(0),
           (error: unknown) => {
-            process.stderr.write(`Error while shutting down: ${error instanceof Error ? error.message : String(error)}\n`);
+            logger.error(`Error while shutting down: ${error instanceof Error ? error.message : String(error)}`);
             process.exit(1);
           },
         );
@@ -146,9 +171,13 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
       case 'create': {
         const [name, ...fields] = rest;
         if (!name) throw new PromoError('bad_request', 'Give the new set a name: promoset sets create NAME [field=value ...]');
-        const set = await createSet(core, { name, ...fieldArgs(fields) }, actor());
+        const given = fieldArgs(fields);
+        const set = await createSet(core, { name, ...given }, actor());
         out(`Created set ${set.id} "${set.name}".`);
-        out(`URL: ${setUrl(core, set)}`);
+        out(`URL: ${printedUrl(core, set)}`);
+        out(`Terms: ${termsLine(set)}`);
+        const defaulted = ['promo_code_type', 'promo_value', 'max_uses'].filter((field) => !(field in given));
+        if (defaulted.length > 0) out(`(${defaulted.join(', ')}: not given, so the default; change with promoset sets update ${JSON.stringify(set.name)} field=value)`);
         out(`Try: curl -X POST ${setUrl(core, set)}`);
         if (set.webhook_secret) out(`Webhook signing secret: ${set.webhook_secret}`);
         return 0;
@@ -165,11 +194,11 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
       case 'webhooks':
         return webhooksCommand(core, rest);
       case 'list': {
-        const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } } });
+        const { values } = parseOptions(rest, { all: { type: 'boolean' } }, 'sets list');
         const sets = await listSets(core, { includeArchived: values.all });
         if (sets.length === 0) out('No promo sets yet. Create one: promoset sets create NAME');
         for (const { set, promotions } of sets) {
-          out(`${String(set.id).padStart(4)}  ${set.name.padEnd(24)} ${set.promo_code_type} ${set.promo_value}  ${promotions} codes${set.archived_at ? '  (archived)' : ''}`);
+          out(`${String(set.id).padStart(4)}  ${set.name.padEnd(24)} ${set.promo_code_type} ${set.promo_value}  ${count(promotions, 'code')}${set.archived_at ? '  (archived)' : ''}`);
         }
         return 0;
       }
@@ -177,12 +206,12 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         const set = await findSet(core, rest.join(' '));
         const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
         const usage = await usageOfSet(core, set.id);
-        out(JSON.stringify({ ...toSetAdminDetails(set, setUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0, usage: { issued: usage.issued, redeemed: usage.redeemed, voided: usage.voided, used_up: usage.usedUp } }, null, 2));
+        out(JSON.stringify({ ...toSetAdminDetails(set, printedUrl(core, set)), promotions: summary?.promotions ?? 0, batches: summary?.batches ?? 0, usage: { issued: usage.issued, redeemed: usage.redeemed, voided: usage.voided, used_up: usage.usedUp } }, null, 2));
         return 0;
       }
       case 'rotate': {
         const set = await rotateSetKey(core, (await findSet(core, rest.join(' '))).id, actor());
-        out(`Rotated. The old URL no longer works. New URL: ${setUrl(core, set)}`);
+        out(`Rotated. The old URL no longer works. New URL: ${printedUrl(core, set)}`);
         return 0;
       }
       case 'archive': {
@@ -205,7 +234,7 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
 }
 
 async function webhooksCommand(core: Core, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { failed: { type: 'boolean' }, limit: { type: 'string' } } });
+  const { values, positionals } = parseOptions(args, { failed: { type: 'boolean' }, limit: { type: 'string' } }, 'sets webhooks');
   const [ref, action, eventId] = positionals;
   if (!ref) throw new PromoError('bad_request', 'Name the set: promoset sets webhooks SET [resend EVENT_ID | rotate-secret]');
   const set = await findSet(core, ref);
@@ -234,11 +263,7 @@ async function webhooksCommand(core: Core, args: string[]): Promise<number> {
 
 async function codesCommand(config: Config, args: string[]): Promise<number> {
   if (args[0] === 'void' || args[0] === 'unvoid') return voidCommand(config, args[0] === 'unvoid', args.slice(1));
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { amount: { type: 'string' }, csv: { type: 'string' }, prefix: { type: 'string' }, length: { type: 'string' }, type: { type: 'string' } },
-  });
+  const { values, positionals } = parseOptions(args, { amount: { type: 'string' }, csv: { type: 'string' }, prefix: { type: 'string' }, length: { type: 'string' }, type: { type: 'string' } }, 'codes');
   const [setRef, ...fieldWords] = positionals;
   if (!setRef) throw new PromoError('bad_request', 'Name the set: promoset codes SET --amount N. See promoset codes --help.');
   return withCore(config, async (core) => {
@@ -248,14 +273,10 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
     if (values.prefix !== undefined) input.code_prefix = values.prefix;
     if (values.length !== undefined) input.code_length = values.length;
     if (values.type !== undefined) input.code_type = values.type;
-    const showProgress = process.stderr.isTTY || Number(values.amount) >= 10_000;
+    const progress = process.stderr.isTTY || Number(values.amount) >= 10_000 ? progressPrinter(process.stderr, 'code') : undefined;
     const started = Date.now();
-    const result = await generatePromotions(core, set, input, actor(), {
-      onProgress: (done, total) => {
-        if (showProgress) process.stderr.write(`\rGenerating… ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
-      },
-    });
-    if (showProgress) process.stderr.write('\n');
+    const result = await generatePromotions(core, set, input, actor(), { onProgress: progress?.update });
+    progress?.finish();
     if (values.csv) {
       const file = createWriteStream(values.csv);
       for await (const piece of promotionsCsv(core, { batchId: result.batchId })) {
@@ -263,11 +284,11 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
       }
       file.end();
       await finished(file);
-      process.stderr.write(`Wrote ${result.count.toLocaleString('en-US')} codes (batch ${result.batchId}) to ${values.csv} in ${Date.now() - started} ms.\n`);
+      process.stderr.write(`Wrote ${count(result.count, 'code')} (batch ${result.batchId}) to ${values.csv} in ${Date.now() - started} ms.\n`);
     } else {
       // The codes as generated, one a line: never re-parsed from CSV, whose notes may hold commas and line breaks.
       for (const { code } of result.issued) out(code);
-      process.stderr.write(`${result.count.toLocaleString('en-US')} codes, batch ${result.batchId}.\n`);
+      process.stderr.write(`${count(result.count, 'code')}, batch ${result.batchId}.\n`);
     }
     return 0;
   });
@@ -276,14 +297,14 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
 /** `codes void|unvoid CODE... | --batch N`, through the same service as Slack and the admin API. */
 async function voidCommand(config: Config, restore: boolean, args: string[]): Promise<number> {
   const verb = restore ? 'unvoid' : 'void';
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { batch: { type: 'string' } } });
+  const { values, positionals } = parseOptions(args, { batch: { type: 'string' } }, `codes ${verb}`);
   if (values.batch !== undefined && positionals.length > 0) throw new PromoError('bad_request', `Give codes or --batch N, not both. See promoset codes --help.`);
   if (values.batch === undefined && positionals.length === 0) throw new PromoError('bad_request', `Name the codes to ${verb} (promoset codes ${verb} CODE...) or a batch (--batch N).`);
   if (values.batch !== undefined && !/^\d{1,12}$/.test(values.batch)) throw new PromoError('bad_request', `--batch takes a batch number, like --batch 12.`);
   return withCore(config, async (core) => {
     if (values.batch !== undefined) {
       const result = await voidBatch(core, Number(values.batch), actor(), { restore });
-      out(`Batch ${result.batch_id}: ${result.count} codes ${restore ? 'restored' : 'voided'}.`);
+      out(`Batch ${result.batch_id}: ${count(result.count, 'code')} ${restore ? 'restored' : 'voided'}.`);
       return 0;
     }
     const results = await voidPromotions(core, positionals, actor(), { restore });
@@ -306,8 +327,8 @@ main(process.argv.slice(2)).then(
       const fields = error instanceof PromoError ? Object.entries(error.fields).filter(([, m]) => m !== error.message) : [];
       process.stderr.write(`Error: ${error.message}\n${fields.map(([f, m]) => `  ${f}: ${m}\n`).join('')}`);
       process.exitCode = error instanceof ConfigError ? 78 : 1;
-    } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`Error: ${error.message}. See promoset --help.\n`);
+    } else if (error instanceof UsageError) {
+      process.stderr.write(`Error: ${error.message}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
+import { slackOffMount } from './http/routes/slack-off.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
@@ -8,7 +9,7 @@ import { closeCore, coreOptionsFrom, openCore, type Core } from './service/core.
 import type { Mount } from './service/mount.js';
 import { Readiness } from './service/readiness.js';
 import { resolveWebhookHost } from './service/webhook-target.js';
-import { startSlack, type SlackTransport } from './slack/app.js';
+import { missingSlackVariables, SLACK_EVENTS_PATH, startSlack, type SlackTransport } from './slack/app.js';
 import { databaseState } from './store/db.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
 
@@ -49,7 +50,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     await closeCore(core);
     throw error;
   }
-  const mounts: Mount[] = [...(slack?.mounts ?? [])];
+  // Slack off: its URL still answers, saying what is missing (Slack checks the URL when the app is created).
+  const mounts: Mount[] = slack ? slack.mounts : [slackOffMount(SLACK_EVENTS_PATH, missingSlackVariables(config))];
   const server = createHttpServer({ core, config, logger, readiness }, mounts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'redemption_already_rolled_back'
   | 'database_busy'
   | 'database_unavailable'
+  /** Slack's requests arrived, but this instance has no Slack credentials (yet). */
+  | 'slack_off'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
 
@@ -60,6 +62,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   database_busy: 503,
   // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
   database_unavailable: 503,
+  slack_off: 503,
   set_changed: 409,
 };
 

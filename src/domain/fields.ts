@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_PREFIX_LENGTH, PREFIX_PATTERN } from './codes.js';
+import { closestField } from './names.js';
 import { truncate } from './text.js';
 
 /**
@@ -54,11 +55,17 @@ export function wholeNumber(label: string, min: number, max: number) {
   });
 }
 
+/** Why `text` is not money: a negative number is a number, so say what is wrong with it. */
+function moneyProblem(text: string): string {
+  if (/^-\s*\d/.test(text)) return `The value cannot be negative (got ${truncate(text, 20)}); give a positive number like 25 or 25.50.`;
+  return 'The value must be a number with at most 2 decimals, like 25 or 25.50.';
+}
+
 /** Money as WHMCS shows it: a string with exactly two decimals ("25.50"). */
 export const money = z.unknown().transform((value, ctx): string => {
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
   if (!/^\d{1,9}(\.\d{1,2})?$/.test(text)) {
-    ctx.addIssue({ code: 'custom', message: 'The value must be a number with at most 2 decimals, like 25 or 25.50.' });
+    ctx.addIssue({ code: 'custom', message: moneyProblem(text) });
     return z.NEVER;
   }
   return Number(text).toFixed(2);
@@ -71,7 +78,7 @@ export const money = z.unknown().transform((value, ctx): string => {
 export const decimalText = z.unknown().transform((value, ctx): string => {
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
   if (!/^\d{1,9}(\.\d{1,2})?$/.test(text)) {
-    ctx.addIssue({ code: 'custom', message: 'The value must be a number with at most 2 decimals, like 25 or 25.50.' });
+    ctx.addIssue({ code: 'custom', message: moneyProblem(text) });
     return z.NEVER;
   }
   return text;
@@ -167,7 +174,8 @@ export function parseFields<P extends Record<string, z.ZodType>>(
     // Own keys only: a field named "constructor" or "__proto__" is unknown, not Object's.
     const parser = Object.hasOwn(parsers, key) ? parsers[key] : undefined;
     if (!parser) {
-      errors[key] = `Unknown field "${truncate(key, 40)}".`;
+      const meant = closestField(key, Object.keys(parsers));
+      errors[key] = `Unknown field "${truncate(key, 40)}".${meant ? ` Did you mean "${meant}"?` : ''}`;
       continue;
     }
     if (raw === undefined) continue;

@@ -70,10 +70,9 @@ export interface PromotionOverrides {
   notes?: string;
 }
 
-const prefixOverride = codePrefix('The name (code prefix)');
-
 export const OVERRIDE_PARSERS = {
-  name: prefixOverride,
+  // Seed 001 calls the code prefix "name"; the message names the field that was sent.
+  name: codePrefix('The name (the code prefix)'),
   value: money,
   promo_code_type: oneOf('The promo code type', PROMO_TYPES),
   start_date: optionalDate,
@@ -214,7 +213,7 @@ export interface BulkRequest {
 export const BULK_PARSERS = {
   ...OVERRIDE_PARSERS,
   amount: wholeNumber('The amount', 1, MAX_BULK_AMOUNT),
-  code_prefix: prefixOverride,
+  code_prefix: codePrefix('The code prefix'),
   code_length: wholeNumber('The code length', MIN_CODE_LENGTH, MAX_CODE_LENGTH),
   code_type: oneOf('The code type', CODE_ALPHABET_NAMES),
 };

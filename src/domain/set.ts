@@ -105,7 +105,12 @@ export function isIpOrCidr(entry: string): boolean {
 }
 
 const validDays = z.unknown().transform((value, ctx): number | null => {
-  if (value === null || value === undefined || value === '' || value === 0 || value === '0') return null;
+  if (value === null || value === undefined || value === '') return null;
+  // 0 used to mean "no limit" silently; a code valid for 0 days reads like one that expires at once.
+  if (value === 0 || (typeof value === 'string' && /^\s*0+\s*$/.test(value))) {
+    ctx.addIssue({ code: 'custom', message: 'Valid days must be from 1 to 3650; to have codes not expire after a number of days, leave valid_days empty.' });
+    return z.NEVER;
+  }
   const parsed = wholeNumber('Valid days', 1, 3650).safeParse(value);
   if (!parsed.success) {
     ctx.addIssue({ code: 'custom', message: parsed.error.issues[0].message });

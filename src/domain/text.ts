@@ -13,3 +13,6 @@ export function truncate(text: string, max: number): string {
 export function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
+
+/** "1 code", "2,500 codes": never "1 codes". */
+export const count = (n: number, noun: string, plural = `${noun}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;

@@ -56,7 +56,7 @@ const tokenParam = {
   name: 'token', in: 'path', required: true, schema: { type: 'string' },
   description: 'The set\'s token, as it appears in the set URL (a secret: whoever holds it may issue codes).',
 };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'The set id.' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'The set id (12), or its name, URL-encoded, in any letter case (Spring%20Sale), as the CLI and Slack accept.' };
 const formatParam = (description: string) => ({ name: 'format', in: 'query', required: false, schema: jsonSchema(schemas.listFormat, 'input'), description });
 const idempotencyKey = {
   name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 },
@@ -83,9 +83,9 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     paths: {
       '/sets/{token}': {
         parameters: [tokenParam],
-        get: { tags: ['set URL'], operationId: 'getSet', summary: 'The set (seed 001 GET)', responses: { 200: { description: 'The set.', content: json(schemas.setResponse) }, ...errors(SET_URL_ERRORS) } },
+        get: { tags: ['set URL'], operationId: 'getSet', summary: 'The set (the set GET shape)', responses: { 200: { description: 'The set.', content: json(schemas.setResponse) }, ...errors(SET_URL_ERRORS) } },
         post: {
-          tags: ['set URL'], operationId: 'issueCode', summary: 'Issue one promo code (seed 001 POST)', parameters: [idempotencyKey],
+          tags: ['set URL'], operationId: 'issueCode', summary: 'Issue one promo code (WHMCS promotion shape)', parameters: [idempotencyKey],
           requestBody: body(schemas.promotionRequest, 'Optional overrides.'),
           responses: { 200: { description: 'The new promotion.', content: json(schemas.whmcsPromotion) }, ...errors(GENERATION_ERRORS) },
         },
@@ -126,7 +126,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       },
       '/includes/api.php': {
         post: {
-          tags: ['whmcs'], operationId: 'whmcsApi', summary: 'The WHMCS API, action=GetPromotions (seed 002)',
+          tags: ['whmcs'], operationId: 'whmcsApi', summary: 'The WHMCS API, action=GetPromotions (WHMCS\'s own answer)',
           requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') }, 'application/json': { schema: jsonSchema(schemas.whmcsApiRequest, 'input') } } },
           responses: {
             200: { description: 'The promotions.', content: json(schemas.whmcsPromotionsResponse) },

@@ -14,12 +14,12 @@ import type { AuditAction } from '../domain/audit.js';
  */
 
 /* Requests: the routes' own parsers. Every field is optional; unknown fields are refused. */
-export const promotionRequest = z.strictObject(OVERRIDE_PARSERS).partial().meta({ description: 'Seed 001 POST: optional overrides of the set\'s terms for this one code.' });
+export const promotionRequest = z.strictObject(OVERRIDE_PARSERS).partial().meta({ description: 'A set URL POST: optional overrides of the set\'s terms for this one code.' });
 export const bulkRequest = z
   .strictObject({ ...BULK_PARSERS, format: z.enum(['json', 'csv']) })
   .partial()
   .meta({ description: 'The amount (1 to 100000, default 10), the code format and the same overrides as a single code; `format` may also be a query parameter.' });
-export const setCreateRequest = z.strictObject(SET_FIELD_PARSERS).partial().required({ name: true }).meta({ description: 'A new set: seed 001 GET field names; `name` is required.' });
+export const setCreateRequest = z.strictObject(SET_FIELD_PARSERS).partial().required({ name: true }).meta({ description: 'A new set: the set GET shape\'s field names; `name` is required.' });
 export const setUpdateRequest = z.strictObject(SET_FIELD_PARSERS).partial().meta({ description: 'The fields to change.' });
 
 /** POST /includes/api.php form fields. Non-text values count as absent, as WHMCS treats them. */
@@ -57,7 +57,7 @@ export const whmcsPromotion = z
     onceperclient: flag, recurfor: z.int(), upgrades: flag, upgradeconfig: z.string().meta({ description: 'PHP-serialized, as WHMCS stores it.' }), notes: z.string(),
   })
   .strict()
-  .meta({ description: 'One promotion in WHMCS\'s tblpromotions shape (seed 001 POST, seed 002 promotion[]).' });
+  .meta({ description: 'One promotion in WHMCS\'s tblpromotions shape (a set URL\'s POST answer, GetPromotions\' promotion[]).' });
 
 const setFields = {
   id: z.int(), name: z.string(), api_ip_address: z.string(), api_key: z.string().meta({ description: 'The set\'s key (also inside its URL).' }),
@@ -67,7 +67,7 @@ const setFields = {
   upgrade_type: z.enum(UPGRADE_TYPES), upgrade_discount_type: z.enum(PROMO_TYPES), upgrade_value: z.string(), config_option_upgrades: z.array(z.string()),
   notes: z.string(), url: z.string().meta({ description: 'The set URL, holding its token.' }),
 };
-export const setResponse = z.object(setFields).strict().meta({ description: 'Seed 001 GET: the set, exactly its keys.' });
+export const setResponse = z.object(setFields).strict().meta({ description: 'The set GET shape: the set, exactly its keys.' });
 export const setDetails = z
   .object({
     ...setFields,
@@ -76,12 +76,12 @@ export const setDetails = z
     webhook_url: z.string().nullable().meta({ description: 'Where events are POSTed, signed; null for none.' }),
   })
   .strict()
-  .meta({ description: 'The seed 001 GET shape plus promoset\'s own fields (admin API).' });
+  .meta({ description: 'The set GET shape plus promoset\'s own fields (admin API).' });
 /** What the admin API shows: the details plus the webhook signing secret (the API is the operator's). */
 export const setAdminDetails = setDetails.extend({ webhook_secret: z.string().nullable().meta({ description: 'The whsec_ secret webhook deliveries are signed with; null without a webhook.' }) });
 export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int(), redeemed: z.int().meta({ description: 'Uses counted so far across the set (WHMCS checkouts included when WHMCS is connected).' }) })) }).strict();
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
-export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
+export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'WHMCS\'s GetPromotions answer.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
 const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;
@@ -109,7 +109,7 @@ export const readyResponse = z
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'database_unavailable',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'database_unavailable', 'slack_off',
   'promotion_not_found', 'promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client',
   'redemption_not_found', 'redemption_already_rolled_back', 'set_changed',
 ] as const satisfies readonly ErrorCode[];

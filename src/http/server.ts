@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { PromoError } from '../domain/errors.js';
 import { httpRefused, httpRequestDuration } from '../metrics.js';
+import { accessLogExtras } from './access-log.js';
 import { IpAllowlists } from './allowlist.js';
 import { createClientIpResolver } from './client-ip.js';
 import { createRateLimits } from './rate-limit.js';
@@ -193,6 +194,7 @@ function recordRequest(app: AppContext, req: IncomingMessage, res: ServerRespons
     durationMs: Math.round(done.seconds * 1e6) / 1e3,
     ip: app.clientIp(req),
     requestId: done.requestId,
+    ...accessLogExtras(res),
   });
 }
 

@@ -49,12 +49,20 @@ export interface SlackTransport {
  * refusing the token never fails start-up (SlackConnection); its state is
  * `readiness`'s "slack" probe, which never makes the instance unready.
  */
+/** The variables Slack still needs (empty when it can start): a bot token, and a signing secret unless Socket Mode. */
+export function missingSlackVariables(config: Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN'>): string[] {
+  const missing: string[] = [];
+  if (!config.SLACK_BOT_TOKEN) missing.push('SLACK_BOT_TOKEN');
+  if (config.SLACK_APP_TOKEN === undefined && !config.SLACK_SIGNING_SECRET) missing.push('SLACK_SIGNING_SECRET');
+  return missing;
+}
+
 export async function startSlack(core: Core, config: Config, logger: Logger, readiness?: Readiness): Promise<SlackTransport | undefined> {
   const token = config.SLACK_BOT_TOKEN;
   const socketMode = config.SLACK_APP_TOKEN !== undefined;
-  if (!token || (!socketMode && !config.SLACK_SIGNING_SECRET)) {
-    const missing = [!token && 'SLACK_BOT_TOKEN', !socketMode && !config.SLACK_SIGNING_SECRET && 'SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)'].filter(Boolean);
-    logger.info(`Slack is off: ${missing.join(' and ')} not set. The HTTP API runs without it.`);
+  const missing = missingSlackVariables(config);
+  if (!token || missing.length > 0) {
+    logger.info(`Slack is off: ${missing.map((name) => (name === 'SLACK_SIGNING_SECRET' ? 'SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)' : name)).join(' and ')} not set. The HTTP API runs without it.`);
     readiness?.add('slack', () => 'off');
     return undefined;
   }

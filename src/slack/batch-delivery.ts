@@ -4,6 +4,7 @@ import type { PromoSet } from '../domain/set.js';
 import { generatePromotions } from '../service/generate.js';
 import { listPromotions, promotionsCsv } from '../service/promotions.js';
 import { codesMessage, errorMessage, voidButton, type Message } from './blocks/messages.js';
+import { count } from '../domain/text.js';
 import { escapeText } from './blocks/text.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
@@ -57,7 +58,7 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
   const { set, request, userId } = order;
   const amount = request.amount;
   const asFile = amount > MAX_CODES_IN_MESSAGE;
-  const label = `${amount.toLocaleString('en-US')} codes from *${escapeText(set.name)}*`;
+  const label = `${count(amount, 'code')} from *${escapeText(set.name)}*`;
 
   let progress: { channel: string; ts?: string } | undefined;
   let updates = Promise.resolve();
@@ -95,8 +96,8 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
         channel_id: channel,
         content: csv,
         filename,
-        title: `${set.name}: ${result.count} codes (batch ${result.batchId})`,
-        initial_comment: `${result.count.toLocaleString('en-US')} new codes from ${set.name} (batch ${result.batchId}), requested by <@${userId}>.`,
+        title: `${set.name}: ${count(result.count, 'code')} (batch ${result.batchId})`,
+        initial_comment: `${count(result.count, 'new code')} from ${set.name} (batch ${result.batchId}), requested by <@${userId}>.`,
       });
     const channel = progress?.channel ?? (await directChannel(client, userId));
     try {

@@ -201,6 +201,8 @@ export class SlackConnection {
       clearTimeout(this.timer);
       this.timer = undefined;
     } else {
+      // Debug only: the error line above is said once; this shows the re-checks go on.
+      this.options.logger.debug('Slack check failed; checking again later', { state: verdict.state, reason: verdict.reason, failures: this.failures + 1 });
       this.scheduleRecheck();
     }
     return verdict;

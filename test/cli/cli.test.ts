@@ -15,14 +15,21 @@ describeEachDialect('promoset CLI', (dialect) => {
     const created = await runCli(['sets', 'create', 'Spring Sale', 'promo_code_type=Fixed Amount', 'promo_value=25', 'cycles=Monthly,Annually'], env());
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
-    expect(created.stdout).toMatch(/^Created set \d+ "Spring Sale"\.\nURL: https:\/\/promo\.example\.com\/sets\/[A-Z0-9]{25}-\d+-[0-9a-f]{32}\n/);
+    expect(created.stdout).toMatch(/^Created set \d+ "Spring Sale"\.\nURL: https:\/\/promo\.example\.com\/sets\/[A-Z0-9]{25}-\d+-[0-9a-f]{32}\nTerms: Fixed Amount 25\.00, max_uses 1 \(each code works once\), no expiration date\n\(max_uses: not given, so the default; change with promoset sets update "Spring Sale" field=value\)\n/);
 
     const csvPath = join(ctx.database.dir, 'out.csv');
     const generated = await runCli(['codes', 'spring sale', '--amount', '100000', '--csv', csvPath], env());
     expect(generated.code).toBe(0);
     const batchId = Number(/batch (\d+)/.exec(generated.stderr)?.[1]);
     expect(generated.stderr).toContain(`Wrote 100,000 codes (batch ${batchId}) to ${csvPath}`);
-    expect(generated.stderr).toContain('Generating… 100,000 / 100,000');
+    expect(generated.stderr).toContain('Generating… 100,000 / 100,000 codes (100%)');
+    // stderr is a pipe here, not a terminal: a line every 10%, never a carriage return.
+    expect(generated.stderr).not.toContain('\r');
+    const progressLines = generated.stderr.split('\n').filter((line) => line.startsWith('Generating…'));
+    expect(progressLines.length).toBeGreaterThanOrEqual(2);
+    expect(progressLines.length).toBeLessThanOrEqual(11);
+    for (const line of progressLines) expect(line).toMatch(/^Generating… [\d,]+ \/ 100,000 codes \(\d{1,3}%\)$/);
+    expect(progressLines.map((line) => Number(/\((\d+)%\)/.exec(line)?.[1]))).toEqual([...new Set(progressLines.map((line) => Number(/\((\d+)%\)/.exec(line)?.[1])))].sort((a, b) => a - b));
 
     const lines = readFileSync(csvPath, 'utf8').split('\n');
     expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided');
@@ -90,16 +97,67 @@ describeEachDialect('promoset CLI', (dialect) => {
 
     const badOption = await runCli(['codes', 'Spring Sale', '--amuont', '3'], env());
     expect(badOption.code).toBe(2);
-    expect(badOption.stderr).toMatch(/^Error: Unknown option '--amuont'.*See promoset --help\.\n$/);
+    expect(badOption.stderr).toBe('Error: Unknown option --amuont for "promoset codes". Did you mean --amount? See promoset codes --help.\n');
+
+    // Sentences of our own, not the option parser's ("ambiguous… '--amount=-XYZ'..", an unbalanced quote).
+    const negative = await runCli(['codes', 'Spring Sale', '--amount', '-5'], env());
+    expect(negative.code).toBe(1);
+    expect(negative.stderr).toBe('Error: The amount must be a whole number from 1 to 100000.\n');
+    const typo = await runCli(['codes', 'Spring Sale', '--lenght', '5'], env());
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('Error: Unknown option --lenght for "promoset codes". Did you mean --length? See promoset codes --help.\n');
+    const noValue = await runCli(['codes', 'Spring Sale', '--amount'], env());
+    expect(noValue.code).toBe(2);
+    expect(noValue.stderr).toBe('Error: --amount needs a value, like --amount 100. See promoset codes --help.\n');
+    const badPrefix = await runCli(['codes', 'Spring Sale', '--prefix', 'A,B'], env());
+    expect(badPrefix.code).toBe(1);
+    expect(badPrefix.stderr).toMatch(/^Error: The code prefix may use letters, digits/);
+    const negativeValue = await runCli(['sets', 'create', 'Minus', 'promo_value=-5'], env());
+    expect(negativeValue.stderr).toBe('Error: The value cannot be negative (got -5); give a positive number like 25 or 25.50.\n');
+    const misspelt = await runCli(['sets', 'create', 'Misspelt', 'promo_valeu=5'], env());
+    expect(misspelt.stderr).toBe('Error: Unknown field "promo_valeu". Did you mean "promo_value"?\n');
+    const setDate = await runCli(['codes', 'Spring Sale', '--amount', '1', 'expiration_date=2030-01-01'], env());
+    expect(setDate.stderr).toBe('Error: Unknown field "expiration_date". Did you mean "expiry_date"?\n');
+    const zeroDays = await runCli(['sets', 'create', 'Zero', 'valid_days=0'], env());
+    expect(zeroDays.stderr).toBe('Error: Valid days must be from 1 to 3650; to have codes not expire after a number of days, leave valid_days empty.\n');
+    for (const result of [negative, typo, noValue, badPrefix, negativeValue, misspelt, setDate, zeroDays]) {
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).not.toMatch(/\.\.|'--|XYZ/);
+    }
 
     const unknown = await runCli(['frobnicate'], env());
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^Unknown command "frobnicate"\./);
 
     for (const result of [missing, invalid, past, tooMany, badOption, unknown]) noStackTrace(result.stderr);
+    const list = await runCli(['sets', 'list'], env());
+    expect(list.stdout).toMatch(/Spring Sale +Fixed Amount 25\.00 {2}100,000 codes\n/);
     // Nothing was written by any of them.
     const shown = await runCli(['sets', 'show', 'Spring Sale'], env());
     expect(JSON.parse(shown.stdout)).toMatchObject({ promotions: 100_000, batches: 1 });
+  });
+});
+
+describeEachDialect('promoset CLI replies', (dialect) => {
+  const ctx = useTestDatabase(dialect);
+
+  it('shows the defaults a bare set gets, says "1 code", and says when a printed URL is a guess', async () => {
+    const guessed = await runCli(['sets', 'create', 'Bare'], { DATABASE_URL: ctx.database.url, PORT: '4321' });
+    expect(guessed.code).toBe(0);
+    expect(guessed.stdout).toContain('Terms: Percentage 10.00, max_uses 1 (each code works once), no expiration date\n(promo_code_type, promo_value, max_uses: not given, so the default;');
+    expect(guessed.stdout).toMatch(/\nURL: http:\/\/localhost:4321\/sets\//);
+    expect(guessed.stderr).toBe('Note: PUBLIC_URL is not set, so set URLs here start with http://localhost:4321 (PORT=4321 on this machine). Run the CLI with the server\'s PUBLIC_URL to print the URLs clients use.\n');
+    const told = await runCli(['sets', 'show', 'Bare'], { DATABASE_URL: ctx.database.url, PUBLIC_URL: 'https://promo.example.com' });
+    expect(told.stderr).toBe('');
+    expect(JSON.parse(told.stdout).url).toMatch(/^https:\/\/promo\.example\.com\/sets\//);
+
+    const one = await runCli(['codes', 'Bare', '--amount', '1'], { DATABASE_URL: ctx.database.url, PUBLIC_URL: 'https://promo.example.com' });
+    expect(one.code).toBe(0);
+    expect(one.stderr).toMatch(/^1 code, batch \d+\.\n$/);
+    const list = await runCli(['sets', 'list'], { DATABASE_URL: ctx.database.url });
+    expect(list.stdout).toMatch(/Bare +Percentage 10\.00 {2}1 code\n/);
+    const voided = await runCli(['codes', 'void', '--batch', /batch (\d+)/.exec(one.stderr)![1]], { DATABASE_URL: ctx.database.url });
+    expect(voided.stdout).toMatch(/^Batch \d+: 1 code voided\.\n$/);
   });
 });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { runCli, startServerProcess, type ServerProcess } from '../support/processes.js';
+import { waitForLine } from '../support/wait-for.js';
 
 /**
  * Issue 10, item 1, as a real process: Bolt's start-up auth.test used to
@@ -23,14 +24,8 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-async function waitForLog(server: ServerProcess, pattern: RegExp): Promise<string> {
-  for (let i = 0; i < 600; i++) {
-    const line = server.log().split('\n').find((l) => pattern.test(l));
-    if (line) return line;
-    if (server.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no log line matching ${pattern}; exit code ${server.child.exitCode}; log:\n${server.log()}`);
+function waitForLog(server: ServerProcess, pattern: RegExp): Promise<string> {
+  return waitForLine(server.log, pattern, String(pattern), { stopIf: () => (server.child.exitCode !== null ? `the server exited (${server.child.exitCode}); log:\n${server.log()}` : undefined) });
 }
 
 describe('promoset serve keeps serving when Slack is unreachable or refuses the token', () => {
@@ -58,12 +53,13 @@ describe('promoset serve keeps serving when Slack is unreachable or refuses the 
     ['refused', /Slack refused SLACK_BOT_TOKEN \(invalid_auth\): check the token/],
   ] as const)('Slack %s: the process stays up and answers /healthz, /readyz and the set URL', async (state, logLine) => {
     const apiUrl = state === 'unreachable' ? `http://127.0.0.1:${await deadPort()}/api/` : fake.apiUrl;
-    const server = await startServerProcess({ DATABASE_URL: databaseUrl, SLACK_BOT_TOKEN: 'xoxb-process-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: apiUrl });
+    const server = await startServerProcess({ DATABASE_URL: databaseUrl, SLACK_BOT_TOKEN: 'xoxb-process-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: apiUrl, LOG_LEVEL: 'debug' });
     try {
       const line = JSON.parse(await waitForLog(server, logLine)) as { level: string; msg: string };
       expect(line.level).toBe('error');
-      // Long enough for Bolt's start-up auth.test and its retries to have failed (they took the old process down in ~2 s).
-      await new Promise((r) => setTimeout(r, 4_000));
+      // Not a sleep: wait for the background re-check (2 s after the first) to have failed too; Bolt's
+      // start-up auth.test and its retries took the old process down in ~2 s.
+      await waitForLog(server, /"msg":"Slack check failed; checking again later".*"failures":2/);
       expect(server.child.exitCode, server.log()).toBeNull();
       expect(server.log()).not.toMatch(/unhandled|WebAPIRequestError|UnhandledPromiseRejection/i);
 

@@ -54,6 +54,9 @@ describe('promotion overrides follow the same rules as the set', () => {
     expect(refusal(() => parseBulkRequest({ code_length: '31' })).fields).toEqual({ code_length: 'The code length must be a whole number from 3 to 30.' });
     expect(parseBulkRequest({ amount: 100000, name: 'shop', code_type: 'numeric' })).toMatchObject({ amount: 100000, format: { prefix: 'shop', alphabet: 'numeric' } });
     expect(parseBulkRequest({ code_prefix: 'a', name: 'b' }).format.prefix).toBe('a');
+    // Each field's message names the field that was sent (--prefix is code_prefix, seed 001's "name" is the prefix too).
+    expect(() => parseBulkRequest({ code_prefix: 'A,B' })).toThrow(expect.objectContaining({ fields: { code_prefix: expect.stringMatching(/^The code prefix may use letters, digits/) } }));
+    expect(() => parseBulkRequest({ name: 'A,B' })).toThrow(expect.objectContaining({ fields: { name: expect.stringMatching(/^The name \(the code prefix\) may use/) } }));
   });
 });
 

@@ -20,12 +20,14 @@ const accepts = (changes: Record<string, unknown>) => validateSetFields({ name: 
 
 describe('set rules, each with its exact sentence', () => {
   it('value: positive, at most 2 decimals', () => {
-    for (const bad of ['25.555', '-5', 'ten', '1e3', '']) {
+    for (const bad of ['25.555', 'ten', '1e3', '']) {
       const error = refusal({ promo_value: bad });
       expect(error.code).toBe('validation_failed');
       expect(error.status).toBe(400);
       expect(error.fields).toEqual({ promo_value: 'The value must be a number with at most 2 decimals, like 25 or 25.50.' });
     }
+    // -5 is a number with at most 2 decimals: say what is wrong with it instead.
+    expect(refusal({ promo_value: '-5' }).fields).toEqual({ promo_value: 'The value cannot be negative (got -5); give a positive number like 25 or 25.50.' });
     expect(refusal({ promo_value: '0' }).fields).toEqual({ promo_value: 'The value must be greater than 0.' });
     expect(refusal({ promo_value: 0 }).message).toBe('The value must be greater than 0.');
     expect(accepts({ promo_value: '25.5' }).promo_value).toBe('25.50');
@@ -88,10 +90,21 @@ describe('set rules, each with its exact sentence', () => {
     expect(refusal({ start_date: '2024-01-01' }, past).message).toBe('The expiry date must be a date in the future.');
   });
 
+  it('valid_days=0 is refused with a sentence saying how to have no limit; empty clears it', () => {
+    for (const zero of [0, '0', ' 00 ']) {
+      expect(refusal({ valid_days: zero }).fields).toEqual({ valid_days: 'Valid days must be from 1 to 3650; to have codes not expire after a number of days, leave valid_days empty.' });
+    }
+    expect(accepts({ valid_days: '' }).valid_days).toBeNull();
+    expect(accepts({ valid_days: '30' }).valid_days).toBe(30);
+  });
+
   it('collects one message per bad field, and names unknown fields', () => {
     const error = refusal({ promo_value: 'x', cycles: 'Weekly', colour: 'red' });
     expect(Object.keys(error.fields).sort()).toEqual(['colour', 'cycles', 'promo_value']);
     expect(error.fields.colour).toBe('Unknown field "colour".');
+    // A typo or another shape's name gets a suggestion, as set names do.
+    expect(refusal({ promo_valeu: '5' }).fields).toEqual({ promo_valeu: 'Unknown field "promo_valeu". Did you mean "promo_value"?' });
+    expect(refusal({ expiry_date: '2030-01-01' }).fields.expiry_date).toBe('Unknown field "expiry_date". Did you mean "expiration_date"?');
     expect(error.toJSON()).toEqual({ result: 'error', message: error.message, code: 'validation_failed', fields: error.fields });
   });
 });

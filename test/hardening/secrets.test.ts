@@ -5,6 +5,7 @@ import { localSetUrl, makeSet, rawRequest } from '../http/helpers.js';
 import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { createSet } from '../../src/service/sets.js';
+import { waitForLine } from '../support/wait-for.js';
 
 const SECRETS = {
   URL_SECRET: 'url-secret-never-logged-0123456789',
@@ -90,9 +91,7 @@ describe('secrets stay out of logs and error messages', () => {
       expect(newSecret).toBeDefined();
       expect(newSecret).not.toBe(secret);
       // Wait for a logged failed attempt, so the check below reads a log that has one.
-      const deadline = Date.now() + 20_000;
-      while (!log.some((line) => line.includes('webhook delivery failed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(log.some((line) => line.includes('webhook delivery failed'))).toBe(true);
+      await waitForLine(() => log, 'webhook delivery failed', 'a failed webhook delivery in the log', { timeoutMs: 20_000 });
       const overview = await slack.command('webhooks Hooked secret', { user: ADMIN });
       expect(JSON.stringify((await slack.replyTo(overview.responseUrl)).body)).toContain('The receiver answered HTTP 500.');
       for (const value of [secret, newSecret!]) expect(log.join('\n')).not.toContain(value);

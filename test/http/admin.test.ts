@@ -44,6 +44,13 @@ describe('admin REST API (/api/sets)', () => {
     expect(list.json).toMatchObject({ result: 'success', totalresults: 1, sets: [{ id, name: 'Spring', promotions: 0, batches: 0 }] });
     expect((await call('GET', `/api/sets/${id}`)).json).toEqual({ ...created.json, usage: { issued: 0, redeemed: 0, voided: 0, used_up: 0 } });
 
+    // A set name works where an id does, as in the CLI and Slack: URL-encoded, any letter case.
+    expect((await call('GET', '/api/sets/spring')).json).toEqual({ ...created.json, usage: { issued: 0, redeemed: 0, voided: 0, used_up: 0 } });
+    expect((await call('GET', '/api/sets/SPRING/audit')).json).toMatchObject({ result: 'success', set_id: id });
+    const byNameMiss = await call('GET', '/api/sets/Sprung');
+    expect(byNameMiss.status).toBe(404);
+    expect(byNameMiss.json.message).toBe('There is no promo set "Sprung". Did you mean "Spring"?');
+
     const updated = await call('PATCH', `/api/sets/${id}`, { notes: 'for partners', promo_value: 30 });
     expect(updated.status).toBe(200);
     expect(updated.json).toMatchObject({ notes: 'for partners', promo_value: 30, name: 'Spring' });
@@ -100,7 +107,7 @@ describe('admin REST API (/api/sets)', () => {
   });
 
   it('answers 404 for unknown ids and 405 with Allow for wrong methods', async () => {
-    for (const path of ['/api/sets/999', '/api/sets/abc', '/api/sets/999/promotions']) {
+    for (const path of ['/api/sets/999', '/api/sets/abc', '/api/sets/999/promotions', '/api/sets/%E0%A4%A/promotions', '/api/sets/no%20such%20set/audit']) {
       const reply = await call('GET', path);
       expect(reply.status).toBe(404);
     }

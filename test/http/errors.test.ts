@@ -67,7 +67,9 @@ describe('HTTP errors: status, sentence, nothing stored, server still up', () =>
       ['application/json', 'null', 'The JSON body must be an object of fields, like {"value": "50"}.', {}],
       ['application/x-www-form-urlencoded', 'notes=100%', 'The form body has invalid percent-encoding near "100%"; encode "%" as %25.', {}],
       ['application/x-www-form-urlencoded', 'value=5&value=50', 'The field "value" appears more than once; send each field once.', { value: 'Sent more than once.' }],
-      ['application/x-www-form-urlencoded', 'valeu=5', 'Unknown field "valeu".', { valeu: 'Unknown field "valeu".' }],
+      ['application/x-www-form-urlencoded', 'valeu=5', 'Unknown field "valeu". Did you mean "value"?', { valeu: 'Unknown field "valeu". Did you mean "value"?' }],
+      // A set's name for the date, sent for a single code: the code's own name is suggested.
+      ['application/x-www-form-urlencoded', 'expiration_date=2030-01-01', 'Unknown field "expiration_date". Did you mean "expiry_date"?', { expiration_date: 'Unknown field "expiration_date". Did you mean "expiry_date"?' }],
       ['application/x-www-form-urlencoded', 'constructor=1', 'Unknown field "constructor".', { constructor: 'Unknown field "constructor".' }],
       ['application/json', '{"notes": {"nested": true}}', 'Notes must be text.', { notes: 'Notes must be text.' }],
     ];

@@ -165,6 +165,23 @@ describe('access log and X-Request-Id', () => {
     expect(lines.join('\n')).not.toContain(set.api_key);
   });
 
+  it("a bulk batch's access line carries its batch id and count, in JSON and CSV, and on a CSV download", async () => {
+    const set = await makeSet(service);
+    const url = localSetUrl(service, set);
+    const json = await postForm(`${url}/codes`, 'amount=25', { 'x-request-id': 'bulk-json-1' });
+    expect(json.status).toBe(200);
+    const batchId = (json.json as { batch_id: number }).batch_id;
+    const csv = await postForm(`${url}/codes?format=csv`, 'amount=3', { 'x-request-id': 'bulk-csv-1' });
+    expect(csv.status).toBe(200);
+    const csvBatch = Number(csv.headers['x-batch-id']);
+    const again = await rawRequest(`${url}/batches/${batchId}.csv`, { headers: { 'x-request-id': 'bulk-again-1' } });
+    expect(again.status).toBe(200);
+    const line = (id: string) => accessLines().find((entry) => entry.requestId === id);
+    expect(line('bulk-json-1')).toMatchObject({ route: '/sets/{token}/codes', status: 200, batchId, count: 25 });
+    expect(line('bulk-csv-1')).toMatchObject({ route: '/sets/{token}/codes', status: 200, batchId: csvBatch, count: 3 });
+    expect(line('bulk-again-1')).toMatchObject({ route: '/sets/{token}/batches/{batchId}.csv', status: 200, batchId, count: 25 });
+  });
+
   it('generates a request id when none or an insane one is sent', async () => {
     const plain = await rawRequest(`${service.url}/healthz`);
     expect(plain.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);

@@ -103,7 +103,7 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
     expect(empty.json).toMatchObject({ result: 'error', code: 'validation_failed', fields: { code: expect.any(String) } });
     const typo = await redeem(set, { code: promotion.code, clientid: '7' });
     expect(typo.status).toBe(400);
-    expect(typo.json.fields).toEqual({ clientid: 'Unknown field "clientid".' });
+    expect(typo.json.fields).toEqual({ clientid: 'Unknown field "clientid". Did you mean "client_id"?' });
     const unknown = await redeem(set, { code: 'NOPE-NOPE' });
     expect(unknown.status).toBe(404);
     expect(unknown.json.code).toBe('promotion_not_found');

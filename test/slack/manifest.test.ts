@@ -1,21 +1,25 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SLACK_EVENTS_PATH } from '../../src/slack/app.js';
 import { COMMAND } from '../../src/slack/commands.js';
+import { HELP_TEXT } from '../../src/slack/blocks/messages.js';
+import { readSharedFile } from '../support/shared-files.js';
+import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Paths relative to the repository root: CI checks out ../shared beside the clone.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const schemaPath = join(root, '..', 'shared', 'vendor', 'slack-manifest-schema', 'manifest.schema.1.0.0.json');
+const slackSchema = () => JSON.parse(readSharedFile('vendor/slack-manifest-schema/manifest.schema.1.0.0.json', "Checking manifest.yml against Slack's schema"));
 
 describe('manifest.yml', () => {
   const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
 
   it("validates against Slack's official manifest schema", () => {
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+    const schema = slackSchema();
     const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
     const validate = ajv.compile(schema);
     const valid = validate(manifest);
@@ -36,9 +40,64 @@ describe('manifest.yml', () => {
   });
 
   it('the schema check can fail: a manifest with an unknown key is rejected', () => {
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+    const schema = slackSchema();
     const validate = new Ajv({ strict: false, validateFormats: false }).compile(schema);
     expect(validate({ ...manifest, settings: { ...manifest.settings, colour: 'red' } })).toBe(false);
     expect(validate({ features: manifest.features })).toBe(false);
+  });
+
+  it('its comments point to files and README sections that exist', () => {
+    const comments = readFileSync(join(root, 'manifest.yml'), 'utf8').split('\n').filter((line) => line.startsWith('#')).join('\n');
+    const files = [...comments.matchAll(/\b([\w./-]+\.md)\b/g)].map((m) => m[1]);
+    expect(files).toContain('README.md');
+    for (const file of files) expect(existsSync(join(root, file)), file).toBe(true);
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const sections = [...comments.matchAll(/section "([^"]+)"/g)].map((m) => m[1]);
+    expect(sections.length).toBeGreaterThan(0);
+    for (const section of sections) expect(readme.split('\n'), section).toContain(`## ${section}`);
+  });
+});
+
+/** The words of `usage_hint`: "[help | codes <set> [amount] | …]" -> [["help"], ["codes", "<set>", "[amount]"], …]. */
+function hintEntries(hint: string): string[][] {
+  expect(hint.startsWith('[') && hint.endsWith(']')).toBe(true);
+  return hint.slice(1, -1).split(' | ').map((entry) => entry.trim().split(/\s+/));
+}
+
+describe("manifest.yml's usage_hint and the subcommands /promo really handles", () => {
+  const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
+  const entries = hintEntries(manifest.features.slash_commands[0].usage_hint);
+  let slack: SlackHarness;
+  beforeAll(async () => {
+    slack = await startSlackHarness();
+  });
+  afterAll(() => slack.stop());
+
+  /** What /promo answers to `text`: its reply, or the form it opened. */
+  async function answer(text: string): Promise<string> {
+    const { res, responseUrl, triggerId } = await slack.command(text);
+    expect(res.status).toBe(200);
+    const path = new URL(responseUrl).pathname;
+    const call = await waitFor(() => slack.fake.calls.find((c) => (c.method === 'response_url' && c.path === path) || (c.method === 'views.open' && c.body.trigger_id === triggerId)), (c) => c !== undefined, `an answer to /promo ${text}`);
+    return call!.method === 'views.open' ? `(opened ${call!.body.view?.callback_id})` : JSON.stringify(call!.body);
+  }
+
+  it('lists every subcommand the handler has a case for, and nothing else', () => {
+    // The handler's own switch: a subcommand added there without a hint fails here.
+    const handled = [...readFileSync(join(root, 'src', 'slack', 'commands.ts'), 'utf8').matchAll(/case '([a-z-]+)':/g)].map((m) => m[1]);
+    expect(handled.length).toBeGreaterThan(10);
+    expect(entries.map(([verb]) => verb).sort()).toEqual([...new Set(handled)].sort());
+  });
+
+  it('every hint is a subcommand /promo answers (not "I don\'t know"), and one it does not know is caught', async () => {
+    for (const [verb] of entries) expect(await answer(verb), verb).not.toContain("I don't know");
+    expect(await answer('frobnicate')).toContain("I don't know `frobnicate`");
+  });
+
+  it('shows <set> wherever the help text (HELP_TEXT) does (edit, rotate, archive, …)', () => {
+    for (const [verb, argument] of entries) {
+      if (HELP_TEXT.includes(`\`/promo ${verb} <set>`)) expect(argument, verb).toBe('<set>');
+    }
+    expect(entries.filter(([, argument]) => argument === '<set>').map(([verb]) => verb).sort()).toEqual(['archive', 'audit', 'code', 'codes', 'edit', 'info', 'rotate', 'webhooks']);
   });
 });

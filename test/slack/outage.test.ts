@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SLACK_UNAVAILABLE_TEXT } from '../../src/slack/connection.js';
 import { localSetUrl, makeSet, postForm } from '../http/helpers.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue 10, item 1, in HTTP mode: Slack unreachable or refusing the bot
@@ -103,7 +104,7 @@ describe('Slack outage in HTTP mode', () => {
       const { res } = await slack.command('new Revoked');
       expect(res.status).toBe(200);
       await slack.fake.waitFor('views.open', (c) => c.response?.error === 'token_revoked');
-      for (let i = 0; i < 200 && !lines.some((l) => l.msg.startsWith('Slack refused SLACK_BOT_TOKEN (token_revoked)')); i++) await new Promise((r) => setTimeout(r, 25));
+      await waitFor(() => lines, (ls) => ls.some((l) => l.msg.startsWith('Slack refused SLACK_BOT_TOKEN (token_revoked)')), 'the token_revoked log line', { timeoutMs: 5_000 });
       expect(lines.filter((l) => l.msg.startsWith('Slack refused SLACK_BOT_TOKEN (token_revoked)'))).toHaveLength(1);
       expect((await readyz(slack)).body.dependencies.slack).toBe('refused');
     } finally {

@@ -4,13 +4,15 @@ import { listPromotions, recentBatches } from '../../src/service/promotions.js';
 import { createSet, getSet, listSets } from '../../src/service/sets.js';
 import { send, signInteractive, signSlashCommand, signed, FORM } from '../support/slack-signing.js';
 import { ADMIN, OTHER, SIGNING_SECRET, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { waitForLine } from '../support/wait-for.js';
 
 describe('Slack request signatures, permissions on every path, and retried deliveries', () => {
   let slack: SlackHarness;
   let set: PromoSet;
+  const log: string[] = [];
 
   beforeAll(async () => {
-    slack = await startSlackHarness();
+    slack = await startSlackHarness({}, { log: (line) => log.push(line) });
     set = await createSet(slack.service.core, { name: 'Guarded' }, 'cli:test');
   });
   afterAll(() => slack.stop());
@@ -55,10 +57,12 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const future = await send(slack.eventsUrl, signSlashCommand(SIGNING_SECRET, fields('code Guarded'), { timestamp: sixMinutesAhead }));
       expect(future.status).toBe(401);
 
-      await new Promise((r) => setTimeout(r, 200));
+      // A barrier, not a sleep: a good request sent after them has been answered in full.
+      const barrier = await slack.command('help');
+      const barrierReply = await slack.replyTo(barrier.responseUrl);
       expect(await state()).toEqual(before);
       // No Web API call was made on behalf of any of them (auth.test is Bolt checking its own token at start-up).
-      expect(slack.fake.calls.slice(callsBefore).filter((c) => c.method !== 'auth.test')).toEqual([]);
+      expect(slack.fake.calls.slice(callsBefore).filter((c) => c.method !== 'auth.test' && c !== barrierReply)).toEqual([]);
     });
 
     it('a replay of a correctly signed request after the 5-minute window gets 401', async () => {
@@ -193,7 +197,8 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       expect((await slack.event(event, { eventId: 'Ev0RETRY01' })).status).toBe(200);
       expect((await slack.event(event, { eventId: 'Ev0RETRY01', sign: { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } } })).status).toBe(200);
       await slack.fake.waitFor('views.publish', (c) => c.body.user_id === ADMIN);
-      await new Promise((r) => setTimeout(r, 300));
+      // The retry's own end, not a sleep: it is dropped (and logged) once its claim fails.
+      await waitForLine(() => log, 'duplicate Slack delivery acknowledged, not processed', 'the retry being dropped', { timeoutMs: 10_000 });
       expect(publishes() - before).toBe(1);
     });
   });

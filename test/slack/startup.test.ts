@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startService } from '../../src/main.js';
 import { startFakeSlack } from '../support/fake-slack.js';
+import { send, signed } from '../support/slack-signing.js';
 
 async function start(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'promoset-slack-start-'));
@@ -31,9 +32,43 @@ describe('Slack at start-up', () => {
       expect(off).toHaveLength(1);
       expect(off[0].msg).toContain('SLACK_BOT_TOKEN');
       expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
-      expect((await fetch(`${service.url}/slack/events`, { method: 'POST' })).status).toBe(404);
+      // Slack checks this URL when the app is created, before the tokens exist: a 503 naming them, not a 404.
+      const events = await fetch(`${service.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"url_verification","challenge":"abc"}' });
+      expect(events.status).toBe(503);
+      expect(events.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await events.json()).toEqual({
+        result: 'error',
+        code: 'slack_off',
+        message: "Slack is off on this promoset server: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set. Set them from the Slack app's settings (or SLACK_APP_TOKEN for Socket Mode), restart promoset, then press Retry in Slack.",
+        fields: { SLACK_BOT_TOKEN: 'SLACK_BOT_TOKEN is not set.', SLACK_SIGNING_SECRET: 'SLACK_SIGNING_SECRET is not set.' },
+      });
+      expect(off[0].msg).toBe('Slack is off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) not set. The HTTP API runs without it.');
     } finally {
       await stop();
+    }
+  });
+
+  it('with only the bot token set, /slack/events names the one variable still missing', async () => {
+    const { service, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-only-token' });
+    try {
+      const events = await fetch(`${service.url}/slack/events`, { method: 'POST' });
+      expect(events.status).toBe(503);
+      expect(await events.json()).toMatchObject({ code: 'slack_off', fields: { SLACK_SIGNING_SECRET: 'SLACK_SIGNING_SECRET is not set.' }, message: expect.stringContaining('SLACK_SIGNING_SECRET is not set. Set it from') });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('after a restart with the tokens, Slack\'s Retry of the request URL check is answered with its challenge', async () => {
+    const fake = await startFakeSlack();
+    const { service, stop } = await start({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-for-retry-test', SLACK_API_URL: fake.apiUrl });
+    try {
+      const check = await send(`${service.url}/slack/events`, signed('secret-for-retry-test', JSON.stringify({ token: 'legacy', challenge: 'c-3f9a7', type: 'url_verification' }), 'application/json'));
+      expect(check.status).toBe(200);
+      expect(await check.json()).toEqual({ challenge: 'c-3f9a7' });
+    } finally {
+      await stop();
+      await fake.stop();
     }
   });
 

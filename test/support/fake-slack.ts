@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkPayload } from './block-kit-limits.js';
+import { waitFor } from './wait-for.js';
 
 /** Every fake still running, so the per-test guard (block-kit-guard.ts) can fail a test whose payloads broke a limit. */
 export const liveFakes = new Set<FakeSlack>();
@@ -128,15 +129,8 @@ export class FakeSlack {
 
   /** Wait until a call of `method` matching `where` has arrived (the app works after ack, so calls come later). */
   async waitFor(method: string, where: (call: RecordedCall) => boolean = () => true, timeoutMs = 60_000): Promise<RecordedCall> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.calls.find((c) => c.method === method && where(c));
-      if (found) return found;
-      if (Date.now() > deadline) {
-        throw new Error(`fake Slack: no ${method} call arrived; calls so far: ${this.calls.map((c) => c.method).join(', ') || 'none'}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const found = await waitFor(() => this.calls.find((c) => c.method === method && where(c)), (call) => call !== undefined, `a ${method} call at the fake Slack (calls so far: ${this.calls.map((c) => c.method).join(', ') || 'none'})`, { timeoutMs, intervalMs: 20 });
+    return found!;
   }
 
   private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown }> {

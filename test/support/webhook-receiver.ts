@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { verifyWebhookSignature, type WebhookEventBody } from '../../src/domain/webhooks.js';
+import { waitFor } from './wait-for.js';
 
 /**
  * A real webhook receiver on 127.0.0.1: it verifies every delivery's
@@ -118,11 +119,7 @@ export async function startWebhookReceiver(secret = '', { nowMs = () => Date.now
       listening = true;
     },
     async waitFor(predicate: (r: WebhookReceiver) => boolean, what: string, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(receiver)) {
-        if (Date.now() > deadline) throw new Error(`webhook receiver: timed out waiting for ${what} (have ${receiver.events.size} events, ${receiver.rejected.length} rejected)`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitFor(() => receiver, predicate, `${what} at the webhook receiver (have ${receiver.events.size} events, ${receiver.rejected.length} rejected)`, { timeoutMs });
     },
     ofType(type: string) {
       return [...receiver.events.values()].filter((e) => e.body.type === type);

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { ROOT } from './processes.js';
+import { readSharedFile } from './shared-files.js';
 
 /**
  * A throwaway WHMCS database per test file on real MariaDB: created with
@@ -11,7 +9,6 @@ import { ROOT } from './processes.js';
  * dropped afterwards. Without TEST_WHMCS_DATABASE_URL the suites are skipped, visibly.
  */
 export const WHMCS_SERVER_URL = process.env.TEST_WHMCS_DATABASE_URL || undefined;
-export const TBLPROMOTIONS_SQL = readFileSync(join(ROOT, '..', 'shared', 'whmcs', 'tblpromotions.sql'), 'utf8');
 
 export function describeWithWhmcs(title: string, suite: () => void): void {
   if (!WHMCS_SERVER_URL) {
@@ -46,7 +43,7 @@ export function useWhmcsDatabase(): { readonly whmcs: WhmcsTestDatabase } {
     await admin.query(`create database \`${name}\``);
     const sql = await serverConnection(name);
     await sql.query("set session sql_mode = ''");
-    const create = TBLPROMOTIONS_SQL.split('\n').filter((line) => !line.startsWith('--')).join('\n');
+    const create = readSharedFile('whmcs/tblpromotions.sql', 'A WHMCS test database (tblpromotions as WHMCS defines it)').split('\n').filter((line) => !line.startsWith('--')).join('\n');
     await sql.query(create);
     const url = new URL(WHMCS_SERVER_URL!);
     url.pathname = `/${name}`;

@@ -7,6 +7,7 @@ import { resolveWebhookHost } from '../../src/service/webhook-target.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * The dispatcher against a clock the test moves: the 24-hour retry window
@@ -30,15 +31,7 @@ describeEachDialect('webhook dispatcher', (dialect) => {
   });
 
   const overview = (setId: number) => webhookOverview(ctx.core, setId);
-  async function until(setId: number, ok: (o: Awaited<ReturnType<typeof overview>>) => boolean, what: string) {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const o = await overview(setId);
-      if (ok(o)) return o;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(o.deliveries)}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
+  const until = (setId: number, ok: (o: Awaited<ReturnType<typeof overview>>) => boolean, what: string) => waitFor(() => overview(setId), ok, what, { timeoutMs: 20_000 });
 
   it('retries with exponential backoff, gives up after 24 hours, and a resend delivers it', async () => {
     const set = await createSet(ctx.core, { name: 'Window', webhook_url: receiver.url }, 'test');

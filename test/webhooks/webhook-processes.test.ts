@@ -4,6 +4,7 @@ import { rawRequest } from '../http/helpers.js';
 import { describeEachDialect, useTestDatabase } from '../support/databases.js';
 import { runCli, startServerProcess, type ServerProcess } from '../support/processes.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Webhooks across real `promoset serve` processes: pending deliveries survive
@@ -29,15 +30,7 @@ async function outbox(url: string): Promise<{ event_id: string; status: string; 
   }
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const until = <T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> => waitFor(probe, ok, what, { timeoutMs, intervalMs: 100 });
 
 describeEachDialect('webhook delivery across processes', (dialect) => {
   const ctx = useTestDatabase(dialect);

@@ -3,6 +3,7 @@ import { signWebhook, verifyWebhookSignature } from '../../src/domain/webhooks.j
 import { localSetUrl, rawRequest } from '../http/helpers.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { waitFor } from '../support/wait-for.js';
 
 const TOKEN = 'admin-token-webhooks-0123456789';
 const admin = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -21,15 +22,7 @@ async function deliveries(service: TestService, setId: number, query = '') {
   return reply.json as { counts: { pending: number; delivered: number; failed: number }; deliveries: any[] };
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> => waitFor(probe, ok, what, { timeoutMs, intervalMs: 50 });
 
 describe('the signature', () => {
   it('verifies over "<t>.<raw body>", refuses a changed body, another secret and a timestamp older than 5 minutes', () => {

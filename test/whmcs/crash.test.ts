@@ -3,8 +3,8 @@ import { openDatabase, type Db } from '../../src/store/db.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
 import { collect, runCli, spawnCli, startServerProcess } from '../support/processes.js';
 import { describeWithWhmcs, useWhmcsDatabase, type WhmcsTestDatabase } from '../support/whmcs.js';
+import { waitFor } from '../support/wait-for.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * kill -9 between the two commits (promoset's pending batch, WHMCS's rows),
@@ -37,6 +37,10 @@ describeWithWhmcs('WHMCS sink: kill -9 mid-batch, then restart (real MariaDB)', 
       const rows = await whmcs.rows<{ code: string }>('select code from tblpromotions where code like ?', [`${prefix}-%`]);
       return new Set(rows.map((r) => r.code));
     }
+    async function oldestPendingAgeMs(): Promise<number | undefined> {
+      const row = await db.selectFrom('batches').select((eb) => eb.fn.min('created_at').as('oldest')).where('whmcs_state', '=', 'pending').executeTakeFirst();
+      return row?.oldest ? Date.now() - Date.parse(String(row.oldest)) : undefined;
+    }
     async function pendingBatches(): Promise<number> {
       const row = await db.selectFrom('batches').select((eb) => eb.fn.countAll().as('n')).where('whmcs_state', '=', 'pending').executeTakeFirstOrThrow();
       return Number(row.n);
@@ -46,20 +50,13 @@ describeWithWhmcs('WHMCS sink: kill -9 mid-batch, then restart (real MariaDB)', 
     async function crashAndRepair(prefix: string, ready: () => Promise<boolean>): Promise<{ promoset: Set<string>; whmcs: Set<string> }> {
       const child = spawnCli(['codes', `crash-${dialect}`, '--amount', '30000', '--prefix', prefix], env());
       const exited = collect(child);
-      let killed = false;
-      for (let i = 0; i < 3000 && child.exitCode === null; i++) {
-        if (await ready()) {
-          child.kill('SIGKILL');
-          killed = true;
-          break;
-        }
-        await sleep(5);
-      }
+      const reached = await waitFor(ready, (yes) => yes, 'the crash point', { intervalMs: 5, timeoutMs: 60_000, stopIf: () => (child.exitCode !== null ? 'the CLI finished before the crash point' : undefined) }).catch((error: Error) => error);
+      if (reached === true) child.kill('SIGKILL');
       const result = await exited;
-      expect(killed, `the CLI finished before the crash point:\n${result.stderr}`).toBe(true);
+      expect(reached, `the CLI finished before the crash point:\n${result.stderr}`).toBe(true);
       expect(result.signal).toBe('SIGKILL');
-      // Repair settles pending batches twice the timeout old: 1 s here.
-      await sleep(2500);
+      // Repair settles pending batches twice the timeout (1 s here) old: wait until the batch is, by its own timestamp.
+      await waitFor(oldestPendingAgeMs, (age) => age === undefined || age > 2_000, 'the pending batch to be 2 s old', { intervalMs: 50, timeoutMs: 10_000 });
       const server = await startServerProcess({ ...env(), WHMCS_PENDING_TIMEOUT_SECONDS: '1' });
       try {
         expect(await pendingBatches()).toBe(0);

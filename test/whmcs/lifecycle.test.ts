@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { syncWhmcsUses } from '../../src/service/billing.js';
 import { idRanges } from '../../src/whmcs/promotions.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
-import { ROOT, startServerProcess, type ServerProcess } from '../support/processes.js';
+import { startServerProcess, type ServerProcess } from '../support/processes.js';
 import { startTestService, type TestService } from '../support/service.js';
+import { phpCheckout, phpMissing } from '../support/php-checkout.js';
 import { describeWithWhmcs, useWhmcsDatabase } from '../support/whmcs.js';
 import { localSetUrl, makeSet, postForm, postJson, rawRequest, type Reply } from '../http/helpers.js';
 
@@ -16,18 +15,8 @@ import { localSetUrl, makeSet, postForm, postJson, rawRequest, type Reply } from
  * is the one counter (its checkout counts there too), a void moves the code's
  * expiration date in WHMCS, and an unreachable WHMCS changes nothing anywhere.
  */
-const CHECKOUT_PHP = join(ROOT, 'test', 'whmcs', 'checkout.php');
 const TOKEN = 'admin-token-0123456789';
 const today = todayIn('UTC');
-
-function phpCheckout(url: string, code: string): Promise<{ accepted: boolean; failed: string[] }> {
-  return new Promise((resolve, reject) => {
-    execFile('php', [CHECKOUT_PHP, url, code, today], (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
-  });
-}
-
-const phpMissing = await new Promise<boolean>((resolve) => execFile('php', ['-r', 'exit(extension_loaded("pdo_mysql") ? 0 : 1);'], (error) => resolve(error !== null)));
-if (phpMissing) console.warn('[promoset tests] php-cli with pdo_mysql is missing: the PHP checkout checks are SKIPPED (CI installs php).');
 
 describeWithWhmcs('redeem, roll back, validate and void with WHMCS connected (real MariaDB)', () => {
   const holder = useWhmcsDatabase();

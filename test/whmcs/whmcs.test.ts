@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
@@ -9,24 +7,14 @@ import { usageOfBatches } from '../../src/service/usage.js';
 import { countPromotions } from '../../src/store/promotions.js';
 import { redeemWhmcsPromotion, restoreWhmcsPromotion, rollbackWhmcsUse, voidWhmcsPromotions } from '../../src/whmcs/promotions.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
-import { ROOT, runCli } from '../support/processes.js';
+import { runCli } from '../support/processes.js';
 import { startTestService, type TestService } from '../support/service.js';
+import { phpCheckout, phpMissing } from '../support/php-checkout.js';
 import { describeWithWhmcs, useWhmcsDatabase } from '../support/whmcs.js';
 import { SEED_SET_FIELDS, localSetUrl, makeSet, postForm, rawRequest } from '../http/helpers.js';
 
-const CHECKOUT_PHP = join(ROOT, 'test', 'whmcs', 'checkout.php');
 const AUTH = 'username=whmcs-id&password=whmcs-secret-value';
 const today = todayIn('UTC');
-
-/** WHMCS's checkout rules, run by PHP itself against the row (test/whmcs/checkout.php). */
-function phpCheckout(url: string, code: string): Promise<{ accepted: boolean; failed: string[]; id: number; upgradeconfig: unknown }> {
-  return new Promise((resolve, reject) => {
-    execFile('php', [CHECKOUT_PHP, url, code, today], (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
-  });
-}
-
-const phpMissing = await new Promise<boolean>((resolve) => execFile('php', ['-r', 'exit(extension_loaded("pdo_mysql") ? 0 : 1);'], (error) => resolve(error !== null)));
-if (phpMissing) console.warn('[promoset tests] php-cli with pdo_mysql is missing: the PHP checkout checks are SKIPPED (CI installs php).');
 
 describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
   const holder = useWhmcsDatabase();

@@ -3,7 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { toSetAdminDetails, type PromoSet } from '../../domain/set.js';
 import type { Core } from '../../service/core.js';
 import { promotionsCsv } from '../../service/promotions.js';
-import { archiveSet, createSet, getSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from '../../service/sets.js';
+import { archiveSet, createSet, findSet, getSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from '../../service/sets.js';
 import { setAuditTrail } from '../../service/set-audit.js';
 import { setUrl } from '../../service/set-urls.js';
 import { resendDelivery, webhookOverview } from '../../service/webhooks.js';
@@ -43,10 +43,19 @@ const withAuth =
     await handler(request);
   };
 
-function setIdParam(text: string): number {
-  if (!/^\d{1,12}$/.test(text)) throw new PromoError('not_found', `There is no promo set with id ${text.slice(0, 40)}.`);
-  return Number(text);
+/** `{id}` in a path: a set id, or a set's name (URL-encoded, any letter case), as the CLI and Slack take it. */
+async function setParam(core: Core, text: string): Promise<PromoSet> {
+  if (/^\d{1,12}$/.test(text)) return getSet(core, Number(text));
+  let name: string;
+  try {
+    name = decodeURIComponent(text);
+  } catch {
+    throw new PromoError('not_found', `There is no promo set "${text.slice(0, 40)}" (its name is not valid percent-encoding).`);
+  }
+  return findSet(core, name);
 }
+
+const setIdParam = async (core: Core, text: string) => (await setParam(core, text)).id;
 
 /** Admins see everything, the webhook secret included. */
 const details = (core: Core, set: PromoSet) => toSetAdminDetails(set, setUrl(core, set));
@@ -68,7 +77,7 @@ async function create({ req, res, app }: RouteRequest): Promise<void> {
 }
 
 async function show({ res, app, params }: RouteRequest): Promise<void> {
-  const set = await getSet(app.core, setIdParam(params[0]));
+  const set = await setParam(app.core, params[0]);
   const usage = await usageOfSet(app.core, set.id);
   sendJson(res, 200, { ...details(app.core, set), usage: { issued: usage.issued, redeemed: usage.redeemed, voided: usage.voided, used_up: usage.usedUp } });
 }
@@ -90,30 +99,29 @@ const voidCode = (restore: boolean): RouteHandler => async ({ req, res, app, par
 
 /** `POST /api/sets/{id}/batches/{batch}/void` (and `/unvoid`): every code of the batch, in one statement. */
 const voidSetBatch = (restore: boolean): RouteHandler => async ({ req, res, app, params }) => {
-  const set = await getSet(app.core, setIdParam(params[0]));
+  const set = await setParam(app.core, params[0]);
   await readBody(req);
   const result = await voidBatch(app.core, Number(params[1]), ACTOR, { restore, setId: set.id });
   sendJson(res, 200, { result: 'success', ...result });
 };
 
 async function update({ req, res, app, params }: RouteRequest): Promise<void> {
-  const id = setIdParam(params[0]);
-  await getSet(app.core, id); // 404 before reading a body for nothing
+  const { id } = await setParam(app.core, params[0]); // 404 before reading a body for nothing
   const { fields } = await readBody(req);
   sendJson(res, 200, details(app.core, await updateSet(app.core, id, fields, ACTOR)));
 }
 
 async function archive({ res, app, params }: RouteRequest): Promise<void> {
-  sendJson(res, 200, details(app.core, await archiveSet(app.core, setIdParam(params[0]), ACTOR)));
+  sendJson(res, 200, details(app.core, await archiveSet(app.core, await setIdParam(app.core, params[0]), ACTOR)));
 }
 
 async function rotate({ res, app, params }: RouteRequest): Promise<void> {
-  sendJson(res, 200, details(app.core, await rotateSetKey(app.core, setIdParam(params[0]), ACTOR)));
+  sendJson(res, 200, details(app.core, await rotateSetKey(app.core, await setIdParam(app.core, params[0]), ACTOR)));
 }
 
 /** A set's promotions in WHMCS's shape, streamed; CSV with format=csv. */
 async function promotions({ res, app, params, query }: RouteRequest): Promise<void> {
-  const set = await getSet(app.core, setIdParam(params[0]));
+  const set = await setParam(app.core, params[0]);
   const format = listFormat.safeParse((query.get('format') ?? 'json').toLowerCase());
   if (!format.success) throw new PromoError('validation_failed', 'The format must be "json" or "csv".', { format: 'Use json or csv.' });
   if (format.data === 'csv') {
@@ -128,7 +136,7 @@ async function promotions({ res, app, params, query }: RouteRequest): Promise<vo
 
 /** Who created, edited, rotated or archived the set, and who generated codes from where; newest first. */
 async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
-  const set = await getSet(app.core, setIdParam(params[0]));
+  const set = await setParam(app.core, params[0]);
   const limit = auditLimit.safeParse(query.get('limit') ?? '50');
   if (!limit.success) throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
   const events = await setAuditTrail(app.core, set.id, limit.data);
@@ -137,7 +145,7 @@ async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
 
 /** Recent webhook deliveries and failures, newest first; `status=failed` lists failures only. */
 async function deliveries({ res, app, params, query }: RouteRequest): Promise<void> {
-  const setId = setIdParam(params[0]);
+  const setId = await setIdParam(app.core, params[0]);
   const limitText = query.get('limit') ?? '20';
   if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) {
     throw new PromoError('validation_failed', 'The limit must be a whole number from 1 to 1000.', { limit: 'Use 1 to 1000.' });
@@ -147,12 +155,12 @@ async function deliveries({ res, app, params, query }: RouteRequest): Promise<vo
 }
 
 async function resend({ res, app, params }: RouteRequest): Promise<void> {
-  const delivery = await resendDelivery(app.core, setIdParam(params[0]), params[1], ACTOR);
+  const delivery = await resendDelivery(app.core, await setIdParam(app.core, params[0]), params[1], ACTOR);
   sendJson(res, 202, { result: 'success', delivery });
 }
 
 async function rotateWebhook({ res, app, params }: RouteRequest): Promise<void> {
-  sendJson(res, 200, details(app.core, await rotateWebhookSecret(app.core, setIdParam(params[0]), ACTOR)));
+  sendJson(res, 200, details(app.core, await rotateWebhookSecret(app.core, await setIdParam(app.core, params[0]), ACTOR)));
 }
 
 export const adminRoutes: Route[] = [

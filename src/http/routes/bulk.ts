@@ -7,6 +7,7 @@ import { promotionsCsv } from '../../service/promotions.js';
 import { getBatch } from '../../service/promotions.js';
 import type { Batch } from '../../domain/batch.js';
 import type { Core } from '../../service/core.js';
+import { addToAccessLog } from '../access-log.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import type { Route, RouteRequest } from '../routing.js';
@@ -54,6 +55,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   }
   await finishIdempotent(app.core, claim, { status: 200, batchId: result.batchId, format });
   const batch = await getBatch(app.core, result.batchId);
+  addToAccessLog(res, { batchId: batch.id, count: batch.count });
   // With WHMCS on, the ids shown are tblpromotions' (recorded after COMMIT): read back as stored.
   if (app.core.whmcs) {
     await sendBatch(res, app.core, batch, format);
@@ -89,6 +91,7 @@ function* inPieces<T>(rows: T[], render: (row: T, index: number) => string, head
 const PIECE_ROWS = 2000;
 
 async function sendBatch(res: ServerResponse, core: Core, batch: Batch, format: Format): Promise<void> {
+  addToAccessLog(res, { batchId: batch.id, count: batch.count });
   if (format === 'csv') {
     sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
     await streamPieces(res, promotionsCsv(core, { batchId: batch.id }));
@@ -112,6 +115,7 @@ export function sendCsv(res: ServerResponse, filename: string, headers: Record<s
 async function getBatchCsv({ req, res, app, params }: RouteRequest): Promise<void> {
   const { set } = await resolveCaller(app, req, params[0]);
   const batch = await getBatch(app.core, Number(params[1]), set.id);
+  addToAccessLog(res, { batchId: batch.id, count: batch.count });
   sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
   await streamPieces(res, promotionsCsv(app.core, { batchId: batch.id }));
 }

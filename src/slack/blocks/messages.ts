@@ -7,6 +7,7 @@ import type { Usage } from '../../domain/usage.js';
 import { usageText } from '../../service/usage.js';
 import type { Batch } from '../../domain/batch.js';
 import type { PageWindow } from '../../domain/pages.js';
+import { count } from '../../domain/text.js';
 import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
 import type { WebhookOverview } from '../../service/webhooks.js';
 
@@ -28,8 +29,7 @@ export const ACTIONS = {
   voidCodes: 'codes_void',
 } as const;
 
-/** "1 code", "2,500 codes". */
-export const count = (n: number, noun: string, plural = `${noun}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+export { count } from '../../domain/text.js';
 
 /** Slack's limits: 3,000 characters a section, 50 blocks a message (a few kept for headings and notes). */
 export const SECTION_CHARS = 3000;
@@ -220,7 +220,7 @@ export function setUpdatedMessage(set: PromoSet, what: string, url?: string): Me
 export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchId: number): Message {
   const first = promotions[0];
   const terms = first ? `${first.value} ${first.type}, valid ${first.startdate} to ${first.expirationdate}, max uses ${first.maxuses === 0 ? 'unlimited' : first.maxuses}` : '';
-  const heading = promotions.length === 1 ? `A new code from *${setName(set)}*` : `${promotions.length} new codes from *${setName(set)}* (batch ${batchId})`;
+  const heading = promotions.length === 1 ? `A new code from *${setName(set)}*` : `${count(promotions.length, 'new code')} from *${setName(set)}* (batch ${batchId})`;
   const text = `${heading}: ${promotions.map((p) => p.code).join(', ')}`;
   const target = promotions.length === 1 ? `code:${first.code}` : `batch:${batchId}`;
   return {
