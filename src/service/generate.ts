@@ -11,6 +11,7 @@ import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whm
 import { nowIso, today, type Core } from './core.js';
 import { archived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
+import { assertBillingReady } from './whmcs-connection.js';
 import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
@@ -48,6 +49,7 @@ export interface GenerationOptions {
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw archived(set);
+  await assertBillingReady(core, 'no code was issued');
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   const row = await issueSingleCode(core.db, {
@@ -166,6 +168,7 @@ export async function checkGenerationRequest(core: Core, set: PromoSet, input: R
 async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest): Promise<{ request: BulkRequest; terms: PromotionTerms; format: CodeFormat }> {
   const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
   if (set.archived_at !== null) throw archived(set);
+  await assertBillingReady(core, 'no code was issued');
   const terms = promotionTerms(set, request.overrides, today(core));
   const format: CodeFormat = {
     prefix: request.format.prefix ?? set.code_prefix,

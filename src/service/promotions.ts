@@ -2,14 +2,17 @@ import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import type { Core } from './core.js';
+import { connectionRecord, shownId } from './whmcs-connection.js';
 
 const PAGE = 10_000;
 
 /** Rows in id order, a page at a time, so 100k+ never sit in memory at once. */
 export async function* eachPromotionRow(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRow[]> {
   let afterId = 0;
+  await connectionRecord(core); // the id rule depends on it (whmcs-connection.ts)
   for (;;) {
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);
+    for (const row of page) row.id = shownId(core, row);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
     afterId = page[page.length - 1].seq;

@@ -8,6 +8,7 @@ import { countUse, countWhmcsCountedUse, findPromotionById, findRedemption, find
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
+import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction } from './shared-transactions.js';
 import { recordEvent } from '../store/outbox.js';
@@ -38,7 +39,7 @@ export async function batchTerms(core: Core, db: Db, batchId: number): Promise<P
 }
 
 async function whmcsShape(core: Core, db: Db, row: PromotionRow): Promise<WhmcsPromotion> {
-  return toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, db, row.batch_id));
+  return toWhmcsPromotion(shownId(core, row), row.code, row.uses, await batchTerms(core, db, row.batch_id));
 }
 
 export interface Validation {
@@ -50,6 +51,7 @@ export interface Validation {
 
 /** `GET {set URL}/promotions/{code}`: could this code be redeemed now, and why not. Changes nothing. */
 export async function validatePromotion(core: Core, set: PromoSet, code: string): Promise<Validation> {
+  await connectionRecord(core); // the id rule (whmcs-connection.ts)
   const found = await findSetPromotion(core.db, set.id, code);
   if (!found) throw promotionNotFound(code);
   // With WHMCS connected its uses are the count (its checkout adds to them too): read at display time.
@@ -85,6 +87,7 @@ interface RedemptionOptions {
  */
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
   const { code, clientId } = parseRedemptionRequest(input);
+  await assertBillingReady(core, 'the code was not redeemed');
   if (core.whmcs) return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, options);
   return redeemInPromoset(core, set, code, clientId, actor, options);
 }
@@ -127,7 +130,7 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
     created_at: nowIso(core),
   });
   if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-  const promotion = toWhmcsPromotion(counted.id, counted.code, counted.uses, terms);
+  const promotion = toWhmcsPromotion(shownId(core, counted), counted.code, counted.uses, terms);
   // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
   await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
   return { result: 'success', redemption_id: redemptionId, promotion };
@@ -225,6 +228,7 @@ const redemptionNotFound = (id: string) => new PromoError('redemption_not_found'
  */
 export async function rollbackRedemption(core: Core, set: PromoSet, idText: string): Promise<RollbackResult> {
   if (!/^\d{1,12}$/.test(idText)) throw redemptionNotFound(idText);
+  await assertBillingReady(core, 'the redemption was not rolled back');
   const id = Number(idText);
   const now = nowIso(core);
   const whmcs = core.whmcs;

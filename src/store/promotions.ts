@@ -383,6 +383,7 @@ export async function listPromotionRows(db: Db, filter: PromotionFilter, afterId
     set_id: Number(row.set_id),
     batch_id: Number(row.batch_id),
     voided_at: row.voided_at ?? null,
+    whmcs_id: row.whmcs_id === null ? null : Number(row.whmcs_id),
   }));
 }
 

@@ -14,6 +14,32 @@ export interface Database {
   slack_deliveries: SlackDeliveriesTable;
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
+  whmcs_connection: WhmcsConnectionTable;
+  whmcs_connection_events: WhmcsConnectionEventsTable;
+}
+
+/** The WHMCS database this promoset database is connected to (migration 012): one row, id 1, or none. */
+export interface WhmcsConnectionTable {
+  id: number;
+  host: string;
+  database_name: string;
+  /** tblpromotions' CREATE_TIME as MariaDB reports it: the identity check. */
+  table_created: string;
+  connected_at: string;
+  connected_by: string;
+  /** The promotion ids (from, to) of the chunk a backfill is writing, and the codes WHMCS already held in it (JSON). */
+  backfill_from: number | null;
+  backfill_to: number | null;
+  backfill_held: string | null;
+}
+
+export interface WhmcsConnectionEventsTable {
+  id: Generated<number>;
+  /** connected | reconnected | disconnected | backfilled */
+  action: string;
+  actor: string;
+  detail: string;
+  created_at: string;
 }
 
 export interface SettingsTable {

@@ -26,11 +26,11 @@ export type TblPromotionRow = Required<Omit<Insertable<TblPromotionsTable>, 'id'
  * 2-decimal string, upgradeconfig PHP-serialized): the very values the set
  * URL returns, so the row and the reply cannot differ.
  */
-export function toTblPromotion(code: string, terms: PromotionTerms): TblPromotionRow {
+export function toTblPromotion(code: string, terms: PromotionTerms, uses = 0): TblPromotionRow {
   return {
     code, type: terms.type, recurring: terms.recurring, value: terms.value, cycles: terms.cycles, appliesto: terms.appliesto,
     requires: terms.requires, requiresexisting: terms.requiresexisting, startdate: terms.startdate, expirationdate: terms.expirationdate,
-    maxuses: terms.maxuses, uses: 0, lifetimepromo: terms.lifetimepromo, applyonce: terms.applyonce, newsignups: terms.newsignups,
+    maxuses: terms.maxuses, uses, lifetimepromo: terms.lifetimepromo, applyonce: terms.applyonce, newsignups: terms.newsignups,
     existingclient: terms.existingclient, onceperclient: terms.onceperclient, recurfor: terms.recurfor, upgrades: terms.upgrades,
     upgradeconfig: terms.upgradeconfig, notes: terms.notes,
   };
@@ -39,6 +39,8 @@ export function toTblPromotion(code: string, terms: PromotionTerms): TblPromotio
 export interface NewWhmcsPromotion {
   code: string;
   terms: PromotionTerms;
+  /** Uses already counted (a backfilled code's promoset count); 0 for a new code. */
+  uses?: number;
 }
 
 /** Some of the codes already exist in WHMCS (any letter case); nothing was written. */
@@ -111,8 +113,8 @@ export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWri
     if (free.length === 0) return;
     const parameters: unknown[] = new Array(free.length * TBL_COLUMNS.length);
     let p = 0;
-    for (const { code, terms } of free) {
-      const row = toTblPromotion(code, terms);
+    for (const { code, terms, uses } of free) {
+      const row = toTblPromotion(code, terms, uses);
       for (const column of TBL_COLUMNS) parameters[p++] = row[column];
     }
     const result = await trx.executeQuery(CompiledQuery.raw(insertText(trx, free.length), parameters));
