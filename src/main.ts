@@ -57,7 +57,9 @@ export async function startService(config: Config, logger: Logger = createLogger
   // WHMCS: required only with WHMCS_REQUIRED (reads and GETs work without it), but issuing needs it.
   // "off" (never connected, no WHMCS_DATABASE_URL) is left out, as before.
   readiness.add('whmcs', async () => {
-    const status = await whmcsStatus(core);
+    // Without WHMCS_DATABASE_URL the record decides; promoset's database being down is its own line.
+    const status = await whmcsStatus(core).catch(() => (core.whmcs ? undefined : { state: 'off', message: undefined }));
+    if (!status) return 'unreachable';
     return status.state === 'off' && !config.WHMCS_REQUIRED ? null : { state: status.state, message: status.message };
   }, { required: config.WHMCS_REQUIRED });
   let slack: SlackTransport | undefined;
