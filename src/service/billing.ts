@@ -8,6 +8,8 @@ import {
   WhmcsCodeTaken, countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
+import { classifyWhmcsError } from '../whmcs/probe.js';
+import { whmcsFailureSentence } from './whmcs-connection.js';
 import type { Core } from './core.js';
 import { recordIssuedAfterBilling } from './webhook-events.js';
 import type { GroupSink } from './single-codes.js';
@@ -32,9 +34,17 @@ import type { GroupSink } from './single-codes.js';
  * step 3; absent → delete it on promoset's side.
  */
 
-/** `outcome` says what did not happen, for the request at hand (issuing by default). */
-export function billingUnavailable(outcome = 'no code was issued and nothing was saved'): PromoError {
-  return new PromoError('billing_unavailable', `The billing system (WHMCS) could not be reached, so ${outcome}. Please try again in a minute.`, {}, { retryAfterSeconds: 30 });
+/**
+ * `outcome` says what did not happen, for the request at hand (issuing by
+ * default). Given the `error`, a refused login, a wrong database or a missing
+ * grant is named as such (with what to check) rather than "could not be reached".
+ */
+export function billingUnavailable(outcome = 'no code was issued and nothing was saved', error?: unknown): PromoError {
+  const failure = error === undefined ? undefined : classifyWhmcsError(error);
+  const message = failure && failure.state !== 'unreachable'
+    ? whmcsFailureSentence(undefined, failure.state, failure.detail, outcome)
+    : `The billing system (WHMCS) could not be reached, so ${outcome}. Please try again in a minute.`;
+  return new PromoError('billing_unavailable', message, {}, { retryAfterSeconds: 30 });
 }
 
 export interface IssuedBatch {
@@ -61,8 +71,8 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
 export async function openWhmcsWrite(whmcs: WhmcsHandle): Promise<WhmcsBatchWriter> {
   try {
     return await openWhmcsBatch(whmcs);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
 }
 
@@ -117,8 +127,8 @@ export async function abandonWhmcsBatches(core: Core, writer: WhmcsBatchWriter |
 export async function takenInWhmcs(whmcs: WhmcsHandle, codes: string[]): Promise<Set<string>> {
   try {
     return await findTakenCodes(whmcs.db, codes);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
 }
 
@@ -131,8 +141,8 @@ export async function whmcsSpaceUse(whmcs: WhmcsHandle, trx: Db): Promise<{ boun
   let bound: number;
   try {
     bound = await maxWhmcsPromotionId(whmcs.db);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
   return {
     bound,
@@ -228,15 +238,4 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
 /** A batch's codes, for repair and tests. */
 export async function batchCodes(core: Core, batchId: number): Promise<string[]> {
   return (await findBatch(core.db, batchId)) ? listBatchCodes(core.db, batchId) : [];
-}
-
-/** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */
-export async function whmcsReadiness(core: Core): Promise<'ok' | 'unreachable' | undefined> {
-  if (!core.whmcs) return undefined;
-  try {
-    await maxWhmcsPromotionId(core.whmcs.db);
-    return 'ok';
-  } catch {
-    return 'unreachable';
-  }
 }

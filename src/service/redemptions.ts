@@ -64,8 +64,8 @@ export async function validatePromotion(core: Core, set: PromoSet, code: string)
 async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number): Promise<number> {
   try {
     return (await readUses(whmcs.db, [whmcsId])).get(whmcsId) ?? fallback;
-  } catch {
-    throw billingUnavailable('the code\'s uses could not be checked');
+  } catch (error) {
+    throw billingUnavailable('the code\'s uses could not be checked', error);
   }
 }
 
@@ -165,8 +165,8 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   let uses: number | undefined;
   try {
     uses = await redeemWhmcsPromotion(whmcs.db, whmcsId);
-  } catch {
-    throw billingUnavailable('the code was not redeemed and no use was counted');
+  } catch (error) {
+    throw billingUnavailable('the code was not redeemed and no use was counted', error);
   }
   if (uses === undefined) throw refusal('used_up', row.code, terms);
   const counted = uses;
@@ -249,8 +249,8 @@ export async function rollbackRedemption(core: Core, set: PromoSet, idText: stri
           let uses: number | undefined;
           try {
             uses = await rollbackWhmcsUse(whmcs.db, row.whmcs_id);
-          } catch {
-            throw billingUnavailable('the redemption was not rolled back');
+          } catch (error) {
+            throw billingUnavailable('the redemption was not rolled back', error);
           }
           // Undefined: WHMCS's uses was 0 already (reset by hand); nothing to give back there.
           if (uses !== undefined) releasedInWhmcs = { whmcsId: row.whmcs_id, uses };

@@ -126,8 +126,8 @@ async function moveWhmcsDates(core: Core, trx: Db, rows: WhmcsDated[], restore: 
   }
   try {
     for (const { ids, dates } of targets) await setWhmcsDates(whmcs.db, ids, dates);
-  } catch {
-    throw billingUnavailable(`nothing was ${restore ? 'restored' : 'voided'}`);
+  } catch (error) {
+    throw billingUnavailable(`nothing was ${restore ? 'restored' : 'voided'}`, error);
   }
 }
 

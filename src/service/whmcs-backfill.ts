@@ -4,12 +4,12 @@ import type { PromotionTerms } from '../domain/promotion.js';
 import { inWriteTransaction } from '../store/db.js';
 import { finishWhmcsBatches } from '../store/promotions.js';
 import {
-  countUnpublishedPromotions, listUnpublishedPromotions, markBatchesPublished, readBackfillJournal, recordWhmcsConnectionEvent, writeBackfillJournal,
+  countUnpublishedPromotions, listUnpublishedPromotions, markBatchesPublished, readBackfillJournal, readPromotionUses, recordWhmcsConnectionEvent, writeBackfillJournal,
   type UnpublishedPromotion,
 } from '../store/whmcs-connection.js';
 import { withWhmcsLock } from '../whmcs/lock.js';
 import { classifyWhmcsError } from '../whmcs/probe.js';
-import { findPromotionsByCodes, openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/promotions.js';
+import { addWhmcsUses, findPromotionsByCodes, openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { batchTerms } from './redemptions.js';
 import { assertBillingReady, whmcsFailureSentence } from './whmcs-connection.js';
@@ -123,7 +123,8 @@ async function backfillChunk(
   // 1. What WHMCS holds already: from an interrupted run of ours (the journal says), or from before.
   const journal = await readBackfillJournal(core.db);
   const found = await findPromotionsByCodes(whmcs.db, chunk.map((p) => p.code));
-  const fromEarlierRun = (p: UnpublishedPromotion) => journal !== undefined && p.id >= journal.from && p.id <= journal.to && !journal.held.includes(p.code.toLowerCase());
+  const heldBefore = new Set(journal?.held);
+  const fromEarlierRun = (p: UnpublishedPromotion) => journal !== undefined && p.id >= journal.from && p.id <= journal.to && !heldBefore.has(p.code.toLowerCase());
   const held = chunk.filter((p) => found.has(p.code.toLowerCase()));
   const alreadyHeld = held.filter((p) => !fromEarlierRun(p));
   const free = chunk.filter((p) => !found.has(p.code.toLowerCase()));
@@ -162,10 +163,16 @@ async function backfillChunk(
     const id = ids.get(p.code.toLowerCase());
     return id === undefined ? [] : [[p.id, id]];
   });
-  await inWriteTransaction(core.db, async (trx) => {
+  const writtenUses = new Map(free.map((p) => [p.id, p.uses]));
+  const moved = await inWriteTransaction(core.db, async (trx) => {
     await finishWhmcsBatches(trx, [], pairs);
     await markBatchesPublished(trx, [...new Set(chunk.map((p) => p.batch_id))]);
     await writeBackfillJournal(trx, undefined);
+    // Redeemed in promoset while the row was on its way: WHMCS gets those uses too (below).
+    const now = await readPromotionUses(trx, [...writtenUses.keys()]);
+    return [...now].flatMap(([id, uses]): [number, number][] => (uses !== writtenUses.get(id) ? [[id, uses - writtenUses.get(id)!]] : []));
   });
+  const whmcsIdOf = new Map(pairs);
+  for (const [id, delta] of moved) await addWhmcsUses(whmcs.db, whmcsIdOf.get(id)!, delta);
   return { written, alreadyHeld: alreadyHeld.map((p) => p.code) };
 }

@@ -58,18 +58,18 @@ export function shownId(core: Core, row: { id: number; seq: number; whmcs_id?: n
 }
 
 /** What is wrong with WHMCS, in a sentence that says what to check; `outcome` says what did not happen. */
-export function whmcsFailureSentence(core: Core, failure: WhmcsFailure, detail: string, outcome: string): string {
-  const target = core.whmcsLink.target;
-  const where = target ? `database "${target.database}" on ${target.host}` : 'WHMCS';
+export function whmcsFailureSentence(core: Pick<Core, 'whmcsLink'> | undefined, failure: WhmcsFailure, detail: string, outcome: string): string {
+  const target = core?.whmcsLink.target;
+  const where = target ? `database "${target.database}" on ${target.host}` : 'the database in WHMCS_DATABASE_URL';
   switch (failure) {
     case 'unreachable':
-      return `WHMCS (${where}) could not be reached (${detail}), so ${outcome}. Check the host and port in WHMCS_DATABASE_URL and that the database server is up and reachable from promoset.`;
+      return `The billing system (WHMCS) could not be reached, so ${outcome}: ${where} did not answer (${detail}). Check the host and port in WHMCS_DATABASE_URL and that the database server is up and reachable from promoset; then try again in a minute.`;
     case 'credentials_refused':
-      return `WHMCS (${where}) refused promoset's login (${detail}), so ${outcome}. Check the user name and password in WHMCS_DATABASE_URL.`;
+      return `The billing system (WHMCS) refused promoset's login to ${where} (${detail}), so ${outcome}. Check the user name and password in WHMCS_DATABASE_URL.`;
     case 'wrong_database':
       return `WHMCS_DATABASE_URL names ${where}, which has no tblpromotions table with WHMCS's columns (${detail}), so ${outcome}. Check that the URL names WHMCS's own database.`;
     case 'missing_grants':
-      return `promoset's WHMCS user lacks a grant on ${where} (${detail}), so ${outcome}. Grant it SELECT, INSERT, UPDATE on ${target?.database ?? 'whmcs'}.tblpromotions (and check that the table is there).`;
+      return `promoset's WHMCS user lacks a grant on ${where} (${detail}), so ${outcome}. Grant it SELECT, INSERT, UPDATE on ${target?.database ?? 'the WHMCS database'}.tblpromotions (and check that the table is there).`;
   }
 }
 
@@ -104,8 +104,7 @@ export interface ConnectOutcome {
  * that is fatal: WHMCS_REQUIRED), or billing_not_configured when another WHMCS
  * is recorded.
  */
-export async function connectWhmcs(core: Core, actor: string): Promise<ConnectOutcome> {
-  const outcome = 'promoset could not connect to WHMCS';
+export async function connectWhmcs(core: Core, actor: string, outcome = 'promoset could not connect to WHMCS'): Promise<ConnectOutcome> {
   const identity = await ownIdentity(core, outcome);
   let record = await connectionRecord(core, 0);
   let recorded = false;
@@ -119,7 +118,7 @@ export async function connectWhmcs(core: Core, actor: string): Promise<ConnectOu
     });
     record = await connectionRecord(core, 0);
   }
-  if (record && !sameWhmcs(record, identity)) throw differentDatabase(core, record, 'nothing can be issued, redeemed or voided');
+  if (record && !sameWhmcs(record, identity)) throw differentDatabase(core, record, outcome === 'promoset could not connect to WHMCS' ? 'nothing can be issued, redeemed or voided' : outcome);
   return { recorded, unpublished: await countUnpublishedPromotions(core.db) };
 }
 
@@ -152,7 +151,7 @@ export async function assertBillingReady(core: Core, outcome = 'nothing was issu
       );
     }
     // WHMCS was unusable when this process started: connect now.
-    await connectWhmcs(core, 'server');
+    await connectWhmcs(core, 'server', outcome);
     return;
   }
   const identity = await ownIdentity(core, outcome);

@@ -118,3 +118,13 @@ export async function markBatchesPublished(db: Db, batchIds: number[]): Promise<
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('promotions').select('id').whereRef('promotions.batch_id', '=', 'batches.id').where('promotions.whmcs_id', 'is', null))))
     .execute();
 }
+
+/** Uses of these promotions now (backfill compares them with what it wrote to WHMCS). */
+export async function readPromotionUses(db: Db, ids: number[]): Promise<Map<number, number>> {
+  const uses = new Map<number, number>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rows = await db.selectFrom('promotions').select(['id', 'uses']).where('id', 'in', ids.slice(i, i + 1000)).execute();
+    for (const row of rows) uses.set(Number(row.id), Number(row.uses));
+  }
+  return uses;
+}

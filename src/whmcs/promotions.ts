@@ -270,6 +270,11 @@ export async function restoreWhmcsUse(db: WhmcsDb, id: number): Promise<void> {
   await db.updateTable('tblpromotions').set((eb) => ({ uses: eb('uses', '+', 1) })).where('id', '=', id).execute();
 }
 
+/** Add uses counted elsewhere meanwhile (a backfilled code redeemed in promoset while its row was written). */
+export async function addWhmcsUses(db: WhmcsDb, id: number, delta: number): Promise<void> {
+  await db.updateTable('tblpromotions').set((eb) => ({ uses: eb('uses', '+', delta) })).where('id', '=', id).execute();
+}
+
 async function lastInsertId(conn: WhmcsDb): Promise<number> {
   const { rows } = await sql<{ value: number | string }>`select last_insert_id() as value`.execute(conn);
   return Number(rows[0].value);

@@ -15,9 +15,9 @@ const AMOUNT = 100_000;
  * hold every code exactly once, with one id each everywhere.
  */
 describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
-  const holder = useWhmcsDatabase();
-
   describeEachDialect('backfill', (dialect: Dialect) => {
+    // A WHMCS database per dialect: each run counts every row of its own.
+    const holder = useWhmcsDatabase();
     let database: TestDatabase;
     let db: Db;
     const env = () => ({ DATABASE_URL: database.url, WHMCS_DATABASE_URL: holder.whmcs.url });

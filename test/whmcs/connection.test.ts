@@ -222,7 +222,8 @@ describeWithWhmcs('WHMCS connection recorded in promoset\'s database (real Maria
     it('a wrong password: credentials_refused, "check the user name and password"', async () => {
       const { state, message, issue } = await stateOf(urlFor(user, 'wrong-password', holder.whmcs.name));
       expect(state).toBe('credentials_refused');
-      expect(message).toContain('refused promoset\'s login (Access denied');
+      expect(message).toContain('refused promoset\'s login to database');
+      expect(message).toContain('(Access denied for user');
       expect(message).toContain('Check the user name and password in WHMCS_DATABASE_URL');
       expect(issue.status).toBe(503);
       expect(issue.json.message).toContain('Access denied');
@@ -250,7 +251,7 @@ describeWithWhmcs('WHMCS connection recorded in promoset\'s database (real Maria
     it('nobody listening: unreachable, naming host and port', async () => {
       const { state, message } = await stateOf(`mysql://root@127.0.0.1:1/${holder.whmcs.name}`);
       expect(state).toBe('unreachable');
-      expect(message).toContain('on 127.0.0.1:1) could not be reached');
+      expect(message).toContain(`The billing system (WHMCS) could not be reached, so issuing, redeeming and voiding answer 503: database "${holder.whmcs.name}" on 127.0.0.1:1 did not answer`);
     });
   });
 });
