@@ -248,6 +248,23 @@ describeWithWhmcs('WHMCS connection recorded in promoset\'s database (real Maria
       expect(issue.json.message).toContain('INSERT command denied');
     });
 
+    it('WHMCS_REQUIRED=true with WHMCS refusing the login: the server does not start, and says why', async () => {
+      const dir = await createTestDatabase(dialect);
+      try {
+        const refused = await startTestService({ DATABASE_URL: dir.url, WHMCS_DATABASE_URL: urlFor(user, 'wrong-password', holder.whmcs.name), WHMCS_REQUIRED: 'true' }).then(
+          async (service) => {
+            await service.stop();
+            return 'started';
+          },
+          (error: Error) => error.message,
+        );
+        expect(refused).toContain('refused promoset\'s login');
+        expect(refused).toContain('Check the user name and password in WHMCS_DATABASE_URL');
+      } finally {
+        await dir.drop();
+      }
+    });
+
     it('nobody listening: unreachable, naming host and port', async () => {
       const { state, message } = await stateOf(`mysql://root@127.0.0.1:1/${holder.whmcs.name}`);
       expect(state).toBe('unreachable');
