@@ -259,8 +259,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('detail', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      // Backfill and the id rule read promotions WHMCS does not hold yet, in id order.
-      await db.schema.createIndex('promotions_not_in_whmcs').on('promotions').column('id').where(sql.ref('whmcs_id'), 'is', null).execute();
+      // No index for "not in WHMCS yet": backfill walks the primary key from where it left off
+      // (one pass over the table in all), and an index would cost every issued code an entry.
     },
   },
 };

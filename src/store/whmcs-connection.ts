@@ -80,9 +80,9 @@ export interface UnpublishedPromotion {
 }
 
 /**
- * Promotions without a tblpromotions id, after `afterId`, in id order (through
- * the partial index of migration 012); batches on their way into WHMCS are the
- * issuing protocol's, not backfill's.
+ * Promotions without a tblpromotions id, after `afterId`, in id order (along
+ * the primary key); batches on their way into WHMCS are the issuing
+ * protocol's, not backfill's.
  */
 export async function listUnpublishedPromotions(db: Db, afterId: number, limit: number): Promise<UnpublishedPromotion[]> {
   const rows = await db
