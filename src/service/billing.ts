@@ -32,6 +32,11 @@ import type { GroupSink } from './single-codes.js';
  * A crash leaves a pending batch; repair (at start-up and periodically), once
  * the batch is twice the timeout old, looks its codes up in WHMCS: there →
  * step 3; absent → delete it on promoset's side.
+ *
+ * Whether this process may use WHMCS at all is decided before any of this,
+ * by the connection promoset's database records (whmcs-connection.ts); codes
+ * issued before the connection reach WHMCS through the backfill
+ * (whmcs-backfill.ts), which keeps the same guarantees chunk by chunk.
  */
 
 /**
