@@ -57,10 +57,11 @@ describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
       const child = spawnCli(['whmcs', 'backfill'], env());
       const exited = collect(child);
       let killed = false;
-      let second: Awaited<ReturnType<typeof runCli>> | undefined;
+      let secondRun: ReturnType<typeof runCli> | undefined;
       for (let i = 0; i < 20_000 && child.exitCode === null; i++) {
         const n = await whmcsCount();
-        if (n > before && second === undefined) second = await runCli(['whmcs', 'backfill'], env());
+        // Started, not awaited: the first keeps going while the second asks for the lock.
+        if (n > before && secondRun === undefined) secondRun = runCli(['whmcs', 'backfill'], env());
         if (n >= killAt) {
           child.kill('SIGKILL');
           killed = true;
@@ -69,6 +70,7 @@ describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
         await sleep(5);
       }
       const first = await exited;
+      const second = await secondRun;
       expect(killed, `the backfill finished before the kill at ${killAt}:\n${first.stderr}`).toBe(true);
       expect(second?.code).toBe(1);
       expect(second?.stderr).toContain('Another "promoset whmcs backfill" is running');
