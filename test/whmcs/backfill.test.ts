@@ -57,11 +57,11 @@ describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
       const child = spawnCli(['whmcs', 'backfill'], env());
       const exited = collect(child);
       let killed = false;
-      let secondRun: ReturnType<typeof runCli> | undefined;
+      let second: Awaited<ReturnType<typeof runCli>> | undefined;
       for (let i = 0; i < 20_000 && child.exitCode === null; i++) {
         const n = await whmcsCount();
-        // Started, not awaited: the first keeps going while the second asks for the lock.
-        if (n > before && secondRun === undefined) secondRun = runCli(['whmcs', 'backfill'], env());
+        // Once the first is writing, a second one asks for the lock (and is refused) before the kill.
+        if (n > before && second === undefined) second = await runCli(['whmcs', 'backfill'], env());
         if (n >= killAt) {
           child.kill('SIGKILL');
           killed = true;
@@ -70,7 +70,6 @@ describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
         await sleep(5);
       }
       const first = await exited;
-      const second = await secondRun;
       expect(killed, `the backfill finished before the kill at ${killAt}:\n${first.stderr}`).toBe(true);
       expect(second?.code).toBe(1);
       expect(second?.stderr).toContain('Another "promoset whmcs backfill" is running');
