@@ -151,7 +151,7 @@ export async function assertBillingReady(core: Core, outcome = 'nothing was issu
       );
     }
     // WHMCS was unusable when this process started: connect now.
-    await connectWhmcs(core, 'server', outcome);
+    await connectWhmcs(core, 'first use with WHMCS_DATABASE_URL', outcome);
     return;
   }
   const identity = await ownIdentity(core, outcome);
