@@ -3,11 +3,12 @@ import type { PromoSet } from '../domain/set.js';
 import { MAX_INLINE_PROMOTIONS } from '../domain/webhooks.js';
 import type { Db } from '../store/db.js';
 import { outboxRow, recordEvent } from '../store/outbox.js';
-import { batchesOfSetsWithWebhooks, findBatch, listPromotionRows } from '../store/promotions.js';
+import { batchesOfSetsWithWebhooks, findBatch } from '../store/batches.js';
+import { listPromotionRows } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
 import type { Core } from './core.js';
 import { shownId } from './whmcs-connection.js';
-import { setUrl } from './sets.js';
+import { setUrl } from './set-urls.js';
 
 /**
  * `promotions.issued` events, built by the generation use cases inside their

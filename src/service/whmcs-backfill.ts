@@ -1,15 +1,15 @@
 import { addDays } from '../domain/dates.js';
 import { PromoError } from '../domain/errors.js';
 import type { PromotionTerms } from '../domain/promotion.js';
-import { inWriteTransaction } from '../store/db.js';
-import { finishWhmcsBatches } from '../store/promotions.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { finishWhmcsBatches } from '../store/whmcs-bookkeeping.js';
 import {
   countUnpublishedPromotions, listUnpublishedPromotions, markBatchesPublished, readBackfillJournal, readPromotionUses, recordWhmcsConnectionEvent, writeBackfillJournal,
   type UnpublishedPromotion,
 } from '../store/whmcs-connection.js';
 import { withWhmcsLock } from '../whmcs/lock.js';
 import { classifyWhmcsError } from '../whmcs/probe.js';
-import { addWhmcsUses, findPromotionsByCodes, openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/promotions.js';
+import { addWhmcsUses, findWhmcsPromotionsByCodes, openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { batchTerms } from './redemptions.js';
 import { assertBillingReady, whmcsFailureSentence } from './whmcs-connection.js';
@@ -122,7 +122,7 @@ async function backfillChunk(
   const whmcs = core.whmcs!;
   // 1. What WHMCS holds already: from an interrupted run of ours (the journal says), or from before.
   const journal = await readBackfillJournal(core.db);
-  const found = await findPromotionsByCodes(whmcs.db, chunk.map((p) => p.code));
+  const found = await findWhmcsPromotionsByCodes(whmcs.db, chunk.map((p) => p.code));
   const heldBefore = new Set(journal?.held);
   const fromEarlierRun = (p: UnpublishedPromotion) => journal !== undefined && p.id >= journal.from && p.id <= journal.to && !heldBefore.has(p.code.toLowerCase());
   const held = chunk.filter((p) => found.has(p.code.toLowerCase()));
@@ -145,7 +145,7 @@ async function backfillChunk(
       const settled = await writer.settle();
       // Made by hand in WHMCS since the lookup: not written twice; adopted below.
       if (settled.taken.length > 0) {
-        for (const [code, row] of await findPromotionsByCodes(whmcs.db, settled.taken)) ids.set(code, row.id);
+        for (const [code, row] of await findWhmcsPromotionsByCodes(whmcs.db, settled.taken)) ids.set(code, row.id);
         const taken = new Set(settled.taken.map((t) => t.toLowerCase()));
         alreadyHeld.push(...free.filter((p) => taken.has(p.code.toLowerCase())));
       }

@@ -1,5 +1,5 @@
 import { PromoError } from '../domain/errors.js';
-import { inWriteTransaction } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import {
   countPendingBatches, countUnpublishedPromotions, deleteWhmcsConnection, forgetWhmcsIds, insertWhmcsConnection, listWhmcsConnectionEvents,
   readWhmcsConnection, recordWhmcsConnectionEvent, type WhmcsConnectionRecord,
@@ -52,9 +52,9 @@ export async function connectionRecord(core: Core, maxAgeMs = RECORD_MAX_AGE_MS)
 }
 
 /** The id a reply shows for a stored promotion (see the id rule above). Uses the cached record: callers refreshed it. */
-export function shownId(core: Core, row: { id: number; seq: number; whmcs_id?: number | null }): number {
+export function shownId(core: Core, row: { shown_id: number; row_id: number; whmcs_id?: number | null }): number {
   if (row.whmcs_id != null) return row.whmcs_id;
-  return core.whmcsLink.record?.value ? row.seq + LOCAL_ID_OFFSET : row.seq;
+  return core.whmcsLink.record?.value ? row.row_id + LOCAL_ID_OFFSET : row.row_id;
 }
 
 /** What is wrong with WHMCS, in a sentence that says what to check; `outcome` says what did not happen. */
