@@ -19,6 +19,8 @@ import { setUrl } from './service/set-urls.js';
 import { resendDelivery, webhookOverview } from './service/webhooks.js';
 import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
+import { backfillWhmcs } from './service/whmcs-backfill.js';
+import { disconnectWhmcs, reconnectWhmcs, whmcsConnectionHistory, whmcsStatus } from './service/whmcs-connection.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -38,6 +40,10 @@ Usage:
   promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
   promoset codes void CODE... | --batch N     Switch codes off: validation and redemption refuse them
   promoset codes unvoid CODE... | --batch N   Restore voided codes
+  promoset whmcs status               Which WHMCS this database is connected to, and whether WHMCS_DATABASE_URL matches
+  promoset whmcs backfill             Write codes issued before the connection into WHMCS's tblpromotions
+  promoset whmcs reconnect --yes      Switch this database to the WHMCS in WHMCS_DATABASE_URL (audited)
+  promoset whmcs disconnect --yes     Stop using WHMCS (audited)
 
 Set fields are named as in the set's JSON (what GET {set URL} answers), e.g.
   promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
@@ -46,6 +52,18 @@ Code overrides for "codes": value=, promo_code_type=, start_date=, expiry_date=,
 The database is DATABASE_URL (default ./data/promoset.db). "promoset COMMAND --help" shows one command's help.`;
 
 const COMMAND_HELP: Record<string, string> = {
+  whmcs: `promoset whmcs status | backfill | reconnect --yes | disconnect --yes
+
+promoset's database records which WHMCS database it is connected to (the first process with
+WHMCS_DATABASE_URL set records it). A process without a matching WHMCS_DATABASE_URL then refuses to
+issue, redeem or void.
+  status              the recorded connection, this process's WHMCS_DATABASE_URL, what is wrong, the history
+  backfill            writes every promotion WHMCS does not hold yet into tblpromotions (resumable: run it
+                      again after an interruption); codes WHMCS already holds are reported and their
+                      promotions take that row's id. Progress goes to stderr.
+  reconnect --yes     records WHMCS_DATABASE_URL's database as the one; forgets the old tblpromotions ids
+                      (run backfill afterwards)
+  disconnect --yes    promoset stops writing to WHMCS; every promotion shows promoset's own id again`,
   serve: 'promoset serve\n\nStarts the HTTP server on PORT (default 3000); Slack runs too when its tokens are set. See README "Configuration".',
   migrate: 'promoset migrate\n\nApplies pending database migrations (also done at every start) and lists what ran.',
   sets: HELP.split('\n').filter((l) => l.includes('promoset sets')).join('\n'),
@@ -158,6 +176,8 @@ async function main(argv: string[]): Promise<number> {
       return setsCommand(config, rest);
     case 'codes':
       return codesCommand(config, rest);
+    case 'whmcs':
+      return whmcsCommand(config, rest);
     default:
       process.stderr.write(`Unknown command "${command}".\n\n${HELP}\n`);
       return 2;
@@ -291,6 +311,77 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
       process.stderr.write(`${count(result.count, 'code')}, batch ${result.batchId}.\n`);
     }
     return 0;
+  });
+}
+
+/** `whmcs status|backfill|reconnect|disconnect`: the recorded WHMCS connection (service/whmcs-connection.ts). */
+async function whmcsCommand(config: Config, args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, { yes: { type: 'boolean' } }, 'whmcs');
+  const [sub, ...extra] = positionals;
+  if (extra.length > 0) throw new PromoError('bad_request', `"promoset whmcs ${sub}" takes no arguments besides --yes. See promoset whmcs --help.`);
+  return withCore(config, async (core) => {
+    switch (sub) {
+      case 'status': {
+        const status = await whmcsStatus(core);
+        const record = status.record;
+        out(record ? `Connected to WHMCS database "${record.database_name}" on ${record.host} (tblpromotions created ${record.table_created}), since ${record.connected_at} by ${record.connected_by}.` : 'No WHMCS connection is recorded: codes stay in promoset alone.');
+        out(`This process: ${core.whmcsLink.target ? `WHMCS_DATABASE_URL names database "${core.whmcsLink.target.database}" on ${core.whmcsLink.target.host}` : 'WHMCS_DATABASE_URL is not set'}; state: ${status.state}.`);
+        if (status.message) out(status.message);
+        for (const event of await whmcsConnectionHistory(core)) out(`${event.created_at}  ${event.action.padEnd(12)} ${event.actor.padEnd(20)} ${JSON.stringify(event.detail)}`);
+        return status.state === 'ok' || status.state === 'off' ? 0 : 1;
+      }
+      case 'backfill': {
+        const tty = process.stderr.isTTY;
+        let nextTenth = 0;
+        const report = await backfillWhmcs(core, actor(), ({ done, total }) => {
+          if (total === 0) return;
+          if (tty) {
+            process.stderr.write(`\rBackfilling… ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
+            return;
+          }
+          // Not a terminal (a log, a pipe): a line at every tenth, no carriage returns.
+          const tenth = Math.floor((done * 10) / total);
+          if (done === 0 || tenth < nextTenth) return;
+          nextTenth = tenth + 1;
+          process.stderr.write(`Backfilling: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} (${tenth * 10}%)\n`);
+        });
+        if (tty && report.total > 0) process.stderr.write('\n');
+        if (report.total === 0) {
+          out('Nothing to backfill: WHMCS holds every promotion already.');
+          return 0;
+        }
+        out(`Wrote ${report.written.toLocaleString('en-US')} codes into tblpromotions.`);
+        if (report.alreadyHeld.length > 0) {
+          out(`${report.alreadyHeld.length.toLocaleString('en-US')} codes were already in WHMCS (in some letter case): not written again; their promotions now show that row's id:`);
+          for (const code of report.alreadyHeld.slice(0, 50)) out(`  ${code}`);
+          if (report.alreadyHeld.length > 50) out(`  … and ${(report.alreadyHeld.length - 50).toLocaleString('en-US')} more (promoset whmcs status lists the first 50 again).`);
+        }
+        return 0;
+      }
+      case 'reconnect': {
+        const result = await reconnectWhmcs(core, actor(), { yes: values.yes === true });
+        if (!result.changed) {
+          out(`Already connected to WHMCS database "${result.record.database_name}" on ${result.record.host}; nothing changed.`);
+          return 0;
+        }
+        out(`Connected to WHMCS database "${result.record.database_name}" on ${result.record.host}${result.previous ? ` (was "${result.previous.database_name}" on ${result.previous.host})` : ''}.`);
+        if (result.forgotten > 0) out(`Forgot ${result.forgotten.toLocaleString('en-US')} tblpromotions ids of the old database.`);
+        if (result.unpublished > 0) out(`${result.unpublished.toLocaleString('en-US')} promotions are not in this WHMCS yet: run "promoset whmcs backfill".`);
+        return 0;
+      }
+      case 'disconnect': {
+        const result = await disconnectWhmcs(core, actor(), { yes: values.yes === true });
+        if (!result.changed) {
+          out('No WHMCS connection is recorded; nothing changed.');
+          return 0;
+        }
+        out(`Disconnected from WHMCS database "${result.previous!.database_name}" on ${result.previous!.host}; promoset no longer writes codes there. Remove WHMCS_DATABASE_URL from every promoset process.`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`Unknown "whmcs" command "${sub ?? ''}".\n${COMMAND_HELP.whmcs}\n`);
+        return 2;
+    }
   });
 }
 

@@ -43,6 +43,11 @@ const envSchema = z.object({
     .trim()
     .refine(isMysqlUrl, { error: 'must be a URL like mysql://user:password@host:3306/whmcs (or mariadb://…)' })
     .optional(),
+  WHMCS_REQUIRED: z
+    .string()
+    .default('false')
+    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
+    .transform((v) => ['true', '1'].includes(v.toLowerCase())),
   WHMCS_PENDING_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).default(120),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z
     .string()

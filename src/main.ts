@@ -4,7 +4,9 @@ import type { Config } from './config.js';
 import { slackOffMount } from './http/routes/slack-off.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
+import { repairPendingBatches, syncWhmcsUses } from './service/billing.js';
+import { PromoError } from './domain/errors.js';
+import { connectWhmcs, whmcsStatus } from './service/whmcs-connection.js';
 import { closeCore, coreOptionsFrom, openCore, type Core } from './service/core.js';
 import type { Mount } from './service/mount.js';
 import { Readiness } from './service/readiness.js';
@@ -37,11 +39,23 @@ export interface RunningService {
 /** The composition root: the core, then the transports on one HTTP port. */
 export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT)): Promise<RunningService> {
   const core = await openCore(coreOptionsFrom(config));
+  try {
+    await checkWhmcsAtStart(core, config, logger);
+  } catch (error) {
+    await closeCore(core);
+    throw error;
+  }
   const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
   // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
   const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
-  // WHMCS: not required (reads and GETs work without it), but issuing needs it.
-  if (core.whmcs) readiness.add('whmcs', async () => ((await whmcsReadiness(core)) === 'ok' ? 'ok' : 'unreachable'));
+  // WHMCS: required only with WHMCS_REQUIRED (reads and GETs work without it), but issuing needs it.
+  // "off" (never connected, no WHMCS_DATABASE_URL) is left out, as before.
+  readiness.add('whmcs', async () => {
+    // Without WHMCS_DATABASE_URL the record decides; promoset's database being down is its own line.
+    const status = await whmcsStatus(core).catch(() => (core.whmcs ? undefined : { state: 'off', message: undefined }));
+    if (!status) return 'unreachable';
+    return status.state === 'off' && !config.WHMCS_REQUIRED ? null : { state: status.state, message: status.message };
+  }, { required: config.WHMCS_REQUIRED });
   let slack: SlackTransport | undefined;
   try {
     slack = await startSlack(core, config, logger, readiness);
@@ -100,6 +114,29 @@ export async function startService(config: Config, logger: Logger = createLogger
       return closing;
     },
   };
+}
+
+/**
+ * WHMCS at start-up: connect (the first process records the connection in
+ * promoset's database; later ones check they point at the same WHMCS), and
+ * say plainly what is wrong. With WHMCS_REQUIRED a problem stops start-up;
+ * otherwise the server starts and issuing answers 503 until it is fixed.
+ */
+async function checkWhmcsAtStart(core: Core, config: Config, logger: Logger): Promise<void> {
+  if (!core.whmcs) {
+    const status = await whmcsStatus(core);
+    if (config.WHMCS_REQUIRED) throw new PromoError('billing_not_configured', 'WHMCS_REQUIRED is true but WHMCS_DATABASE_URL is not set: set it to the WHMCS database (mysql://user:password@host:3306/whmcs), or set WHMCS_REQUIRED=false.');
+    if (status.message) logger.error(status.message);
+    return;
+  }
+  try {
+    const connected = await connectWhmcs(core, 'server');
+    if (connected.recorded) logger.info('promoset\'s database is now connected to WHMCS', { whmcs: core.whmcsLink.target });
+    if (connected.unpublished > 0) logger.warn(`${connected.unpublished} promotions were issued before WHMCS was connected and are not in tblpromotions yet (WHMCS's checkout refuses them): run "promoset whmcs backfill"`);
+  } catch (error) {
+    if (config.WHMCS_REQUIRED || !(error instanceof PromoError)) throw error;
+    logger.error(error.message);
+  }
 }
 
 /**

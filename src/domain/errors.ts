@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'generation_failed'
   | 'billing_unavailable'
+  /** promoset's database is connected to a WHMCS this process is not configured for: nothing is issued, redeemed or voided. */
+  | 'billing_not_configured'
   | 'promotion_not_found'
   | 'promotion_not_started'
   | 'promotion_expired'
@@ -49,6 +51,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   generation_failed: 503,
   // WHMCS (the billing database) refused or could not be reached: nothing was issued.
   billing_unavailable: 503,
+  billing_not_configured: 503,
   promotion_not_found: 404,
   redemption_not_found: 404,
   // A refusal to redeem: the request was fine, the promotion's state says no.

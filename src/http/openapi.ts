@@ -31,7 +31,7 @@ const body = (schema: z.ZodType, description: string, forms = true) => ({
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is not valid; `fields` names each problem.', 401: 'Missing or wrong bearer token.', 403: 'Refused.', 404: 'Not found.',
   409: 'Conflicts with the current state.', 413: 'The body is too large.', 415: 'The body is not JSON or a form.', 422: 'The code space is too small for this request.',
-  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy, or WHMCS could not be reached); nothing was saved. Retry after Retry-After.',
+  429: 'Rate limited; see Retry-After.', 503: 'Could not finish (the database was too busy, WHMCS could not be used, or this instance lacks the WHMCS_DATABASE_URL its database is connected to: billing_not_configured); nothing was saved. Retry after Retry-After when given.',
 };
 
 /** Error responses: the error shape with the `code`s each status may carry on this operation. */

@@ -103,13 +103,14 @@ export const readyResponse = z
   .object({
     status: z.enum(['ready', 'not_ready']),
     dependencies: z.object({ database: dependencyState, slack: dependencyState, whmcs: dependencyState.optional() }).catchall(dependencyState),
+    messages: z.record(z.string(), z.string()).optional().meta({ description: 'For a dependency that is not ok: what is wrong and what to check.' }),
   })
   .strict()
   .meta({ description: 'Readiness: 200 when every required dependency (the database) is ok, else 503; optional ones (Slack, WHMCS) are reported only.' });
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'database_busy', 'database_unavailable', 'slack_off',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'billing_not_configured', 'database_busy', 'database_unavailable', 'slack_off',
   'promotion_not_found', 'promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client',
   'redemption_not_found', 'redemption_already_rolled_back', 'set_changed',
 ] as const satisfies readonly ErrorCode[];

@@ -11,6 +11,8 @@ import {
   WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
+import { classifyWhmcsError } from '../whmcs/probe.js';
+import { whmcsFailureSentence } from './whmcs-connection.js';
 import type { Core } from './core.js';
 import { recordIssuedAfterBilling } from './webhook-events.js';
 import type { GroupSink } from './single-codes.js';
@@ -33,11 +35,24 @@ import type { GroupSink } from './single-codes.js';
  * A crash leaves a pending batch; repair (at start-up and periodically), once
  * the batch is twice the timeout old, looks its codes up in WHMCS: there →
  * step 3; absent → delete it on promoset's side.
+ *
+ * Whether this process may use WHMCS at all is decided before any of this,
+ * by the connection promoset's database records (whmcs-connection.ts); codes
+ * issued before the connection reach WHMCS through the backfill
+ * (whmcs-backfill.ts), which keeps the same guarantees chunk by chunk.
  */
 
-/** `outcome` says what did not happen, for the request at hand (issuing by default). */
-export function billingUnavailable(outcome = 'no code was issued and nothing was saved'): PromoError {
-  return new PromoError('billing_unavailable', `The billing system (WHMCS) could not be reached, so ${outcome}. Please try again in a minute.`, {}, { retryAfterSeconds: 30 });
+/**
+ * `outcome` says what did not happen, for the request at hand (issuing by
+ * default). Given the `error`, a refused login, a wrong database or a missing
+ * grant is named as such (with what to check) rather than "could not be reached".
+ */
+export function billingUnavailable(outcome = 'no code was issued and nothing was saved', error?: unknown): PromoError {
+  const failure = error === undefined ? undefined : classifyWhmcsError(error);
+  const message = failure && failure.state !== 'unreachable'
+    ? whmcsFailureSentence(undefined, failure.state, failure.detail, outcome)
+    : `The billing system (WHMCS) could not be reached, so ${outcome}. Please try again in a minute.`;
+  return new PromoError('billing_unavailable', message, {}, { retryAfterSeconds: 30 });
 }
 
 export interface IssuedBatch {
@@ -64,8 +79,8 @@ export async function publishToWhmcs(core: Core, whmcs: WhmcsHandle, batches: Is
 export async function openWhmcsWrite(whmcs: WhmcsHandle): Promise<WhmcsBatchWriter> {
   try {
     return await openWhmcsBatch(whmcs);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
 }
 
@@ -120,8 +135,8 @@ export async function abandonWhmcsBatches(core: Core, writer: WhmcsBatchWriter |
 export async function takenInWhmcs(whmcs: WhmcsHandle, codes: string[]): Promise<Set<string>> {
   try {
     return await findTakenCodes(whmcs.db, codes);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
 }
 
@@ -134,8 +149,8 @@ export async function whmcsSpaceUse(whmcs: WhmcsHandle, trx: Db): Promise<{ boun
   let bound: number;
   try {
     bound = await maxWhmcsPromotionId(whmcs.db);
-  } catch {
-    throw billingUnavailable();
+  } catch (error) {
+    throw billingUnavailable(undefined, error);
   }
   return {
     bound,
@@ -225,16 +240,5 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
     }
     if (page.length < SYNC_PAGE) return seen;
     afterId = page[page.length - 1].id;
-  }
-}
-
-/** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */
-export async function whmcsReadiness(core: Core): Promise<'ok' | 'unreachable' | undefined> {
-  if (!core.whmcs) return undefined;
-  try {
-    await maxWhmcsPromotionId(core.whmcs.db);
-    return 'ok';
-  } catch {
-    return 'unreachable';
   }
 }

@@ -6,6 +6,9 @@ import { migrateToLatest } from '../store/migrate.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
+import type { WhmcsIdentity } from '../whmcs/probe.js';
+import type { WhmcsConnectionRecord } from '../store/whmcs-connection.js';
+import { PromoError } from '../domain/errors.js';
 
 /**
  * What every use case needs: the database and the few settings that shape
@@ -30,6 +33,20 @@ export interface Core {
    */
   whmcsPendingTimeoutMs: number;
   webhooks: WebhookSettings;
+  /** What this process knows of the recorded WHMCS connection (service/whmcs-connection.ts keeps it). */
+  whmcsLink: WhmcsLink;
+}
+
+/** This process's side of the WHMCS connection: its own target, and the database's record, cached briefly. */
+export interface WhmcsLink {
+  /** host:port and database of WHMCS_DATABASE_URL (for sentences; never the password). */
+  target?: { host: string; database: string };
+  /** What WHMCS_DATABASE_URL's tblpromotions is, once a probe has read it. */
+  identity?: WhmcsIdentity;
+  /** The database's record, and when it was read (ms). */
+  record?: { value: WhmcsConnectionRecord | undefined; readAt: number };
+  /** This process has seen a record: if it disappears, someone disconnected, and this process must not connect again by itself. */
+  sawRecord: boolean;
 }
 
 export interface CoreOptions {
@@ -68,9 +85,16 @@ export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
 }
 
 export async function openCore(options: CoreOptions): Promise<Core> {
-  const db = openDatabase(options.databaseUrl);
+  let db: Db;
   try {
-    await migrateToLatest(db);
+    db = openDatabase(options.databaseUrl);
+  } catch (error) {
+    throw databaseUnreachable(options.databaseUrl, error);
+  }
+  try {
+    await migrateToLatest(db).catch((error: unknown) => {
+      throw databaseUnreachable(options.databaseUrl, error);
+    });
     const urlSecret = options.urlSecret ?? (await getOrCreateSetting(db, 'url_secret', () => randomBytes(32).toString('hex')));
     return {
       db,
@@ -81,11 +105,38 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       whmcs: options.whmcsDatabaseUrl ? openWhmcs(options.whmcsDatabaseUrl) : undefined,
       whmcsPendingTimeoutMs: (options.whmcsPendingTimeoutSeconds ?? 120) * 1000,
       webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
+      whmcsLink: { target: options.whmcsDatabaseUrl ? whmcsTargetOf(options.whmcsDatabaseUrl) : undefined, sawRecord: false },
     };
   } catch (error) {
     await db.destroy();
     throw error;
   }
+}
+
+function whmcsTargetOf(url: string): { host: string; database: string } {
+  const parsed = new URL(url.replace(/^mariadb:/, 'mysql:'));
+  return { host: `${parsed.hostname}:${parsed.port || '3306'}`, database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) };
+}
+
+/**
+ * promoset's own database failed at start-up: name the variable and where it
+ * points (host and port, or the SQLite file; never a password), not only the
+ * driver's ECONNREFUSED.
+ */
+function databaseUnreachable(databaseUrl: string | undefined, error: unknown): PromoError {
+  const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 200) || (error as { code?: string })?.code || 'no answer';
+  const url = databaseUrl ?? './data/promoset.db';
+  if (/^postgres(ql)?:/.test(url)) {
+    let where = url;
+    try {
+      const parsed = new URL(url);
+      where = `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+    } catch {
+      where = 'the URL given';
+    }
+    return new PromoError('database_unavailable', `promoset's database (DATABASE_URL, PostgreSQL at ${where}) could not be reached: ${reason}. Check the host, port and database name in DATABASE_URL, and that PostgreSQL is running and reachable from here.`);
+  }
+  return new PromoError('database_unavailable', `promoset's database (DATABASE_URL, the SQLite file ${url}) could not be opened: ${reason}. Check the path in DATABASE_URL and that its folder exists and is writable.`);
 }
 
 export function today(core: Core): string {

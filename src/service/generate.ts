@@ -17,6 +17,7 @@ import { nowIso, today, type Core } from './core.js';
 import { assertOwnsSpace } from './code-spaces.js';
 import { setArchived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
+import { assertBillingReady } from './whmcs-connection.js';
 import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (3 per row). */
@@ -54,6 +55,7 @@ export interface GenerationOptions {
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw setArchived(set);
+  await assertBillingReady(core, 'no code was issued');
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   await assertOwnsSpace(core, set, format);
@@ -174,6 +176,7 @@ export async function checkGenerationRequest(core: Core, set: PromoSet, input: R
 async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest): Promise<{ request: BulkRequest; terms: PromotionTerms; format: CodeFormat }> {
   const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
   if (set.archived_at !== null) throw setArchived(set);
+  await assertBillingReady(core, 'no code was issued');
   const terms = promotionTerms(set, request.overrides, today(core));
   const format: CodeFormat = {
     prefix: request.format.prefix ?? set.code_prefix,

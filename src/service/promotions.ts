@@ -5,14 +5,17 @@ import { findBatch, listRecentBatches } from '../store/batches.js';
 import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import { type Batch } from '../domain/batch.js';
 import type { Core } from './core.js';
+import { connectionRecord, shownId } from './whmcs-connection.js';
 
 const PAGE = 10_000;
 
 /** Rows in id order, a page at a time, so 100k+ never sit in memory at once. */
 export async function* eachPromotionRow(core: Core, filter: PromotionFilter): AsyncGenerator<PromotionRow[]> {
   let afterId = 0;
+  await connectionRecord(core); // the id rule depends on it (whmcs-connection.ts)
   for (;;) {
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);
+    for (const row of page) row.shown_id = shownId(core, row);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
     afterId = page[page.length - 1].row_id;

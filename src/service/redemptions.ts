@@ -12,6 +12,7 @@ import { findPromotionById, findSetPromotion } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
+import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction } from './shared-transactions.js';
 import { recordEvent } from '../store/outbox.js';
@@ -42,7 +43,7 @@ export async function batchTerms(core: Core, db: Db, batchId: number): Promise<P
 }
 
 async function whmcsShape(core: Core, db: Db, row: PromotionRow): Promise<WhmcsPromotion> {
-  return toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, db, row.batch_id));
+  return toWhmcsPromotion(shownId(core, row), row.code, row.uses, await batchTerms(core, db, row.batch_id));
 }
 
 export interface Validation {
@@ -55,6 +56,7 @@ export interface Validation {
 /** `GET {set URL}/promotions/{code}`: could this code be redeemed now, and why not. Changes nothing. */
 export async function validatePromotion(core: Core, set: PromoSet, code: string): Promise<Validation> {
   assertAsciiCode(code);
+  await connectionRecord(core); // the id rule (whmcs-connection.ts)
   const found = await findSetPromotion(core.db, set.id, code);
   if (!found) throw promotionNotFound(code);
   // With WHMCS connected its uses are the count (its checkout adds to them too): read at display time.
@@ -67,8 +69,8 @@ export async function validatePromotion(core: Core, set: PromoSet, code: string)
 async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number): Promise<number> {
   try {
     return (await readUses(whmcs.db, [whmcsId])).get(whmcsId) ?? fallback;
-  } catch {
-    throw billingUnavailable('the code\'s uses could not be checked');
+  } catch (error) {
+    throw billingUnavailable('the code\'s uses could not be checked', error);
   }
 }
 
@@ -90,6 +92,7 @@ interface RedemptionOptions {
  */
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
   const { code, clientId } = parseRedemptionRequest(input);
+  await assertBillingReady(core, 'the code was not redeemed');
   if (core.whmcs) return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, options);
   return redeemInPromoset(core, set, code, clientId, actor, options);
 }
@@ -132,7 +135,7 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
     created_at: nowIso(core),
   });
   if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-  const promotion = toWhmcsPromotion(counted.shown_id, counted.code, counted.uses, terms);
+  const promotion = toWhmcsPromotion(shownId(core, counted), counted.code, counted.uses, terms);
   // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
   await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
   return { result: 'success', redemption_id: redemptionId, promotion };
@@ -167,8 +170,8 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   let uses: number | undefined;
   try {
     uses = await redeemWhmcsPromotion(whmcs.db, whmcsId);
-  } catch {
-    throw billingUnavailable('the code was not redeemed and no use was counted');
+  } catch (error) {
+    throw billingUnavailable('the code was not redeemed and no use was counted', error);
   }
   if (uses === undefined) throw refusal('used_up', row.code, terms);
   const counted = uses;
@@ -230,6 +233,7 @@ const redemptionNotFound = (id: string) => new PromoError('redemption_not_found'
  */
 export async function rollbackRedemption(core: Core, set: PromoSet, idText: string): Promise<RollbackResult> {
   if (!/^\d{1,12}$/.test(idText)) throw redemptionNotFound(idText);
+  await assertBillingReady(core, 'the redemption was not rolled back');
   const id = Number(idText);
   const now = nowIso(core);
   const whmcs = core.whmcs;
@@ -250,8 +254,8 @@ export async function rollbackRedemption(core: Core, set: PromoSet, idText: stri
           let uses: number | undefined;
           try {
             uses = await rollbackWhmcsUse(whmcs.db, row.whmcs_id);
-          } catch {
-            throw billingUnavailable('the redemption was not rolled back');
+          } catch (error) {
+            throw billingUnavailable('the redemption was not rolled back', error);
           }
           // Undefined: WHMCS's uses was 0 already (reset by hand); nothing to give back there.
           if (uses !== undefined) releasedInWhmcs = { whmcsId: row.whmcs_id, uses };

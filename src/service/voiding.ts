@@ -14,6 +14,7 @@ import { nowIso, today, type Core } from './core.js';
 import { addDays } from '../domain/dates.js';
 import { setWhmcsDates } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
+import { assertBillingReady, shownId } from './whmcs-connection.js';
 import { getBatch } from './promotions.js';
 import { batchTerms } from './redemptions.js';
 
@@ -42,6 +43,7 @@ const AUDIT_CODES = 100;
 export async function voidPromotions(core: Core, codes: string[], actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<VoidedPromotion[]> {
   const wanted = codes.map((c) => assertAsciiCode(c).trim()).filter((c) => c !== '');
   if (wanted.length === 0) throw new PromoError('bad_request', `Name at least one code to ${options.restore ? 'unvoid' : 'void'}.`);
+  await assertBillingReady(core, `nothing was ${options.restore ? 'restored' : 'voided'}`);
   const found = await findPromotionsByCodes(core.db, wanted);
   // In the order the codes were named, so a person reads the answer against the list they gave.
   const order = new Map(wanted.map((c, i) => [c.toLowerCase(), i] as const).reverse());
@@ -75,7 +77,7 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
   }));
   return Promise.all(
     inScope.map(async (row) => ({
-      promotion: toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
+      promotion: toWhmcsPromotion(shownId(core, row), row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
       set_id: row.set_id,
       voided: !options.restore,
       changed: changed.has(row.row_id),
@@ -97,7 +99,7 @@ async function recordVoidEvents(core: Core, trx: Db, rows: PromotionRow[], resto
   for (const row of rows) {
     if (!hooked.has(row.set_id)) hooked.set(row.set_id, (await webhookUrlOf(trx, row.set_id)) !== null);
     if (!hooked.get(row.set_id)) continue;
-    const promotion = toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, trx, row.batch_id));
+    const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, await batchTerms(core, trx, row.batch_id));
     events.push(outboxRow(row.set_id, restore ? 'promotion.unvoided' : 'promotion.voided', { promotion }, now));
   }
   for (let i = 0; i < events.length; i += EVENT_PAGE) await insertEvents(trx, events.slice(i, i + EVENT_PAGE));
@@ -128,8 +130,8 @@ async function moveWhmcsDates(core: Core, trx: Db, rows: WhmcsDated[], restore: 
   }
   try {
     for (const { ids, dates } of targets) await setWhmcsDates(whmcs.db, ids, dates);
-  } catch {
-    throw billingUnavailable(`nothing was ${restore ? 'restored' : 'voided'}`);
+  } catch (error) {
+    throw billingUnavailable(`nothing was ${restore ? 'restored' : 'voided'}`, error);
   }
 }
 
@@ -159,6 +161,7 @@ export interface BatchVoidResult {
 /** Void (or restore) every code of a batch in one UPDATE, however many: 100,000 codes is one statement. */
 export async function voidBatch(core: Core, batchId: number, actor: string, options: { restore?: boolean; setId?: number } = {}): Promise<BatchVoidResult> {
   const batch = await getBatch(core, batchId, options.setId);
+  await assertBillingReady(core, `nothing was ${options.restore ? 'restored' : 'voided'}`);
   const now = nowIso(core);
   const restore = !!options.restore;
   let movedInWhmcs: PromotionRow[] = [];

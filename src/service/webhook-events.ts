@@ -7,6 +7,7 @@ import { batchesOfSetsWithWebhooks, findBatch } from '../store/batches.js';
 import { listPromotionRows } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
 import type { Core } from './core.js';
+import { shownId } from './whmcs-connection.js';
 import { setUrl } from './set-urls.js';
 
 /**
@@ -29,7 +30,7 @@ function issuedData(core: Core, set: PromoSet, batchId: number, count: number, p
 export async function recordBatchIssued(trx: Db, core: Core, set: PromoSet, batchId: number, count: number, terms: PromotionTerms): Promise<void> {
   if (!set.webhook_url) return;
   const promotions = count <= MAX_INLINE_PROMOTIONS
-    ? (await listPromotionRows(trx, { batchId }, 0, MAX_INLINE_PROMOTIONS)).map((row) => toWhmcsPromotion(row.shown_id, row.code, row.uses, terms))
+    ? (await listPromotionRows(trx, { batchId }, 0, MAX_INLINE_PROMOTIONS)).map((row) => toWhmcsPromotion(shownId(core, row), row.code, row.uses, terms))
     : undefined;
   await recordEvent(trx, { set, type: 'promotions.issued', data: issuedData(core, set, batchId, count, promotions), createdAt: core.now().toISOString() });
 }

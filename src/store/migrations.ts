@@ -261,6 +261,39 @@ export const migrations: Record<string, Migration> = {
         where b.id = (select min(f.id) from batches f where f.prefix_key = b.prefix_key and f.code_length = b.code_length)`.execute(db);
     },
   },
+  '012_whmcs_connection': {
+    async up(db: Kysely<any>) {
+      // Which WHMCS this database is connected to (at most one row, id 1): a fact of the
+      // deployment, so every process on this database compares its WHMCS_DATABASE_URL with
+      // it (service/whmcs-connection.ts). `table_created` is tblpromotions' CREATE_TIME,
+      // the identity check that a host name or a database name alone cannot give.
+      // backfill_*: the chunk a running `promoset whmcs backfill` is writing, so a rerun
+      // after a crash tells its own rows from codes WHMCS already held.
+      await db.schema.createTable('whmcs_connection')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('database_name', 'text', (c) => c.notNull())
+        .addColumn('table_created', 'text', (c) => c.notNull())
+        .addColumn('connected_at', 'text', (c) => c.notNull())
+        .addColumn('connected_by', 'text', (c) => c.notNull())
+        .addColumn('backfill_from', 'integer')
+        .addColumn('backfill_to', 'integer')
+        .addColumn('backfill_held', 'text')
+        .execute();
+      // The connection's audit trail: connected, reconnected, disconnected, backfilled.
+      const events = isPostgres(db)
+        ? db.schema.createTable('whmcs_connection_events').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('whmcs_connection_events').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await events
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // No index for "not in WHMCS yet": backfill walks the primary key from where it left off
+      // (one pass over the table in all), and an index would cost every issued code an entry.
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,8 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   rate_limits: RateLimitsTable;
   code_spaces: CodeSpacesTable;
+  whmcs_connection: WhmcsConnectionTable;
+  whmcs_connection_events: WhmcsConnectionEventsTable;
 }
 
 /** Which set owns a small code space (see service/code-spaces.ts). */
@@ -31,6 +33,30 @@ export interface RateLimitsTable {
   key: string;
   window_start: number;
   hits: number;
+}
+
+/** The WHMCS database this promoset database is connected to (migration 012): one row, id 1, or none. */
+export interface WhmcsConnectionTable {
+  id: number;
+  host: string;
+  database_name: string;
+  /** tblpromotions' CREATE_TIME as MariaDB reports it: the identity check. */
+  table_created: string;
+  connected_at: string;
+  connected_by: string;
+  /** The promotion ids (from, to) of the chunk a backfill is writing, and the codes WHMCS already held in it (JSON). */
+  backfill_from: number | null;
+  backfill_to: number | null;
+  backfill_held: string | null;
+}
+
+export interface WhmcsConnectionEventsTable {
+  id: Generated<number>;
+  /** connected | reconnected | disconnected | backfilled */
+  action: string;
+  actor: string;
+  detail: string;
+  created_at: string;
 }
 
 interface SettingsTable {

@@ -23,13 +23,15 @@ export type TblPromotionRow = Required<Omit<Insertable<TblPromotionsTable>, 'id'
  * 2-decimal string, upgradeconfig PHP-serialized): the very values the set
  * URL returns, so the row and the reply cannot differ.
  */
-export function toTblPromotion(code: string, terms: PromotionTerms): TblPromotionRow {
-  return { code, ...terms, uses: 0 };
+export function toTblPromotion(code: string, terms: PromotionTerms, uses = 0): TblPromotionRow {
+  return { code, ...terms, uses };
 }
 
 export interface NewWhmcsPromotion {
   code: string;
   terms: PromotionTerms;
+  /** Uses already counted (a backfilled code's promoset count); 0 for a new code. */
+  uses?: number;
 }
 
 /** Some of the codes already exist in WHMCS (any letter case); nothing was written. */
@@ -102,8 +104,8 @@ export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWri
     if (free.length === 0) return;
     const parameters: unknown[] = new Array(free.length * TBL_COLUMNS.length);
     let p = 0;
-    for (const { code, terms } of free) {
-      const row = toTblPromotion(code, terms);
+    for (const { code, terms, uses } of free) {
+      const row = toTblPromotion(code, terms, uses);
       for (const column of TBL_COLUMNS) parameters[p++] = row[column];
     }
     const result = await trx.executeQuery(CompiledQuery.raw(insertText(trx, free.length), parameters));
@@ -257,6 +259,11 @@ export async function rollbackWhmcsUse(db: WhmcsDb, id: number): Promise<number 
 /** Count a use back without the maxuses guard: only to undo a rollback whose promoset side did not commit. */
 export async function restoreWhmcsUse(db: WhmcsDb, id: number): Promise<void> {
   await db.updateTable('tblpromotions').set((eb) => ({ uses: eb('uses', '+', 1) })).where('id', '=', id).execute();
+}
+
+/** Add uses counted elsewhere meanwhile (a backfilled code redeemed in promoset while its row was written). */
+export async function addWhmcsUses(db: WhmcsDb, id: number, delta: number): Promise<void> {
+  await db.updateTable('tblpromotions').set((eb) => ({ uses: eb('uses', '+', delta) })).where('id', '=', id).execute();
 }
 
 async function lastInsertId(conn: WhmcsDb): Promise<number> {

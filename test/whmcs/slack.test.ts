@@ -36,6 +36,22 @@ describeWithWhmcs('Slack with the WHMCS sink (real MariaDB)', () => {
     expect(reply).toContain(`id ${row.id}`);
   });
 
+  it('/promo code and /promo void on a connected database without WHMCS_DATABASE_URL: the sentence naming the variable, nothing issued', async () => {
+    // Another server on the WHMCS harness's own database, without the variable.
+    const lone = await startSlackHarness({ DATABASE_URL: slack.service.config.DATABASE_URL });
+    try {
+      const before = await lone.service.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      const reply = await ask(lone, 'code Slack Whmcs');
+      expect(reply).toContain('WHMCS_DATABASE_URL is not set in this process, so no code was issued');
+      const after = await lone.service.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      expect(Number(after.n)).toBe(Number(before.n));
+      const [row] = await lone.service.core.db.selectFrom('promotions').select('code').execute();
+      expect(await ask(lone, `void ${row.code}`)).toContain('WHMCS_DATABASE_URL is not set in this process, so nothing was voided');
+    } finally {
+      await lone.stop();
+    }
+  });
+
   it('/promo code with WHMCS unreachable says so in a sentence, and keeps nothing', async () => {
     const reply = await ask(down, 'code Slack Down');
     expect(reply).toContain('The billing system (WHMCS) could not be reached, so no code was issued');
