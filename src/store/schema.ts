@@ -14,6 +14,7 @@ export interface Database {
   slack_deliveries: SlackDeliveriesTable;
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
+  webhook_receivers: WebhookReceiversTable;
 }
 
 export interface SettingsTable {
@@ -192,4 +193,11 @@ export interface WebhookEventsTable {
   last_status: number | null;
   last_error: string | null;
   delivered_at: string | null;
+}
+
+/** A webhook receiver (one per set with events): locked while its events are claimed. */
+export interface WebhookReceiversTable {
+  set_id: number;
+  /** Consecutive failed attempts; while above zero, one delivery at a time probes the receiver. */
+  failures: Generated<number>;
 }
