@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { PromoError } from './domain/errors.js';
 import { toSetAdminDetails } from './domain/set.js';
-import { startService } from './main.js';
+import { SHUTDOWN_GRACE_MS, startService } from './main.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
 import { closeCore, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
@@ -91,6 +91,9 @@ async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Pr
   }
 }
 
+/** After the requests' grace period: webhook deliveries (10 s each), Slack batches and closing the databases. */
+const SHUTDOWN_AFTER_GRACE_MS = 30_000;
+
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
@@ -110,6 +113,11 @@ async function main(argv: string[]): Promise<number> {
       const service = await startService(config);
       const stop = (signal: string) => {
         process.stderr.write(`${signal}: no new connections; finishing in-flight requests and batches, then exiting\n`);
+        // The grace period bounds the requests; this bounds everything after them (a database cut mid-shutdown, say).
+        setTimeout(() => {
+          process.stderr.write('Shutdown did not finish in time; exiting anyway\n');
+          process.exit(1);
+        }, SHUTDOWN_GRACE_MS + SHUTDOWN_AFTER_GRACE_MS).unref();
         service.close().then(
           () => process.exit(0),
           (error: unknown) => {
