@@ -116,7 +116,10 @@ export async function claimDueEvents(db: Db, claim: FairClaim): Promise<OutboxEv
   if (due.length === 0) return [];
   const ids = due.map((r) => Number(r.set_id)).sort((a, b) => a - b);
   const turn = [...ids.filter((id) => id > claim.after), ...ids.filter((id) => id <= claim.after)].slice(0, claim.limit);
-  await db.insertInto('webhook_receivers').values(turn.map((setId) => ({ set_id: setId }))).onConflict((oc) => oc.column('set_id').doNothing()).execute();
+  // A receiver's row is made the first time it has events (a write only then, not on every pass).
+  const known = new Set((await db.selectFrom('webhook_receivers').select('set_id').where('set_id', 'in', turn).execute()).map((r) => Number(r.set_id)));
+  const unknown = turn.filter((id) => !known.has(id));
+  if (unknown.length > 0) await db.insertInto('webhook_receivers').values(unknown.map((setId) => ({ set_id: setId }))).onConflict((oc) => oc.column('set_id').doNothing()).execute();
   const take = async (trx: Db): Promise<OutboxEvent[]> => {
     let receivers = trx.selectFrom('webhook_receivers').select(['set_id', 'failures']).where('set_id', 'in', turn);
     if (isPostgres(trx)) receivers = receivers.forUpdate().skipLocked();

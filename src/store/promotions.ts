@@ -521,6 +521,13 @@ export async function setUsesByWhmcsId(db: Db, pairs: [number, number][]): Promi
   );
 }
 
+/** One page of (tblpromotions id, uses) for promotions promoset counts as used, in whmcs_id order after `afterWhmcsId`. */
+export async function countedWhmcsRowsAfter(db: Db, afterWhmcsId: number, limit: number): Promise<{ whmcsId: number; uses: number }[]> {
+  const rows = await db.selectFrom('promotions').select(['whmcs_id', 'uses']).where(TOUCHED).where('uses', '<>', 0)
+    .where('whmcs_id', 'is not', null).where('whmcs_id', '>', afterWhmcsId).orderBy('whmcs_id').limit(limit).execute();
+  return rows.map((r) => ({ whmcsId: Number(r.whmcs_id), uses: Number(r.uses) }));
+}
+
 const PAIR_CHUNK = 1000;
 
 /** Run an UPDATE … FROM over (key, value) pairs: two arrays on PostgreSQL, a VALUES list (`#`) on SQLite. */
