@@ -13,7 +13,7 @@
  * Environment: CHAOS_SECONDS (120), CHAOS_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server: a fresh schema is made and dropped), CHAOS_WHMCS_DATABASE_URL
  * or TEST_WHMCS_DATABASE_URL (a MariaDB server: a fresh database is made and
- * dropped), CHAOS_KEEP=1 keeps them and the instances' logs. All traffic is to 127.0.0.1.
+ * dropped), CHAOS_KEEP=1 keeps them and the instances' logs (kept anyway when an invariant breaks). All traffic is to 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
@@ -577,7 +577,8 @@ ${figures}
   receiver.server.closeAllConnections();
   slack.server.closeAllConnections();
   await Promise.all([new Promise((r) => receiver.server.close(r)), new Promise((r) => slack.server.close(r))]);
-  if (!KEEP) {
+  // A broken invariant keeps the databases and logs to look into.
+  if (!KEEP && broken === 0) {
     const cleanup = new pg.Client({ connectionString: PG_URL });
     await cleanup.connect();
     await cleanup.query(`drop schema if exists ${schema} cascade`);
@@ -585,7 +586,9 @@ ${figures}
     const my = await mysqlConnection();
     await my.query(`drop database if exists \`${whmcsName}\``);
     await my.end();
-    if (broken === 0) rmSync(logDir, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
+  } else {
+    say(`kept: PostgreSQL schema ${schema}, MariaDB database ${whmcsName}, logs in ${logDir}`);
   }
   process.exitCode = broken === 0 ? 0 : 1;
 }
