@@ -2,7 +2,8 @@ import { expect, it } from 'vitest';
 import { generatePromotions } from '../../src/service/generate.js';
 import { listPromotions } from '../../src/service/promotions.js';
 import { redeemPromotion } from '../../src/service/redemptions.js';
-import { createSet, getSet, setUrl } from '../../src/service/sets.js';
+import { createSet, getSet } from '../../src/service/sets.js';
+import { setUrl } from '../../src/service/set-urls.js';
 import { voidBatch, voidPromotions } from '../../src/service/voiding.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { isDatabaseUnreachable } from '../../src/store/db.js';
+import { isDatabaseUnreachable } from '../../src/store/errors.js';
 
 it('a broken connection is "unreachable" (503), whichever way pg words it; a refused statement is not', () => {
   for (const error of [

@@ -2,7 +2,8 @@ import { afterEach, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { generatePromotion } from '../../src/service/generate.js';
 import { createSet } from '../../src/service/sets.js';
-import { inWriteTransaction } from '../../src/store/db.js';
+import { resolveWebhookHost } from '../../src/service/webhook-target.js';
+import { inWriteTransaction } from '../../src/store/transactions.js';
 import { insertEvents, outboxRow } from '../../src/store/outbox.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
@@ -55,7 +56,7 @@ describeEachDialect('fair webhook dispatch', (dialect) => {
   }
 
   const start = () => {
-    dispatchers = Array.from({ length: instances }, () => startWebhookDispatcher(ctx.core, createLogger('silent'), { pollMs: 1000, timeoutMs: 10_000, perReceiver: PER_RECEIVER }));
+    dispatchers = Array.from({ length: instances }, () => startWebhookDispatcher({ ...ctx.core, resolveHost: resolveWebhookHost }, createLogger('silent'), { pollMs: 1000, timeoutMs: 10_000, perReceiver: PER_RECEIVER }));
   };
 
   it(`set A holds ${BACKLOG.toLocaleString('en')} pending events: set B's event still arrives within 2 s`, async () => {
