@@ -8,7 +8,7 @@ import { PromoError } from './domain/errors.js';
 import { toSetAdminDetails, type PromoSet } from './domain/set.js';
 import { count } from './domain/text.js';
 import { createLogger } from './log.js';
-import { startService } from './main.js';
+import { SHUTDOWN_GRACE_MS, startService } from './main.js';
 import { asPromoError } from './service/errors.js';
 import { closeCore, coreOptionsFrom, migrateDatabase, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
@@ -113,6 +113,9 @@ async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Pr
   }
 }
 
+/** After the requests' grace period: webhook deliveries (10 s each), Slack batches and closing the databases. */
+const SHUTDOWN_AFTER_GRACE_MS = 30_000;
+
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 /** "Percentage 10.00, max_uses 1 (each code works once), no expiration date" */
@@ -155,6 +158,11 @@ async function main(argv: string[]): Promise<number> {
       const service = await startService(config, logger);
       const stop = (signal: string) => {
         logger.info(`${signal}: no new connections; finishing in-flight requests and batches, then exiting`, { signal });
+        // The grace period bounds the requests; this bounds everything after them (a database cut mid-shutdown, say).
+        setTimeout(() => {
+          logger.error('Shutdown did not finish in time; exiting anyway');
+          process.exit(1);
+        }, SHUTDOWN_GRACE_MS + SHUTDOWN_AFTER_GRACE_MS).unref();
         service.close().then(
           () => process.exit(0),
           (error: unknown) => {

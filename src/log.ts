@@ -1,5 +1,7 @@
+import { fstatSync, write, writeSync } from 'node:fs';
 import { pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
+import { logLinesDropped } from './metrics.js';
 
 /**
  * The logger: pino underneath, one JSON object a line on stderr (or
@@ -16,27 +18,139 @@ export interface Logger {
   error(msg: string, extra?: Record<string, unknown>): void;
 }
 
+/** Log lines held in memory while stderr is not taking them; past this, new lines are dropped (and counted). */
+export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
+/** How long the exit handler may spend writing out what is still held: shutdown is bounded whatever stderr does. */
+const EXIT_FLUSH_MS = 1000;
+/** A full pipe (EAGAIN) is tried again after this. */
+const FULL_RETRY_MS = 25;
+
+const newlines = (chunks: Buffer[]) => chunks.reduce((n, chunk) => {
+  for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) n++;
+  return n;
+}, 0);
+
 /**
  * Lines to stderr without a write(2) per line on the event loop: a
  * synchronous write per access line cost a tenth of a set-URL POST's CPU.
- * Lines written while one write is in flight go out together in the next;
- * what is still buffered is written out synchronously when the process exits
- * (only a kill -9 can lose the last lines). Lines go in as Buffers: in its
- * string mode sonic-boom measures its whole pending text again on every
- * line (Buffer.byteLength of a growing rope), 4% of a set-URL POST's CPU.
+ * Lines written while one write is in flight go out together in the next.
+ *
+ * Whatever the reader of stderr does, the process stays in charge:
+ * - stderr is made non-blocking (a pipe or socket: asking Node for
+ *   process.stderr does that), so no write ever waits for a reader;
+ * - a reader that stalls (EAGAIN) gets the held lines again every 25 ms, and
+ *   past `maxBytes` held new lines are dropped and counted
+ *   (promoset_log_lines_dropped_total{reason="buffer_full"});
+ * - a reader that is gone (EPIPE, or any other error) ends logging: what is
+ *   held is dropped and counted, nothing is retried;
+ * - at exit, what is still held is written out for at most EXIT_FLUSH_MS.
+ *   (sonic-boom's flushSync, used here before, slept and retried on every
+ *   write error, so a server whose stderr reader had gone never exited.)
+ * Only a kill -9 loses the last lines otherwise.
  */
-function stderrLines(): (line: string) => void {
-  const stream = pino.destination({ dest: 2, sync: false, contentMode: 'buffer' });
-  process.once('exit', () => {
+class StderrWriter {
+  private queue: Buffer[] = [];
+  /** Bytes queued or in flight. */
+  private held = 0;
+  private inFlight: Buffer | undefined;
+  private gone = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly fd: number, public maxBytes: number) {
     try {
-      stream.flushSync();
+      const stat = fstatSync(fd);
+      if (fd === 2 && (stat.isFIFO() || stat.isSocket())) {
+        // A reader gone makes process.stderr's own writes (the CLI's notices) fail with EPIPE: not a crash.
+        process.stderr.on('error', () => {});
+      }
     } catch {
-      // stderr is closed: nowhere left to write.
+      this.gone = true; // no stderr at all
     }
-  });
-  // sonic-boom's types know only its string mode.
-  const write = stream.write.bind(stream) as unknown as (chunk: Buffer) => boolean;
-  return (line) => write(Buffer.from(line));
+    process.once('exit', () => this.flushAtExit());
+  }
+
+  write(line: Buffer): void {
+    if (this.gone) {
+      logLinesDropped.inc({ reason: 'destination_gone' });
+      return;
+    }
+    if (this.held + line.length > this.maxBytes) {
+      logLinesDropped.inc({ reason: 'buffer_full' });
+      return;
+    }
+    this.queue.push(line);
+    this.held += line.length;
+    if (this.inFlight === undefined && this.retry === undefined) this.next();
+  }
+
+  private next(): void {
+    this.retry = undefined;
+    if (this.queue.length === 0 || this.gone) return;
+    const chunk = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue);
+    this.queue = [];
+    this.inFlight = chunk;
+    write(this.fd, chunk, 0, chunk.length, null, (error, written) => {
+      if (this.inFlight !== chunk) return; // the exit handler has taken over
+      this.inFlight = undefined;
+      if (error?.code === 'EAGAIN') {
+        // The reader is not keeping up: hold the lines (bounded by maxBytes) and try again shortly.
+        this.queue.unshift(chunk);
+        this.retry = setTimeout(() => this.next(), FULL_RETRY_MS);
+        this.retry.unref();
+        return;
+      }
+      if (error) {
+        this.abandon([chunk, ...this.queue]);
+        return;
+      }
+      this.held -= written;
+      if (written < chunk.length) this.queue.unshift(chunk.subarray(written));
+      this.next();
+    });
+  }
+
+  /** The destination is gone (EPIPE, EBADF…): drop what is held, and every line from now on. */
+  private abandon(chunks: Buffer[]): void {
+    this.gone = true;
+    this.queue = [];
+    this.held = 0;
+    const lines = newlines(chunks);
+    if (lines > 0) logLinesDropped.inc({ reason: 'destination_gone' }, lines);
+  }
+
+  /** At exit: write out what is held (a write in flight again: at least once), for at most EXIT_FLUSH_MS. */
+  private flushAtExit(): void {
+    if (this.gone) return;
+    if (this.retry) clearTimeout(this.retry);
+    const chunks = this.inFlight ? [this.inFlight, ...this.queue] : this.queue;
+    this.inFlight = undefined;
+    this.queue = [];
+    let pending = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const deadline = Date.now() + EXIT_FLUSH_MS;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (pending.length > 0) {
+      try {
+        pending = pending.subarray(writeSync(this.fd, pending));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) {
+          this.abandon([pending]);
+          return;
+        }
+        Atomics.wait(pause, 0, 0, 10);
+      }
+    }
+  }
+}
+
+/** One writer per process (one exit handler), however many loggers are made. */
+let stderrWriter: StderrWriter | undefined;
+
+function stderrLines(maxBytes: number): (line: string) => void {
+  stderrWriter ??= new StderrWriter(2, maxBytes);
+  stderrWriter.maxBytes = maxBytes;
+  const writer = stderrWriter;
+  // Lines go in as Buffers: measuring a growing string on every line cost 4% of a set-URL POST's CPU.
+  return (line) => writer.write(Buffer.from(line));
 }
 
 /**
@@ -92,8 +206,8 @@ function isoTimeOncePerMillisecond(): string {
   return lastTimeField;
 }
 
-export function createLogger(level: LogLevel = 'info', write?: (line: string) => void, format: LogFormat = 'json'): Logger {
-  const output = write ?? stderrLines();
+export function createLogger(level: LogLevel = 'info', write?: (line: string) => void, format: LogFormat = 'json', bufferBytes = DEFAULT_LOG_BUFFER_BYTES): Logger {
+  const output = write ?? stderrLines(bufferBytes);
   // Colours only for a terminal, never into a captured stream.
   const prettify = format === 'pretty' ? prettyFactory({ colorize: write === undefined && process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined;
   const destination = { write: (line: string) => output(prettify ? prettify(line) : line) };

@@ -19,7 +19,7 @@ import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispa
 const WHMCS_SYNC_MS = 30_000;
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
-const SHUTDOWN_GRACE_MS = 60_000;
+export const SHUTDOWN_GRACE_MS = 60_000;
 
 export interface RunningService {
   core: Core;
@@ -37,7 +37,7 @@ export interface RunningService {
 }
 
 /** The composition root: the core, then the transports on one HTTP port. */
-export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT)): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT, config.LOG_BUFFER_BYTES)): Promise<RunningService> {
   const core = await openCore(coreOptionsFrom(config));
   try {
     await checkWhmcsAtStart(core, config, logger);

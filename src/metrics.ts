@@ -66,6 +66,13 @@ export const whmcsWriteDuration = new Histogram({
   registers: [registry],
 });
 
+export const logLinesDropped = new Counter({
+  name: 'promoset_log_lines_dropped_total',
+  help: 'Log lines not written to stderr, by reason: buffer_full (the reader stalled and LOG_BUFFER_BYTES were held), destination_gone (EPIPE: the reader closed).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 /**
  * The source of codes from the actor string the transports pass to the core
  * ("http:<ip>", "slack:<user>", "cli:<user>", "admin-api"). HTTP makes single

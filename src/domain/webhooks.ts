@@ -10,6 +10,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'promotion.redeemed',
   'promotion.voided',
   'promotion.unvoided',
+  'batch.voided',
+  'batch.unvoided',
   'set.rotated',
   'set.archived',
 ] as const;

@@ -4,11 +4,11 @@ import type { CodeFormat } from '../domain/codes.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
 import { countInSpace } from '../store/batches.js';
-import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
+import { countedWhmcsRowsAfter, deleteBatchesWithCodes, finishWhmcsBatches, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
 import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
-  WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
+  WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, readUses, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
 import { classifyWhmcsError } from '../whmcs/probe.js';
@@ -238,7 +238,21 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
       await inWriteTransaction(core.db, (trx: Db) => setUsesByWhmcsId(trx, page.map((row) => [row.id, row.uses])));
       seen += page.length;
     }
-    if (page.length < SYNC_PAGE) return seen;
+    if (page.length < SYNC_PAGE) break;
     afterId = page[page.length - 1].id;
   }
+  // The other way round: codes promoset counts as used whose WHMCS row has fewer (down to 0, which the pages
+  // above never list). Found by the chaos run: a redemption whose commit was cut off was undone in WHMCS while
+  // promoset had in fact committed it; WHMCS's count is the true one.
+  for (let afterWhmcsId = 0; ;) {
+    const counted = await countedWhmcsRowsAfter(core.db, afterWhmcsId, SYNC_PAGE);
+    if (counted.length === 0) break;
+    const truth = await readUses(whmcs.db, counted.map((row) => row.whmcsId));
+    const differing = counted.filter((row) => truth.has(row.whmcsId) && truth.get(row.whmcsId) !== row.uses).map((row): [number, number] => [row.whmcsId, truth.get(row.whmcsId)!]);
+    if (differing.length > 0) await inWriteTransaction(core.db, (trx: Db) => setUsesByWhmcsId(trx, differing));
+    seen += differing.length;
+    if (counted.length < SYNC_PAGE) break;
+    afterWhmcsId = counted[counted.length - 1].whmcsId;
+  }
+  return seen;
 }

@@ -5,7 +5,7 @@ import { insertAuditEvent } from '../store/audit.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
 import { insertEvents, outboxRow } from '../store/outbox.js';
-import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
+import type { PromotionRow } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
 import { findPromotionsByCodes } from '../store/promotions.js';
 import { listBatchWhmcsIds } from '../store/whmcs-bookkeeping.js';
@@ -16,6 +16,7 @@ import { setWhmcsDates } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
 import { assertBillingReady, shownId } from './whmcs-connection.js';
 import { getBatch } from './promotions.js';
+import { recordBatchVoidEvent } from './webhook-events.js';
 import { batchTerms } from './redemptions.js';
 
 /**
@@ -175,16 +176,9 @@ export async function voidBatch(core: Core, batchId: number, actor: string, opti
       movedInWhmcs = inWhmcs.filter(({ voided }) => voided === restore).map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }) as PromotionRow);
     }
     await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
-    // Webhook events for the batch's codes (only when its set has a webhook_url), a page at a time.
-    // With WHMCS connected, the codes' expiration dates move here too.
-    if (n > 0 && (await webhookUrlOf(trx, batch.set_id))) {
-      for (let afterId = 0; ; ) {
-        const page = await listPromotionRows(trx, { batchId: batch.id }, afterId, EVENT_PAGE);
-        await recordVoidEvents(core, trx, page.filter((row) => (row.voided_at === now) === !options.restore), !!options.restore, now);
-        if (page.length < EVENT_PAGE) break;
-        afterId = page[page.length - 1].row_id;
-      }
-    }
+    // One `batch.voided` / `batch.unvoided` event for the whole batch (never one per code: a 100,000-code
+    // void must not bury every other event), pointing at the batch CSV. Only when codes changed.
+    if (n > 0) await recordBatchVoidEvent(trx, core, batch.set_id, batch.id, n, restore, now);
     return n;
   }));
   return { batch_id: batch.id, set_id: batch.set_id, count, voided: !options.restore };

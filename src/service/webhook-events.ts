@@ -53,3 +53,10 @@ export async function recordIssuedAfterBilling(trx: Db, core: Core, batchIds: nu
     if (batch && set) await recordBatchIssued(trx, core, set, batchId, batch.count, batch.terms);
   }
 }
+
+/** `batch.voided` / `batch.unvoided`: one event for a whole batch, `count` being the codes whose state changed. */
+export async function recordBatchVoidEvent(trx: Db, core: Core, setId: number, batchId: number, count: number, restore: boolean, createdAt: string): Promise<void> {
+  const set = await findSetById(trx, setId);
+  if (!set?.webhook_url) return;
+  await recordEvent(trx, { set, type: restore ? 'batch.unvoided' : 'batch.voided', data: { batch_id: batchId, count, csv_url: batchCsvUrl(core, set, batchId) }, createdAt });
+}

@@ -79,7 +79,13 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
     });
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
-    pool.on('connect', (client) => clientsByBackendPid.set(backendPid(client), client));
+    pool.on('connect', (client) => {
+      clientsByBackendPid.set(backendPid(client), client);
+      // Nor one losing it while checked out between queries (a transaction's, during a network cut):
+      // pg emits 'error' on the client then, which with no listener kills the process (found by the chaos run).
+      // The query in progress, if any, fails on its own; the pool drops the broken client on release.
+      client.on('error', () => {});
+    });
     pool.on('remove', (client) => {
       if (clientsByBackendPid.get(backendPid(client)) === client) clientsByBackendPid.delete(backendPid(client));
     });

@@ -46,8 +46,9 @@ export function classifyStoreError(error: unknown): StoreFailure | undefined {
 export function isDatabaseUnreachable(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNREACHABLE_SQLSTATE.test(code))) return true;
-  // pg reports a socket closed mid-query in words only.
-  return typeof message === 'string' && /^Connection terminated|^timeout exceeded when trying to connect/.test(message);
+  // pg reports a socket closed mid-query in words only; and when the connection broke inside a
+  // transaction, Kysely's ROLLBACK on it fails with "not queryable", replacing the first error (chaos run).
+  return typeof message === 'string' && /^Connection terminated|^timeout exceeded when trying to connect|has encountered a connection error and is not queryable/.test(message);
 }
 
 export function isRetryableConflict(error: unknown): boolean {

@@ -294,6 +294,19 @@ export const migrations: Record<string, Migration> = {
       // (one pass over the table in all), and an index would cost every issued code an entry.
     },
   },
+  '015_webhook_fairness': {
+    async up(db: Kysely<any>) {
+      // One row per receiver (a set's webhook URL): the dispatcher locks it while it claims that
+      // receiver's events, so the cap on deliveries in flight holds across instances, and counts
+      // consecutive failures, so a failing receiver is probed one delivery at a time.
+      await db.schema.createTable('webhook_receivers')
+        .addColumn('set_id', 'integer', (c) => c.primaryKey().references('promo_sets.id'))
+        .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Due events by receiver: which receivers have work, and each one's oldest, without a global order.
+      await db.schema.createIndex('webhook_events_receiver_due_idx').on('webhook_events').columns(['status', 'set_id', 'next_attempt_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -87,41 +87,78 @@ function toOutboxEvent(row: Record<string, unknown>): OutboxEvent {
   };
 }
 
+export interface FairClaim {
+  now: string;
+  leaseUntil: string;
+  /** Events to take in all (this dispatcher's free slots). */
+  limit: number;
+  /** Deliveries in flight per receiver, across every instance (a failing receiver gets one). */
+  perReceiver: number;
+  /** Round-robin: receivers after this set id come first, then the rest from the start. */
+  after: number;
+}
+
+const isDue = (now: string) => sql<boolean>`status = 'pending' and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})`;
+
 /**
- * Take up to `limit` due events for this dispatcher: pending, due, and not
- * leased by another live one. A lease expires, so events held by a process
- * that died (kill -9) are taken again. PostgreSQL: FOR UPDATE SKIP LOCKED, so
- * instances claiming at once take different rows; SQLite: one short write transaction.
+ * Take due events fairly: round-robin across receivers (a set's webhook URL),
+ * at most `perReceiver` in flight for each across all instances, so one
+ * receiver's backlog (100,000 events) or a receiver that hangs never holds
+ * another's events behind it. Each receiver's row is locked while its events
+ * are claimed (PostgreSQL: FOR UPDATE SKIP LOCKED, so instances claiming at
+ * once take different receivers, and the in-flight count they read is
+ * exact; SQLite: one short write transaction). The claim is a lease, so
+ * events held by a process that died (kill -9) are taken again.
  */
-export async function claimDueEvents(db: Db, { now, leaseUntil, limit }: { now: string; leaseUntil: string; limit: number }): Promise<OutboxEvent[]> {
-  if (isPostgres(db)) {
-    const { rows } = await sql<Record<string, unknown>>`
-      update webhook_events set lease_until = ${leaseUntil}
-      where id in (
-        select id from webhook_events
-        where status = 'pending' and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})
-        order by next_attempt_at, id
-        limit ${limit}
-        for update skip locked
-      )
-      returning *`.execute(db);
-    return rows.map(toOutboxEvent).sort((a, b) => a.id - b.id);
-  }
-  return inWriteTransaction(db, async (trx) => {
-    const due = await trx
-      .selectFrom('webhook_events')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-      .orderBy('next_attempt_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    if (due.length === 0) return [];
-    const rows = await trx.updateTable('webhook_events').set({ lease_until: leaseUntil }).where('id', 'in', due.map((r) => r.id)).returningAll().execute();
-    return rows.map((r) => toOutboxEvent(r)).sort((a, b) => a.id - b.id);
-  });
+export async function claimDueEvents(db: Db, claim: FairClaim): Promise<OutboxEvent[]> {
+  if (claim.limit <= 0) return [];
+  // Receivers with pending events, outside the transaction (a read: an idle SQLite dispatcher takes no write
+  // lock). One index seek per receiver (webhook_events_receiver_due_idx), however many events each holds: a
+  // GROUP BY read all of a 100,000-event backlog on every pass. Whether any is due is for the claim to see.
+  const { rows: pending } = await sql<{ set_id: number | string | null }>`
+    with recursive receivers(set_id) as (
+      select min(set_id) from webhook_events where status = 'pending'
+      union all
+      select (select min(set_id) from webhook_events where status = 'pending' and set_id > receivers.set_id)
+      from receivers where receivers.set_id is not null
+    )
+    select set_id from receivers where set_id is not null`.execute(db);
+  if (pending.length === 0) return [];
+  const ids = pending.map((r) => Number(r.set_id)).sort((a, b) => a - b);
+  const turn = [...ids.filter((id) => id > claim.after), ...ids.filter((id) => id <= claim.after)].slice(0, claim.limit);
+  // A receiver's row is made the first time it has events (a write only then, not on every pass).
+  const known = new Set((await db.selectFrom('webhook_receivers').select('set_id').where('set_id', 'in', turn).execute()).map((r) => Number(r.set_id)));
+  const unknown = turn.filter((id) => !known.has(id));
+  if (unknown.length > 0) await db.insertInto('webhook_receivers').values(unknown.map((setId) => ({ set_id: setId }))).onConflict((oc) => oc.column('set_id').doNothing()).execute();
+  const take = async (trx: Db): Promise<OutboxEvent[]> => {
+    let receivers = trx.selectFrom('webhook_receivers').select(['set_id', 'failures']).where('set_id', 'in', turn);
+    if (isPostgres(trx)) receivers = receivers.forUpdate().skipLocked();
+    const free = new Map((await receivers.execute()).map((r) => [Number(r.set_id), Number(r.failures)] as const));
+    if (free.size === 0) return [];
+    const busy = new Map((await trx.selectFrom('webhook_events').select(['set_id', (eb) => eb.fn.countAll().as('n')])
+      .where('status', '=', 'pending').where('lease_until', '>=', claim.now).where('set_id', 'in', [...free.keys()]).groupBy('set_id').execute())
+      .map((r) => [Number(r.set_id), Number(r.n)] as const));
+    const claimed: OutboxEvent[] = [];
+    // One round: every receiver gets its share before any gets more.
+    for (const setId of turn) {
+      const failures = free.get(setId);
+      if (failures === undefined) continue; // another instance is claiming this receiver's events right now
+      const cap = failures > 0 ? 1 : claim.perReceiver;
+      const room = Math.min(cap - (busy.get(setId) ?? 0), claim.limit - claimed.length);
+      if (room <= 0) continue;
+      const { rows } = await sql<Record<string, unknown>>`
+        update webhook_events set lease_until = ${claim.leaseUntil}
+        where id in (
+          select id from webhook_events where set_id = ${setId} and ${isDue(claim.now)}
+          order by next_attempt_at, id limit ${room}
+        )
+        returning *`.execute(trx);
+      claimed.push(...rows.map(toOutboxEvent));
+      if (claimed.length >= claim.limit) break;
+    }
+    return claimed;
+  };
+  return isPostgres(db) ? db.transaction().execute(take) : inWriteTransaction(db, take);
 }
 
 /**
@@ -151,8 +188,14 @@ export interface AttemptResult {
 }
 
 /** In a write transaction: on SQLite that waits for another process's write lock without freezing the event loop. */
-export async function recordAttempt(db: Db, result: AttemptResult): Promise<void> {
-  await inWriteTransaction(db, (trx) => trx
+export async function recordAttempt(db: Db, setId: number, result: AttemptResult): Promise<void> {
+  await inWriteTransaction(db, async (trx) => {
+    // The receiver's health: a success ends its probation, a failure extends it.
+    await trx.updateTable('webhook_receivers')
+      .set((eb) => ({ failures: result.outcome === 'delivered' ? 0 : eb('failures', '+', 1) }))
+      .where('set_id', '=', setId)
+      .execute();
+    await trx
     .updateTable('webhook_events')
     .set({
       status: result.outcome === 'retry' ? 'pending' : result.outcome,
@@ -165,7 +208,8 @@ export async function recordAttempt(db: Db, result: AttemptResult): Promise<void
     })
     .where('id', '=', result.id)
     .where('status', '=', 'pending')
-    .execute());
+    .execute();
+  });
 }
 
 /** Newest first: what /promo webhooks and the admin API show. */

@@ -19,6 +19,7 @@ export interface Database {
   code_spaces: CodeSpacesTable;
   whmcs_connection: WhmcsConnectionTable;
   whmcs_connection_events: WhmcsConnectionEventsTable;
+  webhook_receivers: WebhookReceiversTable;
 }
 
 /** Which set owns a small code space (see service/code-spaces.ts). */
@@ -214,4 +215,11 @@ export interface WebhookEventsTable {
   last_status: number | null;
   last_error: string | null;
   delivered_at: string | null;
+}
+
+/** A webhook receiver (one per set with events): locked while its events are claimed. */
+export interface WebhookReceiversTable {
+  set_id: number;
+  /** Consecutive failed attempts; while above zero, one delivery at a time probes the receiver. */
+  failures: Generated<number>;
 }

@@ -1,6 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { IssuedCode } from '../domain/batch.js';
 import { isPostgres, type Db } from './db.js';
+import { TOUCHED } from './promotions.js';
 
 /** What promoset records of WHMCS: batches on their way into it, tblpromotions ids, WHMCS's uses. */
 
@@ -80,6 +81,13 @@ export async function setUsesByWhmcsId(db: Db, pairs: [number, number][]): Promi
       ? 'update promotions set uses = v.u from unnest($1::int[], $2::int[]) as v(w, u) where promotions.whmcs_id = v.w and promotions.uses <> v.u'
       : 'update promotions set uses = v.column2 from (values #) as v where promotions.whmcs_id = v.column1 and promotions.uses <> v.column2',
   );
+}
+
+/** One page of (tblpromotions id, uses) for promotions promoset counts as used, in whmcs_id order after `afterWhmcsId`. */
+export async function countedWhmcsRowsAfter(db: Db, afterWhmcsId: number, limit: number): Promise<{ whmcsId: number; uses: number }[]> {
+  const rows = await db.selectFrom('promotions').select(['whmcs_id', 'uses']).where(TOUCHED).where('uses', '<>', 0)
+    .where('whmcs_id', 'is not', null).where('whmcs_id', '>', afterWhmcsId).orderBy('whmcs_id').limit(limit).execute();
+  return rows.map((r) => ({ whmcsId: Number(r.whmcs_id), uses: Number(r.uses) }));
 }
 
 const PAIR_CHUNK = 1000;

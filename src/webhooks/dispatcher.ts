@@ -28,14 +28,23 @@ export interface DispatcherDeps {
  * and records the outcome with exponential backoff for 24 hours. It shares
  * nothing with request handling but the database, so a slow or failing
  * receiver never holds up the HTTP API.
+ *
+ * Fair: events are claimed round-robin across receivers with a cap in flight
+ * per receiver, and each delivery frees its slot the moment it ends (no
+ * batch waits for its slowest member). So one set's 100,000-event backlog or
+ * a receiver that hangs for 10 s holds at most its own few slots, and another
+ * receiver's event goes out in the next round. A failing receiver is probed
+ * one delivery at a time (its events back off one by one) until it answers.
  */
 export interface DispatcherOptions {
   /** How often to look for events written by other instances (ms). */
   pollMs?: number;
   /** Per-delivery timeout (ms); DESIGN.md says 10 s. */
   timeoutMs?: number;
-  /** Events claimed (and sent in parallel) at a time. */
-  batchSize?: number;
+  /** Deliveries this process runs at once, over all receivers. */
+  concurrency?: number;
+  /** Deliveries in flight per receiver, over all instances. */
+  perReceiver?: number;
 }
 
 export interface WebhookDispatcher {
@@ -50,7 +59,8 @@ const MAX_ERROR_LENGTH = 300;
 export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, options: DispatcherOptions = {}): WebhookDispatcher {
   const pollMs = options.pollMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const batchSize = options.batchSize ?? 20;
+  const concurrency = options.concurrency ?? 32;
+  const perReceiver = options.perReceiver ?? 4;
   // A lease outlives one delivery attempt (timeout) with room to record it.
   const leaseMs = timeoutMs + 5000;
   let stopping = false;
@@ -59,6 +69,9 @@ export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, opt
   let again = false;
   // After a local write, keep looking briefly: on PostgreSQL the event is only visible once its transaction commits.
   let eagerUntil = 0;
+  const inFlight = new Set<Promise<void>>();
+  // Round-robin: the next claim starts after the last receiver served.
+  let cursor = 0;
 
   const schedule = (delayMs: number) => {
     if (stopping) return;
@@ -89,20 +102,44 @@ export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, opt
       });
   };
 
-  /** Deliver everything due; returns how long to sleep. */
+  /** Fill the free slots with due events; returns how long to sleep (a delivery ending wakes it sooner). */
   const pass = async (): Promise<number> => {
     while (!stopping) {
+      const free = concurrency - inFlight.size;
+      if (free <= 0) return pollMs;
       const now = deps.now();
-      const due = await nextDueAt(deps.db, now.toISOString());
-      if (due === undefined || due > now.toISOString()) {
-        const untilDue = due === undefined ? pollMs : Math.min(pollMs, Date.parse(due) - now.getTime());
-        return Date.now() < eagerUntil ? Math.min(untilDue, 50) : untilDue;
+      const events = await claimDueEvents(deps.db, {
+        now: now.toISOString(), leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), limit: free, perReceiver, after: cursor,
+      });
+      if (events.length === 0) {
+        const due = await nextDueAt(deps.db, now.toISOString());
+        const eager = Date.now() < eagerUntil;
+        if (due === undefined || due > now.toISOString()) {
+          const untilDue = due === undefined ? pollMs : Math.min(pollMs, Date.parse(due) - now.getTime());
+          return eager ? Math.min(untilDue, 50) : untilDue;
+        }
+        // Due events whose receivers are at their cap (or being claimed by another instance):
+        // a delivery of ours ending wakes us; another instance's may not, so look again soon.
+        return eager ? 50 : Math.min(pollMs, 250);
       }
-      const events = await claimDueEvents(deps.db, { now: now.toISOString(), leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), limit: batchSize });
-      if (events.length === 0) return Math.min(pollMs, 50);
-      await Promise.all(events.map((event) => deliverAndRecord(event)));
+      cursor = events[events.length - 1].set_id;
+      for (const event of events) start(event);
     }
     return pollMs;
+  };
+
+  const start = (event: OutboxEvent) => {
+    const delivery: Promise<void> = deliverAndRecord(event)
+      .catch((error: unknown) => {
+        // Not recorded (the database went away): the lease runs out and the event is taken again.
+        logger.warn('webhook delivery not recorded; it will be retried when its lease ends', { eventId: event.event_id, error: error instanceof Error ? error.message : String(error) });
+      })
+      .finally(() => {
+        inFlight.delete(delivery);
+        if (running) again = true;
+        else schedule(0);
+      });
+    inFlight.add(delivery);
   };
 
   const deliverAndRecord = async (event: OutboxEvent): Promise<void> => {
@@ -124,7 +161,7 @@ export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, opt
         eventId: event.event_id, setId: event.set_id, type: event.type, attempts, error: result.error, nextAttemptAt: result.nextAttemptAt,
       });
     }
-    await recordAttempt(deps.db, result);
+    await recordAttempt(deps.db, event.set_id, result);
     webhookDeliveries.inc({ outcome: result.outcome });
   };
 
@@ -143,6 +180,7 @@ export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, opt
       if (timer) clearTimeout(timer);
       timer = undefined;
       await running;
+      await Promise.all([...inFlight]);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { get, request as httpRequest } from 'node:http';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
@@ -127,7 +127,14 @@ describeEachDialect('start-up and shutdown of several instances', (dialect) => {
       server.child.kill('SIGTERM');
       await waitForLine(server.log, 'SIGTERM: no new connections');
       // Stopped accepting: a new connection is refused while the bulk request is still being served.
-      const late = await fetch(`${server.url}/healthz`).then((r) => r.status, (e: Error) => (e.cause as { code?: string })?.code ?? e.message);
+      // On a new connection (agent: false): fetch could reuse the keep-alive socket of the GET above, which the
+      // server closes as it stops (ECONNRESET), whereas this asks whether new connections are refused.
+      const late = await new Promise<number | string>((resolve) => {
+        get(`${server.url}/healthz`, { agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
       const outcome = await request;
       const exit = await server.exited;
       console.info(`[shutdown ${dialect}] SIGTERM during a 100,000-code HTTP request: status ${outcome.status}, ${outcome.body.count ?? 0} codes; a new connection meanwhile got ${late}`);

@@ -26,6 +26,9 @@ export interface WebhookReceiver {
   rejected: { reason: string; raw: string }[];
   /** Requests answered 500 while failing. */
   failedRequests: number;
+  /** Requests being received or waiting for their answer right now, and the most ever at once. */
+  inFlight: number;
+  maxInFlight: number;
   secret: string;
   setSecret(secret: string): void;
   /** Answer every delivery 500 (true) or accept (false). */
@@ -49,6 +52,9 @@ export async function startWebhookReceiver(secret = '', { nowMs = () => Date.now
   const sockets = new Set<Socket>();
   const receiver = {} as WebhookReceiver;
   const handler = createServer((req, res) => {
+    receiver.inFlight++;
+    receiver.maxInFlight = Math.max(receiver.maxInFlight, receiver.inFlight);
+    res.once('close', () => receiver.inFlight--);
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -92,6 +98,8 @@ export async function startWebhookReceiver(secret = '', { nowMs = () => Date.now
     events: new Map(),
     rejected: [],
     failedRequests: 0,
+    inFlight: 0,
+    maxInFlight: 0,
     secret,
     setSecret(next: string) {
       receiver.secret = next;

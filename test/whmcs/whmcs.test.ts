@@ -102,6 +102,18 @@ describeWithWhmcs('WHMCS tblpromotions sink (real MariaDB)', () => {
       expect(admin.json.sets.find((s: { id: number }) => s.id === set.id).redeemed).toBe(before + 3);
     });
 
+    it('uses going back to 0 in WHMCS follow into promoset too (the uses sync is not only for rows WHMCS counts)', async () => {
+      const reply = await postForm(url, 'name=back-to-zero');
+      await whmcs().sql.query('update tblpromotions set uses = 2 where id = ?', [reply.json.id]);
+      await syncWhmcsUses(service.core);
+      const uses = async () => Number((await service.core.db.selectFrom('promotions').select('uses').where('code', '=', reply.json.code).executeTakeFirstOrThrow()).uses);
+      expect(await uses()).toBe(2);
+      // As after a redemption whose promoset commit was cut off and undone in WHMCS (chaos run).
+      await whmcs().sql.query('update tblpromotions set uses = 0 where id = ?', [reply.json.id]);
+      await syncWhmcsUses(service.core);
+      expect(await uses()).toBe(0);
+    });
+
     it('never generates a code WHMCS already holds in another letter case, and counts WHMCS\'s rows for feasibility', async () => {
       // 3 characters of the default alphabet: 26^3 = 17,576 codes; an admin made 9,000 of them by hand, lower-cased.
       const alphabet = '23456789BCDFGHJKMNPQRSTWXZ';

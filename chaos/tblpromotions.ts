@@ -1,0 +1,27 @@
+/** WHMCS 8.x's tblpromotions, as in ../shared/whmcs/tblpromotions.sql: the chaos run creates it in a database of its own. */
+export const TBLPROMOTIONS_SQL = `CREATE TABLE IF NOT EXISTS \`tblpromotions\` (
+  \`id\` int(10) NOT NULL AUTO_INCREMENT,
+  \`code\` text NOT NULL,
+  \`type\` text NOT NULL,
+  \`recurring\` int(1) DEFAULT NULL,
+  \`value\` decimal(16,2) NOT NULL DEFAULT '0.00',
+  \`cycles\` text NOT NULL,
+  \`appliesto\` text NOT NULL,
+  \`requires\` text NOT NULL,
+  \`requiresexisting\` int(1) NOT NULL,
+  \`startdate\` date NOT NULL,
+  \`expirationdate\` date DEFAULT NULL,
+  \`maxuses\` int(10) NOT NULL DEFAULT '0',
+  \`uses\` int(10) NOT NULL DEFAULT '0',
+  \`lifetimepromo\` int(1) NOT NULL,
+  \`applyonce\` int(1) NOT NULL,
+  \`newsignups\` int(1) NOT NULL,
+  \`existingclient\` int(11) NOT NULL,
+  \`onceperclient\` int(11) NOT NULL,
+  \`recurfor\` int(3) NOT NULL,
+  \`upgrades\` int(1) NOT NULL,
+  \`upgradeconfig\` text NOT NULL,
+  \`notes\` text NOT NULL,
+  PRIMARY KEY (\`id\`),
+  KEY \`code\` (\`code\`(32))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE=utf8_unicode_ci;`;
