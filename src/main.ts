@@ -42,6 +42,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
     whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
     webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
+    promoAdmins: config.PROMO_ADMINS,
   });
   const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
   // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).

@@ -83,7 +83,7 @@ export const setList = z.object({ result: z.literal('success'), totalresults: z.
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'Seed 002: GetPromotions.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
-const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
+const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent', 'approval_requested', 'approval_approved', 'approval_denied', 'approval_expired', 'approval_issued'] as const satisfies readonly AuditAction[];
 const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;
 void everyAction;
 export const auditResponse = z

@@ -3,6 +3,7 @@ import { todayIn } from '../domain/dates.js';
 import { migrateToLatest, openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
+import type { AccessOptions } from './access.js';
 
 /**
  * What every use case needs: the database and the few settings that shape
@@ -27,6 +28,8 @@ export interface Core {
    */
   whmcsPendingTimeoutMs: number;
   webhooks: WebhookSettings;
+  /** PROMO_ADMINS, and Slack's directory once the Slack transport has started (service/access.ts). */
+  access: AccessOptions;
 }
 
 /** Config the webhook use cases and the dispatcher share. */
@@ -47,6 +50,8 @@ export interface CoreOptions {
   whmcsDatabaseUrl?: string;
   whmcsPendingTimeoutSeconds?: number;
   webhooks?: Partial<WebhookSettings>;
+  /** PROMO_ADMINS */
+  promoAdmins?: readonly string[];
 }
 
 export async function openCore(options: CoreOptions): Promise<Core> {
@@ -63,6 +68,7 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       whmcs: options.whmcsDatabaseUrl ? openWhmcs(options.whmcsDatabaseUrl) : undefined,
       whmcsPendingTimeoutMs: (options.whmcsPendingTimeoutSeconds ?? 120) * 1000,
       webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
+      access: { admins: options.promoAdmins ?? [] },
     };
   } catch (error) {
     await db.destroy();

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 
-export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided' | 'webhook_secret_rotated' | 'webhook_resent';
+export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided' | 'webhook_secret_rotated' | 'webhook_resent'
+  | 'approval_requested' | 'approval_approved' | 'approval_denied' | 'approval_expired' | 'approval_issued';
 
 export interface AuditEvent {
   id: number;
