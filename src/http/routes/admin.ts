@@ -31,7 +31,7 @@ function authorize(app: AppContext, req: IncomingMessage, res: ServerResponse): 
   }
 }
 
-const withAuth =
+export const withAuth =
   (handler: RouteHandler): RouteHandler =>
   async (request) => {
     authorize(request.app, request.req, request.res);
