@@ -143,7 +143,7 @@ export function setInfoMessage(summary: SetSummary, url: string, secrets: boolea
   const blocks: Block[] = [section(heading), ...sectionsOf(setFieldLines(set, url, secrets)), context(counts)];
   if (isShortened(set)) blocks.push(context(`Long values are shortened (…). \`promoset sets show ${set.id}\` or \`GET /api/sets/${set.id}\` shows them in full.`));
   if (usage && usage.batches.length > 0) blocks.push(section(truncateMrkdwn(`*Recent batches*\n${usage.batches.map(batchUsageLine).join('\n')}`, 3000)));
-  if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
+  if (!secrets) blocks.push(context('The URL and api_key are shown to managers of this set only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
   if (!set.archived_at && secrets) blocks.push(setButtons(set));
   return { text: `${truncate(set.name, NAME_CHARS)} (set ${set.id}): ${counts}`, blocks };
