@@ -86,7 +86,7 @@ export async function decideApproval(core: Core, actor: Actor, id: number, decis
   const { request, set } = await assertMayDecide(core, actor, id);
   const now = nowIso(core);
   const why = reason.trim();
-  if (decision === 'deny' && why === '') throw new PromoError('validation_failed', 'Give a reason for denying: the asker sees it.', { reason: 'Say why.' });
+  if (decision === 'deny' && why === '') throw new PromoError('validation_failed', 'Give a reason for denying: the asker sees it.', { reason: 'Give a reason for denying: the asker sees it.' });
   const status = decision === 'approve' ? 'approved' : 'denied';
   const won = await inWriteTransaction(core.db, async (trx) => {
     const changed = await settleApproval(trx, id, { status, decided_by: actorName(actor), decision_reason: why || null, decided_at: now }, now);

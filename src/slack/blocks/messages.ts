@@ -272,6 +272,7 @@ export function auditMessage(set: PromoSet, events: AuditEvent[], window: PageWi
     const what =
       e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})`
       : e.action === 'edited' ? `edited ${truncate(fields, 200)}`
+      : e.action.startsWith('approval_') ? approvalAuditText(e)
       : e.action === 'voided' || e.action === 'unvoided' ? `${e.action} ${count(Number(e.detail.count), 'code')}${e.detail.batch_id !== undefined ? ` (batch ${e.detail.batch_id})` : `: ${escapeText(truncate(((e.detail.codes as string[] | undefined) ?? []).slice(0, 10).join(', '), 200))}`}`
       : e.action;
     return `• ${e.created_at.slice(0, 19).replace('T', ' ')} UTC: ${what} by ${actorText(e.actor)}`;
@@ -306,4 +307,24 @@ export function webhooksMessage(overview: WebhookOverview): Message {
 function actorText(actor: string): string {
   const slackUser = /^slack:([UW][A-Z0-9]+)$/.exec(actor);
   return slackUser ? `<@${slackUser[1]}>` : `\`${shortText(actor, 100)}\``;
+}
+
+/** Approval events name both people: the asker (in the detail) and the actor. */
+function approvalAuditText(e: AuditEvent): string {
+  const d = e.detail;
+  const asker = typeof d.asker === 'string' ? actorText(d.asker) : undefined;
+  switch (e.action) {
+    case 'approval_requested':
+      return `asked for approval of ${count(Number(d.amount), 'code')} (request #${d.request_id}): "${escapeText(truncate(String(d.reason ?? ''), 200))}"`;
+    case 'approval_approved':
+      return `approved request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker})`;
+    case 'approval_denied':
+      return `denied request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker}): "${escapeText(truncate(String(d.reason ?? ''), 200))}"`;
+    case 'approval_expired':
+      return `expired request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker}), undecided after 24 hours`;
+    case 'approval_issued':
+      return `received ${count(Number(d.count), 'code')} (batch ${d.batch_id}) for request #${d.request_id}, approved by ${typeof d.approved_by === 'string' ? actorText(d.approved_by) : 'a manager'}`;
+    default:
+      return e.action;
+  }
 }
