@@ -209,10 +209,11 @@ describe('Roles, limits and approvals in Slack (HTTP mode)', () => {
     const realNow = core.now;
     const view = await codesModal('Alpha', 40, ISSUER);
     await slack.submit(view, { reason: 'Webinar' }, { user: ISSUER });
-    const first = await until(async () => (await requests()).find((r) => r.reason === 'Webinar'), 'the first request');
+    // Posted and recorded (the asker is told last): the sweep then has messages to update.
+    const first = await until(async () => (await requests()).find((r) => r.reason === 'Webinar' && r.messages !== '[]'), 'the first request, posted');
     const view2 = await codesModal('Alpha', 30, ISSUER);
     await slack.submit(view2, { reason: 'Newsletter' }, { user: ISSUER });
-    const second = await until(async () => (await requests()).find((r) => r.reason === 'Newsletter'), 'the second request');
+    const second = await until(async () => (await requests()).find((r) => r.reason === 'Newsletter' && r.messages !== '[]'), 'the second request, posted');
     try {
       core.now = () => new Date(realNow().getTime() + 24 * 60 * 60 * 1000 + 1000);
       expect(await pressed('approval_approve', String(first.id), MANAGER)).toContain(`Request #${first.id} expired at`);
