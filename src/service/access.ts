@@ -50,25 +50,7 @@ export const operatorActor = (name: string): Actor => ({ kind: 'operator', name 
 /** The actor string stored on batches and audit events ("slack:U123", "cli:alice"). */
 export const actorName = (actor: Actor) => (actor.kind === 'slack' ? `slack:${actor.userId}` : actor.name);
 
-/**
- * Slack's user directory, plugged in by the Slack transport (without Slack,
- * groups cannot be resolved and only user grants and PROMO_ADMINS count).
- */
-export interface Directory {
-  /** usergroups.users.list */
-  groupMembers(groupId: string): Promise<string[]>;
-  /** users.info: undefined when Slack knows no such user. */
-  user(userId: string): Promise<{ id: string; isAdmin: boolean; deleted: boolean } | undefined>;
-  /** usergroups.list, by id (S…) or handle (@sales): undefined when the workspace has no such group. */
-  group(ref: string): Promise<{ id: string; handle: string } | undefined>;
-}
-
-/** Access settings from the environment (and the directory once Slack is up). */
-export interface AccessOptions {
-  /** PROMO_ADMINS: owners who cannot be revoked from Slack. */
-  admins: readonly string[];
-  directory?: Directory;
-}
+export type { AccessOptions, Directory } from './core.js';
 
 /** What each action needs. Set-scoped actions pass the set. */
 export const ACTIONS = {

@@ -3,7 +3,6 @@ import { todayIn } from '../domain/dates.js';
 import { migrateToLatest, openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
-import type { AccessOptions } from './access.js';
 
 /**
  * What every use case needs: the database and the few settings that shape
@@ -30,6 +29,26 @@ export interface Core {
   webhooks: WebhookSettings;
   /** PROMO_ADMINS, and Slack's directory once the Slack transport has started (service/access.ts). */
   access: AccessOptions;
+}
+
+/**
+ * Slack's user directory, plugged in by the Slack transport (without Slack,
+ * groups cannot be resolved and only user grants and PROMO_ADMINS count).
+ */
+export interface Directory {
+  /** usergroups.users.list */
+  groupMembers(groupId: string): Promise<string[]>;
+  /** users.info: undefined when Slack knows no such user. */
+  user(userId: string): Promise<{ id: string; isAdmin: boolean; deleted: boolean } | undefined>;
+  /** usergroups.list, by id (S…) or handle (@sales): undefined when the workspace has no such group. */
+  group(ref: string): Promise<{ id: string; handle: string } | undefined>;
+}
+
+/** Access settings from the environment (and the directory once Slack is up). */
+export interface AccessOptions {
+  /** PROMO_ADMINS: owners who cannot be revoked from Slack. */
+  admins: readonly string[];
+  directory?: Directory;
 }
 
 /** Config the webhook use cases and the dispatcher share. */

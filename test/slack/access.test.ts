@@ -262,12 +262,12 @@ describe('Roles, limits and approvals in Slack (HTTP mode)', () => {
     expect(added).toMatchObject({ role: 'issuer', set_id: beta.id });
     const bad = await (await slack.submit(view, { remove: '999999' }, { user: ADMIN })).json();
     expect(bad).toEqual({ response_action: 'errors', errors: { remove: 'No grant #999999.' } });
-    const both = await (await slack.submit(view, { user: VIEWER, group: '@support' }, { user: ADMIN })).json();
+    const both = (await (await slack.submit(view, { user: VIEWER, group: "@support" }, { user: ADMIN })).json()) as any;
     expect(both.errors.group).toBe('Pick a person or a group, not both.');
     expect(await (await slack.submit(view, { remove: `${added.id}` }, { user: ADMIN })).text()).toBe('');
     expect((await grants()).some((g) => g.subject === VIEWER)).toBe(false);
     // A viewer may look but not change.
-    const refused = await (await slack.submit(view, { user: 'U00000001', role: 'owner' }, { user: VIEWER })).json();
+    const refused = (await (await slack.submit(view, { user: "U00000001", role: "owner" }, { user: VIEWER })).json()) as any;
     expect(refused.errors.user).toMatch(/^Only owners may grant/);
 
     const trail = await ask('audit', ADMIN);
