@@ -21,6 +21,7 @@ import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
 import { backfillWhmcs } from './service/whmcs-backfill.js';
 import { disconnectWhmcs, reconnectWhmcs, whmcsConnectionHistory, whmcsStatus } from './service/whmcs-connection.js';
+import { accessAuditPage, defaultRole, describeLimits, grantAccess, limitsFor, listAccess, operatorActor, parseLimitOptions, parseRole, resolveSets, revokeAccess, ROLES, setDefaultRole, setLimits } from './service/access.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -44,6 +45,12 @@ Usage:
   promoset whmcs backfill             Write codes issued before the connection into WHMCS's tblpromotions
   promoset whmcs reconnect --yes      Switch this database to the WHMCS in WHMCS_DATABASE_URL (audited)
   promoset whmcs disconnect --yes     Stop using WHMCS (audited)
+  promoset access list                Who may do what: grants, the default role, PROMO_ADMINS
+  promoset access grant SUBJECT ROLE [SET ...]   SUBJECT: a Slack user id (U…) or user group id (S…); no SET: every set
+  promoset access revoke SUBJECT [SET ...]
+  promoset access default-role ROLE   The role of everyone without a grant (viewer unless changed)
+  promoset access limits ROLE [--set SET] per_request=N per_day=N max_percentage=N …   (none lifts a limit)
+  promoset access audit               Grants, revokes and settings changes, newest first
 
 Set fields are named as in the set's JSON (what GET {set URL} answers), e.g.
   promoset sets create spring promo_code_type="Fixed Amount" promo_value=25 cycles=Monthly,Annually expiration_date=2027-06-30
@@ -67,6 +74,7 @@ issue, redeem or void.
   serve: 'promoset serve\n\nStarts the HTTP server on PORT (default 3000); Slack runs too when its tokens are set. See README "Configuration".',
   migrate: 'promoset migrate\n\nApplies pending database migrations (also done at every start) and lists what ran.',
   sets: HELP.split('\n').filter((l) => l.includes('promoset sets')).join('\n'),
+  access: HELP.split('\n').filter((l) => l.includes('promoset access')).join('\n'),
   codes: `promoset codes SET --amount N [options] [field=value ...]
 
 Generates N codes (1 to 100,000) from SET, all in one transaction.
@@ -186,10 +194,67 @@ async function main(argv: string[]): Promise<number> {
       return codesCommand(config, rest);
     case 'whmcs':
       return whmcsCommand(config, rest);
+    case 'access':
+      return accessCommand(config, rest);
     default:
       process.stderr.write(`Unknown command "${command}".\n\n${HELP}\n`);
       return 2;
   }
+}
+
+/** `promoset access …`: the same service functions as `/promo access` and /api/access; the CLI's user acts as an operator. */
+async function accessCommand(config: Config, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const who = operatorActor(actor());
+  return withCore(config, async (core) => {
+    switch (sub) {
+      case 'list': {
+        out(`Default role: ${await defaultRole(core)}. PROMO_ADMINS (owners): ${core.access.admins.join(', ') || 'none'}.`);
+        const grants = await listAccess(core, who);
+        if (grants.length === 0) out('No grants yet. Grant one: promoset access grant U012ABCDEF issuer');
+        for (const g of grants) out(`${String(g.id).padStart(4)}  ${g.subject.padEnd(12)} ${g.role.padEnd(8)} ${g.set_id === 0 ? 'every set' : `set ${g.set_id} "${g.set_name}"`}`);
+        return 0;
+      }
+      case 'grant': {
+        const [subject, role, ...sets] = rest;
+        if (!subject || !role) throw new PromoError('bad_request', 'Name the subject and the role: promoset access grant U012ABCDEF issuer [SET ...]');
+        const result = await grantAccess(core, who, subject, role, sets);
+        out(`${result.subject} is now ${result.role} on ${result.sets.length > 0 ? result.sets.map((s) => `"${s.name}"`).join(', ') : 'every set'}${result.replaced.length > 0 ? ` (was ${result.replaced.join(', ')})` : ''}.`);
+        return 0;
+      }
+      case 'revoke': {
+        const [subject, ...sets] = rest;
+        if (!subject) throw new PromoError('bad_request', 'Name the subject: promoset access revoke U012ABCDEF [SET ...]');
+        const revoked = await revokeAccess(core, who, subject, sets);
+        out(`Revoked ${revoked.map((g) => `${g.role} on ${g.set_id === 0 ? 'every set' : `set ${g.set_id}`}`).join(', ')} from ${subject}.`);
+        return 0;
+      }
+      case 'default-role': {
+        const role = parseRole(rest[0]);
+        await setDefaultRole(core, who, role);
+        out(`Everyone without a grant is ${role} now.`);
+        return 0;
+      }
+      case 'limits': {
+        const { values, positionals } = parseOptions(rest, { set: { type: 'string' } }, 'access limits');
+        const [roleText, ...pairs] = positionals;
+        const role = parseRole(roleText);
+        const [set] = values.set ? await resolveSets(core, [values.set]) : [];
+        if (pairs.length > 0) await setLimits(core, who, role, parseLimitOptions(fieldArgs(pairs)), set);
+        out(`${role} limits${set ? ` on "${set.name}"` : ''}: ${describeLimits(await limitsFor(core, role, set?.id))}.`);
+        return 0;
+      }
+      case 'audit': {
+        const { events } = await accessAuditPage(core, who, 0, 200);
+        if (events.length === 0) out('Nothing yet.');
+        for (const e of events) out(`${e.created_at}  ${e.action.padEnd(22)} ${e.actor.padEnd(20)} ${JSON.stringify(e.detail)}${e.set_id ? ` set ${e.set_id}` : ''}`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`${HELP.split('\n').filter((l) => l.includes('promoset access')).join('\n')}\nRoles: ${ROLES.join(', ')}.\n`);
+        return 2;
+    }
+  });
 }
 
 async function setsCommand(config: Config, args: string[]): Promise<number> {

@@ -206,6 +206,19 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         parameters: [idParam],
         post: { ...admin, operationId: 'rotateWebhookSecret', summary: 'A new webhook signing secret', responses: { 200: { description: 'The set.', content: json(schemas.setAdminDetails) }, ...errors({ ...ADMIN_SET_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) } },
       },
+      '/api/access': {
+        get: { ...admin, operationId: 'listAccess', summary: 'Who may do what: the grants, the default role and PROMO_ADMINS', responses: { 200: { description: 'The grants.', content: json(schemas.accessList) }, ...errors(ADMIN_ERRORS) } },
+        post: {
+          ...admin, operationId: 'grantAccess', summary: 'Grant a role to a Slack user or user group, on every set or named sets', requestBody: { ...body(schemas.accessGrantRequest, 'Who, which role, where.'), required: true },
+          responses: { 200: { description: 'Granted.', content: json(schemas.accessGrantResponse) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, ...WRITE_ERRORS }) },
+        },
+      },
+      '/api/access/revoke': {
+        post: {
+          ...admin, operationId: 'revokeAccess', summary: 'Revoke a subject\'s grants on every set or named sets', requestBody: { ...body(schemas.accessRevokeRequest, 'Who, where.'), required: true },
+          responses: { 200: { description: 'Revoked.', content: json(schemas.accessRevokeResponse) }, ...errors({ ...ADMIN_SET_ERRORS, ...BODY_ERRORS, 409: ['conflict'], ...WRITE_ERRORS }) },
+        },
+      },
       '/healthz': { get: { tags: ['operations'], operationId: 'healthz', summary: 'Liveness', responses: { 200: { description: 'The process serves.', content: json(schemas.healthResponse) } } } },
       '/readyz': {
         get: {

@@ -83,7 +83,7 @@ export const setList = z.object({ result: z.literal('success'), totalresults: z.
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'WHMCS\'s GetPromotions answer.' });
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
-const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent'] as const satisfies readonly AuditAction[];
+const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent', 'approval_requested', 'approval_approved', 'approval_denied', 'approval_expired', 'approval_issued'] as const satisfies readonly AuditAction[];
 const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;
 void everyAction;
 export const auditResponse = z
@@ -152,3 +152,18 @@ export const redemptionResponse = z.object({ result: z.literal('success'), redem
 export const rollbackResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), rolled_back_at: z.string(), promotion: whmcsPromotion }).strict();
 export const voidCodeResponse = z.object({ result: z.literal('success'), promotion: whmcsPromotion, set_id: z.int(), voided: z.boolean(), changed: z.boolean() }).strict();
 export const voidBatchResponse = z.object({ result: z.literal('success'), batch_id: z.int(), set_id: z.int(), count: z.int(), voided: z.boolean() }).strict();
+
+// Issue 19: who may do what (/api/access).
+const grant = z.object({
+  id: z.int(), subject: z.string().meta({ description: 'A Slack user (U…) or user group (S…).' }), role: z.enum(['viewer', 'issuer', 'manager', 'owner']),
+  set_id: z.int().nullable().meta({ description: 'null: every set.' }), set_name: z.string().nullable(), created_by: z.string(), created_at: z.string(),
+}).strict();
+export const accessList = z.object({ result: z.literal('success'), default_role: z.enum(['viewer', 'issuer', 'manager', 'owner']), admins: z.array(z.string()).meta({ description: 'PROMO_ADMINS: owners, not revocable here.' }), grants: z.array(grant) }).strict();
+export const accessGrantRequest = z.object({
+  subject: z.string().meta({ description: 'U… (user), S… (user group), or a Slack mention.' }),
+  role: z.enum(['viewer', 'issuer', 'manager', 'owner']),
+  sets: z.union([z.array(z.string()), z.string()]).optional().meta({ description: 'Set names or ids (a list, or comma-separated); none: every set.' }),
+});
+export const accessRevokeRequest = accessGrantRequest.omit({ role: true });
+export const accessGrantResponse = z.object({ result: z.literal('success'), subject: z.string(), role: z.string(), sets: z.array(z.object({ id: z.int(), name: z.string() }).strict()), replaced: z.array(z.string()) }).strict();
+export const accessRevokeResponse = z.object({ result: z.literal('success'), revoked: z.array(grant.omit({ set_name: true })) }).strict();

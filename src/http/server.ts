@@ -9,6 +9,7 @@ import { createClientIpResolver } from './client-ip.js';
 import { createRateLimits } from './rate-limit.js';
 import { sendError } from './respond.js';
 import { adminRoutes } from './routes/admin.js';
+import { accessRoutes } from './routes/access.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
 import { redemptionRoutes } from './routes/redemptions.js';
@@ -23,7 +24,7 @@ import type { AppContext, HttpContext, Method, Route } from './routing.js';
  * duration in the metrics, both named by the route's template (never its URL,
  * which may hold a set token).
  */
-export const ROUTES: Route[] = [...opsRoutes, ...setUrlRoutes, ...bulkRoutes, ...redemptionRoutes, ...whmcsRoutes, ...adminRoutes];
+export const ROUTES: Route[] = [...opsRoutes, ...setUrlRoutes, ...bulkRoutes, ...redemptionRoutes, ...whmcsRoutes, ...adminRoutes, ...accessRoutes];
 
 export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server {
   const app: AppContext = {

@@ -35,6 +35,8 @@ export interface Core {
   webhooks: WebhookSettings;
   /** What this process knows of the recorded WHMCS connection (service/whmcs-connection.ts keeps it). */
   whmcsLink: WhmcsLink;
+  /** PROMO_ADMINS, and Slack's directory once the Slack transport has started (service/access.ts). */
+  access: AccessOptions;
 }
 
 /** This process's side of the WHMCS connection: its own target, and the database's record, cached briefly. */
@@ -49,6 +51,26 @@ export interface WhmcsLink {
   sawRecord: boolean;
 }
 
+/**
+ * Slack's user directory, plugged in by the Slack transport (without Slack,
+ * groups cannot be resolved and only user grants and PROMO_ADMINS count).
+ */
+export interface Directory {
+  /** usergroups.users.list */
+  groupMembers(groupId: string): Promise<string[]>;
+  /** users.info: undefined when Slack knows no such user. */
+  user(userId: string): Promise<{ id: string; isAdmin: boolean; deleted: boolean } | undefined>;
+  /** usergroups.list, by id (S…) or handle (@sales): undefined when the workspace has no such group. */
+  group(ref: string): Promise<{ id: string; handle: string } | undefined>;
+}
+
+/** Access settings from the environment (and the directory once Slack is up). */
+export interface AccessOptions {
+  /** PROMO_ADMINS: owners who cannot be revoked from Slack. */
+  admins: readonly string[];
+  directory?: Directory;
+}
+
 export interface CoreOptions {
   databaseUrl?: string;
   publicUrl: string;
@@ -59,6 +81,8 @@ export interface CoreOptions {
   whmcsDatabaseUrl?: string;
   whmcsPendingTimeoutSeconds?: number;
   webhooks?: Partial<WebhookSettings>;
+  /** PROMO_ADMINS */
+  promoAdmins?: readonly string[];
 }
 
 /** The core's options from the configuration: built here once for main.ts and the CLI. */
@@ -71,6 +95,7 @@ export function coreOptionsFrom(config: Config): CoreOptions {
     whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
     whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
     webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
+    promoAdmins: config.PROMO_ADMINS,
   };
 }
 
@@ -106,6 +131,7 @@ export async function openCore(options: CoreOptions): Promise<Core> {
       whmcsPendingTimeoutMs: (options.whmcsPendingTimeoutSeconds ?? 120) * 1000,
       webhooks: { allowPrivateNetworks: false, retryBaseSeconds: 10, ...options.webhooks },
       whmcsLink: { target: options.whmcsDatabaseUrl ? whmcsTargetOf(options.whmcsDatabaseUrl) : undefined, sawRecord: false },
+      access: { admins: options.promoAdmins ?? [] },
     };
   } catch (error) {
     await db.destroy();

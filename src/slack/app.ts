@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
@@ -18,15 +18,18 @@ import { guardSlackRequest, refuse, type Handled } from './request-guard.js';
 import { GENERATE_CODES_CALLBACK } from './blocks/codes-modal.js';
 import { ACTIONS } from './blocks/messages.js';
 import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK } from './blocks/set-modal.js';
-import { createPermissions } from './permissions.js';
+import * as access from './access.js';
+import * as approvals from './approvals.js';
+import { slackDirectory } from './directory.js';
+import { describeOwners } from '../service/access.js';
 import * as views from './views.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
 const HANDLED: Handled = {
   commands: [commands.COMMAND],
-  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK],
-  actionIds: Object.values(ACTIONS),
+  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK, access.ACCESS_CALLBACK, approvals.DENY_CALLBACK],
+  actionIds: [...Object.values(ACTIONS), ...Object.values(approvals.APPROVAL_ACTIONS)],
 };
 
 export interface SlackTransport {
@@ -38,6 +41,8 @@ export interface SlackTransport {
   connection: SlackConnection;
   /** Work still running after ack() (large batches, uploads). */
   idle(): Promise<void>;
+  /** Expire approval requests older than 24 hours now (also runs every minute). */
+  sweepApprovals(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -67,12 +72,8 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     return undefined;
   }
 
-  const permissions = createPermissions(config.PROMO_ADMINS);
-  if (permissions.everyoneIsAdmin) {
-    logger.warn('PROMO_ADMINS is not set: every Slack user may create, edit, rotate and archive sets and generate codes. Set PROMO_ADMINS to a list of Slack user ids.');
-  }
   const jobs = createBackgroundJobs(logger);
-  const deps: SlackDeps = { core, logger, permissions, jobs };
+  const deps: SlackDeps = { core, logger, jobs };
   const boltLogger = toBoltLogger(logger);
   const apiUrl = config.SLACK_API_URL ? config.SLACK_API_URL.replace(/\/*$/, '/') : 'https://slack.com/api/';
   // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
@@ -118,6 +119,16 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   views.register(app, deps);
   actions.register(app, deps);
   events.register(app, deps);
+  access.register(app, deps);
+  approvals.register(app, deps);
+  // Roles of user groups and the bootstrap owners come from Slack's directory.
+  // Work that no Slack request starts (the directory, the expiry sweep) uses its own client with the bot token.
+  const botClient = new webApi.WebClient(token, { ...clientOptions, logger: boltLogger });
+  core.access.directory = slackDirectory(botClient, token);
+  logger.info(await describeOwners(core).catch(() => 'Owners could not be read from the database yet.'));
+  const sweepApprovals = () => approvals.sweepApprovals(deps, botClient);
+  const sweeping = setInterval(() => void sweepApprovals().catch((error) => logger.warn('expiring approval requests failed; retrying in a minute', { error: error instanceof Error ? error.message : String(error) })), 60 * 1000);
+  sweeping.unref();
   app.error(async (error) => {
     logger.error('Slack listener failed', { error: error instanceof Error ? error.stack : String(error) });
   });
@@ -152,6 +163,7 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     } catch (error) {
       // Set URLs matter more than Slack: a bad app token or a Slack outage must not keep them down.
       clearInterval(pruning);
+      clearInterval(sweeping);
       await app.stop().catch(() => undefined);
       logger.error(`Slack is off: Socket Mode could not connect (${error instanceof Error ? error.message : String(error)}). Check SLACK_APP_TOKEN and SLACK_BOT_TOKEN; the HTTP API runs without Slack.`);
       const { state } = classifySlackError(error);
@@ -169,8 +181,10 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     mounts,
     connection,
     idle: () => jobs.idle(),
+    sweepApprovals,
     async stop() {
       clearInterval(pruning);
+      clearInterval(sweeping);
       reconnecting?.stop();
       connection.stop();
       if (socketMode) await app.stop().catch(() => undefined);

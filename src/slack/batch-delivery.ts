@@ -46,6 +46,10 @@ export interface BatchOrder {
   request: BulkRequest;
   userId: string;
   channelId?: string;
+  /** After the batch is stored (an approved request links it to the request). */
+  onGenerated?: (batchId: number) => Promise<void>;
+  /** When nothing was issued (gives back the codes counted against today's limit). */
+  onFailed?: () => Promise<void>;
 }
 
 /**
@@ -68,6 +72,7 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
     updates = updates.then(() => client.chat.update({ channel: target.channel, ts: target.ts!, text, blocks }).then(() => undefined, () => undefined));
   };
 
+  let generated = false;
   try {
     if (asFile) progress = await postWhereAsked(client, order.channelId, userId, { text: `:hourglass_flowing_sand: Generating ${label}…` });
     let lastTenth = 0;
@@ -80,6 +85,8 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
         }
       },
     });
+    generated = true;
+    await order.onGenerated?.(result.batchId);
 
     if (!asFile) {
       const promotions = await listPromotions(deps.core, { batchId: result.batchId });
@@ -110,6 +117,7 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
     // The batch's message keeps a *Void batch* button (with a confirm dialog) for as long as it exists.
     update(done, [{ type: 'section', text: { type: 'mrkdwn', text: done } }, voidButton(`batch:${result.batchId}`, result.count)]);
   } catch (error) {
+    if (!generated) await order.onFailed?.().catch(() => undefined);
     const text = errorText(error, deps.logger);
     update(`:warning: Generating ${label} failed: ${text}`);
     await postToUser(client, userId, errorMessage(text)).catch(() => undefined);

@@ -17,7 +17,12 @@ import { recentBatches } from '../service/promotions.js';
 import { NO_USAGE } from '../domain/usage.js';
 import { usageOfBatches, usageOfSet } from '../service/usage.js';
 import { voidFromSlack, voidTarget } from './voiding.js';
+import { accessAuditReply } from './access.js';
 import { truncate } from '../domain/text.js';
+import { parseOverrides } from '../domain/promotion.js';
+import { authorize, checkIssue, may, overLimitsSentence, slackActor } from '../service/access.js';
+import { accessCommand, settingsCommand } from './access.js';
+import { voidAuthorized } from './voiding.js';
 
 export const COMMAND = '/promo';
 
@@ -25,11 +30,12 @@ const ephemeral = (message: Message) => ({ response_type: 'ephemeral' as const, 
 
 /** `/promo <subcommand> …`: ack at once, then answer through the response_url (ephemeral). */
 export function register(app: App, deps: SlackDeps): void {
-  const { core, permissions } = deps;
+  const { core } = deps;
 
   app.command(COMMAND, async ({ command, ack, respond, client }) => {
     await ack();
     const userId = command.user_id;
+    const actor = slackActor(userId);
     const reply = (message: Message) => respond(ephemeral(message));
     try {
       if (!(await firstDelivery(deps, command))) return;
@@ -43,71 +49,89 @@ export function register(app: App, deps: SlackDeps): void {
         case 'list': {
           const { rest, page } = pageArgument(positional);
           if (rest.length > 0) throw new PromoError('bad_request', `\`/promo list\` takes only a page, like \`/promo list page 2\`; for one set use \`/promo info ${truncate(rest.join(' '), 40).replace(/`/g, "'")}\`.`);
+          await authorize(core, actor, 'view');
           const sets = await listSets(core);
           const window = pageWindow(sets.length, page, SETS_PER_PAGE, 'sets');
           await reply(setListMessage(sets.slice(window.offset, window.offset + window.size), window));
           return;
         }
         case 'info': {
+          await authorize(core, actor, 'view');
           const set = await findSet(core, ref);
           const [summary] = (await listSets(core, { includeArchived: true })).filter((s) => s.set.id === set.id);
           const batches = await recentBatches(core, { setId: set.id, limit: 5 });
           const [setUsage, batchUsage] = await Promise.all([usageOfSet(core, set.id), usageOfBatches(core, batches.map((b) => b.id))]);
           const usage = { set: setUsage, batches: batches.map((batch) => ({ batch, usage: batchUsage.get(batch.id) ?? NO_USAGE })) };
-          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId), usage));
+          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), await may(core, actor, 'see_secrets', set), usage));
           return;
         }
         case 'void':
         case 'unvoid': {
           const restore = subcommand === 'unvoid';
-          permissions.requireAdmin(userId, `${subcommand} codes`);
           if (Object.keys(options).length > 0) throw new PromoError('bad_request', `\`/promo ${subcommand}\` takes codes or \`batch <id>\`, no options.`);
-          await reply(await voidFromSlack(core, voidTarget(positional, restore), restore, userId));
+          const target = voidTarget(positional, restore);
+          await voidAuthorized(core, actor, target, restore);
+          await reply(await voidFromSlack(core, target, restore, userId));
           return;
         }
         case 'new':
-          permissions.requireAdmin(userId, 'create promo sets');
+          await authorize(core, actor, 'create_set');
           await client.views.open({ trigger_id: command.trigger_id, view: newSetModal(ref, { channelId: command.channel_id }) });
           return;
         case 'code': {
-          permissions.requireAdmin(userId, 'generate codes');
           const set = await findSet(core, ref);
-          const promotion = await generatePromotion(core, set, codeOverrides(options), `slack:${userId}`);
+          const input = codeOverrides(options);
+          const decision = await checkIssue(core, actor, set, { amount: 1, overrides: parseOverrides(input) });
+          if (decision.kind === 'needs_approval') {
+            throw new PromoError('forbidden', `${overLimitsSentence(decision.over)} To ask a manager, use \`/promo codes ${set.id} 1\` and give a reason in the form.`);
+          }
+          let promotion;
+          try {
+            promotion = await generatePromotion(core, set, input, `slack:${userId}`);
+          } catch (error) {
+            await decision.release();
+            throw error;
+          }
           await reply(codesMessage(set, [promotion], promotion.id));
           return;
         }
         case 'codes': {
-          permissions.requireAdmin(userId, 'generate codes');
           const target = setRefAndAmount(positional);
           const set = await findSet(core, target.ref);
+          await authorize(core, actor, 'issue', set);
           if (set.archived_at) throw new PromoError('conflict', `The promo set "${set.name}" is archived; it no longer issues codes.`);
           await client.views.open({ trigger_id: command.trigger_id, view: generateCodesModal(set, target.amount ?? options.amount, { setId: set.id, channelId: command.channel_id }) });
           return;
         }
         case 'edit': {
-          permissions.requireAdmin(userId, 'edit promo sets');
           const set = await findSet(core, ref);
+          await authorize(core, actor, 'edit_set', set);
           await client.views.open({ trigger_id: command.trigger_id, view: editSetModal(editableFields(set), { setId: set.id, channelId: command.channel_id }) });
           return;
         }
         case 'rotate': {
-          permissions.requireAdmin(userId, 'rotate set URLs');
-          const set = await rotateSetKey(core, (await findSet(core, ref)).id, `slack:${userId}`);
+          const found = await findSet(core, ref);
+          await authorize(core, actor, 'rotate_set', found);
+          const set = await rotateSetKey(core, found.id, `slack:${userId}`);
           await reply(setUpdatedMessage(set, 'has a new URL; the old one stopped working', setUrl(core, set)));
           return;
         }
         case 'audit': {
           // Actors include client IPs and people: for those who manage sets only.
-          permissions.requireAdmin(userId, 'see audit trails');
           const { rest, page } = pageArgument(positional);
+          if (rest.length === 0) {
+            // No set: the access trail (grants, revokes, settings).
+            await reply(await accessAuditReply(core, actor, page));
+            return;
+          }
           const set = await findSet(core, rest.join(' '));
+          await authorize(core, actor, 'audit', set);
           const { events, window } = await setAuditPage(core, set.id, page, AUDIT_EVENTS_PER_PAGE);
           await reply(auditMessage(set, events, window));
           return;
         }
         case 'webhooks': {
           // Deliveries name events and errors of other systems; the secret is for admins only.
-          permissions.requireAdmin(userId, 'manage webhooks');
           // Set names may have spaces: the action is read from the end.
           const words = [...positional];
           let action: string | undefined;
@@ -115,6 +139,7 @@ export function register(app: App, deps: SlackDeps): void {
           if (words.at(-1) === 'rotate-secret') action = words.pop();
           else if (words.at(-2) === 'resend') [action, eventId] = words.splice(-2);
           const set = await findSet(core, words.join(' '));
+          await authorize(core, actor, 'manage_webhooks', set);
           if (action === 'rotate-secret') {
             const updated = await rotateWebhookSecret(core, set.id, `slack:${userId}`);
             await reply(setUpdatedMessage(updated, `has a new webhook signing secret: \`${updated.webhook_secret}\`. Deliveries from now on are signed with it`));
@@ -127,11 +152,18 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         }
         case 'archive': {
-          permissions.requireAdmin(userId, 'archive promo sets');
-          const set = await archiveSet(core, (await findSet(core, ref)).id, `slack:${userId}`);
+          const found = await findSet(core, ref);
+          await authorize(core, actor, 'archive_set', found);
+          const set = await archiveSet(core, found.id, `slack:${userId}`);
           await reply(setUpdatedMessage(set, 'is archived; its URL no longer issues codes'));
           return;
         }
+        case 'access':
+          await accessCommand(deps, client, command, positional, options, reply);
+          return;
+        case 'settings':
+          await reply(await settingsCommand(deps, actor, positional, options));
+          return;
         default:
           await reply(helpMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
       }

@@ -1,12 +1,10 @@
 import type { Logger } from '../log.js';
 import type { Core } from '../service/core.js';
-import type { Permissions } from './permissions.js';
 
 /** What every listener group gets from the composition root. */
 export interface SlackDeps {
   core: Core;
   logger: Logger;
-  permissions: Permissions;
   jobs: BackgroundJobs;
 }
 

@@ -8,9 +8,11 @@ import { codesInputFromForm, GENERATE_CODES_CALLBACK, type CodesModalMetadata } 
 import { readInputs } from './blocks/inputs.js';
 import { setCreatedMessage, setUpdatedMessage } from './blocks/messages.js';
 import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK, parseMetadata, setFormValues, setInputFromForm, type SetModalMetadata } from './blocks/set-modal.js';
-import { deliverBatch, postToUser } from './batch-delivery.js';
+import { deliverBatch, postToUser, type BatchOrder } from './batch-delivery.js';
 import type { SlackDeps } from './deps.js';
 import { viewErrors } from './edge.js';
+import { authorize, checkIssue, overLimitsSentence, slackActor } from '../service/access.js';
+import { askForApproval } from './approvals.js';
 
 /**
  * Modal submissions. Each checks permission, validates through the service
@@ -19,7 +21,7 @@ import { viewErrors } from './edge.js';
  * second time, acks, and only then does slow work.
  */
 export function register(app: App, deps: SlackDeps): void {
-  const { core, permissions, logger, jobs } = deps;
+  const { core, logger, jobs } = deps;
 
   app.view(NEW_SET_CALLBACK, async ({ ack, body, view, client }) => {
     const userId = body.user.id;
@@ -27,7 +29,7 @@ export function register(app: App, deps: SlackDeps): void {
     const key = `view:${view.id}`;
     let created;
     try {
-      permissions.requireAdmin(userId, 'create promo sets');
+      await authorize(core, slackActor(userId), 'create_set');
       if (!(await claimDelivery(core, key))) {
         await ack();
         return;
@@ -53,8 +55,8 @@ export function register(app: App, deps: SlackDeps): void {
     const { setId } = parseMetadata<SetModalMetadata>(view.private_metadata);
     let updated;
     try {
-      permissions.requireAdmin(userId, 'edit promo sets');
       const current = await getSet(core, formSetId(setId));
+      await authorize(core, slackActor(userId), 'edit_set', current);
       const changes = setInputFromForm(readInputs(view.state.values), setFormValues(editableFields(current)));
       updated = await updateSet(core, current.id, changes, `slack:${userId}`);
     } catch (error) {
@@ -71,24 +73,49 @@ export function register(app: App, deps: SlackDeps): void {
     const blockIds = Object.keys(view.state.values);
     const metadata = parseMetadata<CodesModalMetadata>(view.private_metadata);
     const key = `view:${view.id}`;
-    let order;
+    let order: BatchOrder;
+    let approval: { reason: string; over: string[] } | undefined;
+    const actor = slackActor(userId);
     try {
-      permissions.requireAdmin(userId, 'generate codes');
       const set = await getSet(core, formSetId(metadata.setId));
-      const request = await checkGenerationRequest(core, set, codesInputFromForm(readInputs(view.state.values)));
-      order = { set, request, userId, channelId: metadata.channelId };
+      await authorize(core, actor, 'issue', set);
+      const { reason: rawReason, ...form } = readInputs(view.state.values);
+      const reason = String(rawReason ?? '').trim();
+      const request = await checkGenerationRequest(core, set, codesInputFromForm(form));
+      // Within limits: counted against today's limit now (given back if issuing fails or the
+      // submission was a duplicate). Over them: a reason turns it into an approval request.
+      const decision = await checkIssue(core, actor, set, { amount: request.amount, overrides: request.overrides });
+      if (decision.kind === 'needs_approval') {
+        if (reason === '') {
+          throw new PromoError('validation_failed', overLimitsSentence(decision.over), { reason: `${overLimitsSentence(decision.over)} Give a reason to ask a manager.` });
+        }
+        approval = { reason, over: decision.over };
+        order = { set, request, userId, channelId: metadata.channelId };
+      } else {
+        order = { set, request, userId, channelId: metadata.channelId, onFailed: decision.release };
+      }
     } catch (error) {
       await ack({ response_action: 'errors', errors: viewErrors(error, blockIds, 'amount', logger) });
       return;
     }
     await ack();
+    if (approval) {
+      const ask = { ...order, ...approval };
+      jobs.run('approval request', async () => {
+        if (await claimDelivery(core, key)) await askForApproval(deps, client, ask);
+      });
+      return;
+    }
     // Claimed only once the input is valid, so a corrected resubmission of the same
     // modal still goes through; and after ack, because on SQLite a running batch
     // holds the write lock and Slack must get its answer at once.
     const claimed = order;
     jobs.run('generate codes', async () => {
       if (await claimDelivery(core, key)) await deliverBatch(deps, client, claimed);
-      else logger.info('duplicate Slack delivery acknowledged, not processed', { kind: 'view' });
+      else {
+        await claimed.onFailed?.();
+        logger.info('duplicate Slack delivery acknowledged, not processed', { kind: 'view' });
+      }
     });
   });
 }

@@ -294,6 +294,72 @@ export const migrations: Record<string, Migration> = {
       // (one pass over the table in all), and an index would cost every issued code an entry.
     },
   },
+  '013_access': {
+    async up(db: Kysely<any>) {
+      const id = (table: string) =>
+        isPostgres(db)
+          ? db.schema.createTable(table).addColumn('id', 'serial', (c) => c.primaryKey())
+          : db.schema.createTable(table).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      // Who may do what (service/access.ts). set_id 0 is "every set", so one unique index covers both scopes.
+      await id('access_grants')
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('set_id', 'integer', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('access_grants_subject_set').on('access_grants').unique().columns(['subject', 'set_id']).execute();
+      // Slack user-group members, shared by every instance: a subteam_members_changed event seen by one refreshes all.
+      await db.schema.createTable('access_groups')
+        .addColumn('group_id', 'text', (c) => c.primaryKey())
+        .addColumn('members', 'text', (c) => c.notNull())
+        .addColumn('fetched_at', 'text', (c) => c.notNull())
+        .execute();
+      // Codes a person issued per day: the daily limit is a conditional UPDATE of this row, atomic across instances.
+      await db.schema.createTable('access_usage')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('access_usage_pk', ['user_id', 'day'])
+        .execute();
+      // Grants, revokes and setting changes (set_id null when they concern every set).
+      await id('access_events')
+        .addColumn('set_id', 'integer')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '013b_approvals': {
+    async up(db: Kysely<any>) {
+      const table = isPostgres(db)
+        ? db.schema.createTable('approval_requests').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('approval_requests').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await table
+        .addColumn('set_id', 'integer', (c) => c.notNull().references('promo_sets.id'))
+        .addColumn('asker', 'text', (c) => c.notNull())
+        .addColumn('amount', 'integer', (c) => c.notNull())
+        // The BulkRequest as JSON: exactly what is issued when approved.
+        .addColumn('request', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        // Which limits the ask went over, as sentences (JSON array).
+        .addColumn('over_limits', 'text', (c) => c.notNull())
+        // pending | approved | denied | expired
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decision_reason', 'text')
+        .addColumn('decided_at', 'text')
+        .addColumn('batch_id', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        // Where the request was posted ([{channel, ts}]), so every copy shows the outcome.
+        .addColumn('messages', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('approval_requests_status').on('approval_requests').columns(['status', 'expires_at']).execute();
+    },
+  },
   '015_webhook_fairness': {
     async up(db: Kysely<any>) {
       // One row per receiver (a set's webhook URL): the dispatcher locks it while it claims that

@@ -20,6 +20,11 @@ export interface Database {
   whmcs_connection: WhmcsConnectionTable;
   whmcs_connection_events: WhmcsConnectionEventsTable;
   webhook_receivers: WebhookReceiversTable;
+  access_grants: AccessGrantsTable;
+  access_groups: AccessGroupsTable;
+  access_usage: AccessUsageTable;
+  access_events: AccessEventsTable;
+  approval_requests: ApprovalRequestsTable;
 }
 
 /** Which set owns a small code space (see service/code-spaces.ts). */
@@ -58,6 +63,59 @@ export interface WhmcsConnectionEventsTable {
   actor: string;
   detail: string;
   created_at: string;
+}
+
+/** A role given to a Slack user (U…/W…) or user group (S…), for every set (set_id 0) or one set. */
+export interface AccessGrantsTable {
+  id: Generated<number>;
+  subject: string;
+  role: string;
+  set_id: number;
+  created_by: string;
+  created_at: string;
+}
+
+/** A Slack user group's members (comma-joined user ids), as last read from usergroups.users.list. */
+export interface AccessGroupsTable {
+  group_id: string;
+  members: string;
+  fetched_at: string;
+}
+
+/** Codes one person issued on one day (PROMO_TIMEZONE). */
+export interface AccessUsageTable {
+  user_id: string;
+  day: string;
+  count: number;
+}
+
+/** Grants, revokes and settings changes: the access audit trail. */
+export interface AccessEventsTable {
+  id: Generated<number>;
+  set_id: number | null;
+  action: string;
+  actor: string;
+  detail: string;
+  created_at: string;
+}
+
+/** An ask over the asker's limits, waiting for a manager (service/approvals.ts). */
+export interface ApprovalRequestsTable {
+  id: Generated<number>;
+  set_id: number;
+  asker: string;
+  amount: number;
+  request: string;
+  reason: string;
+  over_limits: string;
+  status: string;
+  decided_by: string | null;
+  decision_reason: string | null;
+  decided_at: string | null;
+  batch_id: number | null;
+  created_at: string;
+  expires_at: string;
+  messages: string;
 }
 
 interface SettingsTable {

@@ -37,6 +37,7 @@ describe('GET /openapi.json', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(document.paths).sort()).toEqual([
+      '/api/access', '/api/access/revoke',
       '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
       '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
       '/api/sets/{id}/webhooks/deliveries', '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', '/api/sets/{id}/webhooks/rotate-secret',

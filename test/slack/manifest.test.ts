@@ -34,9 +34,11 @@ describe('manifest.yml', () => {
     expect(new URL(manifest.settings.interactivity.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(new URL(manifest.settings.event_subscriptions.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
-    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened']);
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened', 'subteam_members_changed']);
+    // Mentions in /promo access and /promo settings arrive as ids.
+    expect(command.should_escape).toBe(true);
     expect(manifest.features.app_home.home_tab_enabled).toBe(true);
-    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(['chat:write', 'commands', 'files:write', 'im:write']);
+    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(['chat:write', 'commands', 'files:write', 'im:write', 'usergroups:read', 'users:read']);
   });
 
   it('the schema check can fail: a manifest with an unknown key is rejected', () => {

@@ -105,7 +105,7 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const res = await slack.submit(view, {}, { user: OTHER });
       const body = (await res.json()) as any;
       expect(body.response_action).toBe('errors');
-      expect(body.errors.name).toMatch(/^Only promo admins may create promo sets\./);
+      expect(body.errors.name).toMatch(/^Only managers of every set may create promo sets\./);
       expect((await listSets(slack.service.core)).some((s) => s.set.name === 'Intruder Set')).toBe(false);
     });
 
@@ -114,7 +114,7 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const view = await slack.openedView(triggerId);
       const before = await state();
       const body = await (await slack.submit(view, {}, { user: OTHER })).json();
-      expect(body).toEqual({ response_action: 'errors', errors: { amount: expect.stringMatching(/^Only promo admins may generate codes\./) } });
+      expect(body).toEqual({ response_action: 'errors', errors: { amount: expect.stringMatching(/^Only issuers of the promo set "[^"]+" may generate codes\./) } });
       expect(await state()).toEqual(before);
     });
 
@@ -130,7 +130,7 @@ describe('Slack request signatures, permissions on every path, and retried deliv
       const { res, responseUrl } = await slack.press(actionId, String(set.id), { user: OTHER });
       expect(res.status).toBe(200);
       const reply = await slack.replyTo(responseUrl);
-      expect(reply.body.text).toContain(`Only promo admins may ${doing}.`);
+      expect(reply.body.text).toContain(`of the promo set "${set.name}" may ${doing}. You are a viewer here`);
       expect(await state()).toEqual(before);
       expect(slack.fake.callsOf('views.open').length).toBe(opened);
     });

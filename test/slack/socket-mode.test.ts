@@ -174,3 +174,87 @@ describe('Socket Mode reconnect during a Slack outage', () => {
     }
   });
 });
+
+/**
+ * Issue 19 in Socket Mode: the same roles, limits and approvals, every
+ * request an envelope on the WebSocket.
+ */
+describe('Socket Mode: roles, limits and an approval', () => {
+  const ISSUER = 'UISSUER01';
+  const MANAGER = 'UMANAGER1';
+  let web: FakeSlack;
+  let socket: FakeSocketMode;
+  let service: TestService;
+  const text = (call: { body: Record<string, any> }) => `${call.body.text ?? ''} ${JSON.stringify(call.body.blocks ?? [])}`;
+
+  beforeAll(async () => {
+    web = await startFakeSlack();
+    web.groups.set('S0SUPPORT', { handle: 'support', users: [ISSUER] });
+    socket = await startFakeSocketMode(web);
+    service = await startTestService({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-test-token', SLACK_API_URL: web.apiUrl, PROMO_ADMINS: ADMIN });
+    await socket.waitForConnection(1);
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await socket?.stop();
+    await web?.stop();
+  });
+
+  async function reply(text_: string, user: string): Promise<string> {
+    const command = socket.command(text_, { user });
+    expect((await socket.ack(command.envelopeId)).payload).toEqual({});
+    return text(await web.waitFor('response_url', (c) => c.path === new URL(command.responseUrl).pathname));
+  }
+  async function modal(text_: string, user: string) {
+    const command = socket.command(text_, { user });
+    await socket.ack(command.envelopeId);
+    const call = await web.waitFor('views.open', (c) => c.body.trigger_id === command.triggerId);
+    return { ...call.body.view, id: call.response?.view?.id };
+  }
+  const batches = () => service.core.db.selectFrom('batches').select(['id', 'count', 'created_by']).orderBy('id').execute();
+
+  it('an issuer in @support issues 5 codes; 500 becomes a request; a manager approves; the codes reach the asker; the audit names both', async () => {
+    const created = await modal('new Governed', ADMIN);
+    expect((await socket.ack(socket.submit(created, { promo_value: '10', api_ip_address: 'any' }))).payload).toEqual({});
+    expect(await reply('access grant <!subteam^S0SUPPORT|@support> issuer', ADMIN)).toContain('is now *issuer* on every set');
+    expect(await reply(`access grant <@${MANAGER}> manager Governed`, ADMIN)).toContain('is now *manager* on "Governed"');
+    expect(await reply('code Governed', 'UVIEWER01')).toContain('Only issuers of the promo set "Governed" may generate codes');
+
+    const five = await modal('codes Governed 5', ISSUER);
+    expect((await socket.ack(socket.submit(five, {}, { user: ISSUER }))).payload).toEqual({});
+    await web.waitFor('chat.postMessage', (c) => c.body.channel === 'C0PROMOS' && text(c).includes('Governed') && text(c).includes('codes_void'));
+    expect((await batches()).filter((b) => b.created_by === `slack:${ISSUER}`).map((b) => Number(b.count))).toEqual([5]);
+
+    const big = await modal('codes Governed 500', ISSUER);
+    const refused = await socket.ack(socket.submit(big, {}, { user: ISSUER }));
+    expect(refused.payload).toEqual({ response_action: 'errors', errors: { reason: expect.stringContaining('500 codes is more than your limit of 20 a request') } });
+    expect((await socket.ack(socket.submit(big, { reason: 'Conference' }, { user: ISSUER }))).payload).toEqual({});
+    const posted = await web.waitFor('chat.postMessage', (c) => c.body.channel === 'DMANAGER1' && text(c).includes('approval_approve'));
+    const request = await service.core.db.selectFrom('approval_requests').selectAll().executeTakeFirstOrThrow();
+    expect(request).toMatchObject({ asker: ISSUER, amount: 500, reason: 'Conference', status: 'pending' });
+    const requestId = String(request.id);
+    expect(JSON.stringify(posted.body.blocks)).toContain(`"value":"${requestId}"`);
+
+    const own = socket.press('approval_approve', requestId!, { user: ISSUER });
+    await socket.ack(own.envelopeId);
+    expect(text(await web.waitFor('response_url', (c) => c.path === new URL(own.responseUrl).pathname))).toContain('Only managers of the promo set "Governed" may decide approval requests');
+
+    const approve = socket.press('approval_approve', requestId!, { user: MANAGER });
+    expect((await socket.ack(approve.envelopeId)).payload).toEqual({});
+    await web.waitFor('files.completeUploadExternal', (c) => c.body.channel_id === 'DISSUER01');
+    const mine = (await batches()).filter((b) => b.created_by === `slack:${ISSUER}`).map((b) => Number(b.count));
+    expect(mine).toEqual([5, 500]);
+    await web.waitFor('chat.update', (c) => text(c).includes(`Approved by <@${MANAGER}>`));
+    const audit = await reply('audit Governed', ADMIN);
+    expect(audit).toContain(`approved request #${requestId} (500 codes asked by <@${ISSUER}>) by <@${MANAGER}>`);
+
+    // Removed from @support (an events_api envelope): the issuer role goes at once.
+    web.groups.set('S0SUPPORT', { handle: 'support', users: [] });
+    expect((await socket.ack(socket.event({ type: 'subteam_members_changed', subteam_id: 'S0SUPPORT', team_id: 'T0FAKE', removed_users: [ISSUER], removed_users_count: '1' }))).payload).toEqual({});
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      const row = await service.core.db.selectFrom('access_groups').select('members').where('group_id', '=', 'S0SUPPORT').executeTakeFirst();
+      if (row?.members === '') break;
+    }
+    expect(await reply('codes Governed 3', ISSUER)).toContain('Only issuers of the promo set "Governed" may generate codes. You are a viewer here');
+  });
+});

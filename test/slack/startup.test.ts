@@ -72,14 +72,15 @@ describe('Slack at start-up', () => {
     }
   });
 
-  it('with PROMO_ADMINS unset it warns that everyone is an admin; with it set, it does not', async () => {
+  it('start-up says how owners are found: PROMO_ADMINS when set, else the workspace admins (the everyone-is-admin default is gone)', async () => {
     const fake = await startFakeSlack();
     const base = { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret-for-start-test', SLACK_API_URL: fake.apiUrl };
     const open = await start(base);
     const closed = await start({ ...base, PROMO_ADMINS: 'UADMIN001' });
     try {
       expect(open.service.slack?.mode).toBe('http');
-      expect(open.lines.some((l) => l.level === 'warn' && l.msg.startsWith('PROMO_ADMINS is not set'))).toBe(true);
+      expect(open.lines.some((l) => l.msg.startsWith("PROMO_ADMINS is not set and nobody has an owner grant: the Slack workspace's admins and owners"))).toBe(true);
+      expect(closed.lines.some((l) => l.msg === 'Owners: UADMIN001 (PROMO_ADMINS), plus any owner grants.')).toBe(true);
       expect(closed.lines.some((l) => l.msg.startsWith('PROMO_ADMINS is not set'))).toBe(false);
       // Secrets never reach the log.
       const all = JSON.stringify([...open.lines, ...closed.lines]);

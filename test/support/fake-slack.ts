@@ -42,6 +42,12 @@ export class FakeSlack {
   private refusal: string | undefined;
   private port = 0;
   url = '';
+  /** The workspace's user groups (usergroups.list, usergroups.users.list); tests change members and then send subteam_members_changed. */
+  readonly groups = new Map<string, { handle: string; users: string[] }>();
+  /** users.info answers for these; any other id is an ordinary member, unless listed in `missingUsers`. */
+  readonly users = new Map<string, { is_admin?: boolean; is_owner?: boolean; deleted?: boolean }>();
+  /** users.info answers user_not_found for these ids. */
+  readonly missingUsers = new Set<string>();
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -202,8 +208,17 @@ export class FakeSlack {
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(body.users ?? 'X').replace(/^U/, '')}` } };
-      case 'users.info':
-        return { ok: true, user: { id: body.user, name: `user-${body.user}`, tz: 'UTC' } };
+      case 'users.info': {
+        if (this.missingUsers.has(body.user)) return { ok: false, error: 'user_not_found' };
+        const flags = this.users.get(body.user) ?? {};
+        return { ok: true, user: { id: body.user, name: `user-${body.user}`, tz: 'UTC', is_admin: false, is_owner: false, deleted: false, ...flags } };
+      }
+      case 'usergroups.list':
+        return { ok: true, usergroups: [...this.groups].map(([id, g]) => ({ id, handle: g.handle, name: g.handle, user_count: g.users.length })) };
+      case 'usergroups.users.list': {
+        const group = this.groups.get(body.usergroup);
+        return group ? { ok: true, users: [...group.users] } : { ok: false, error: 'no_such_subteam' };
+      }
       case 'files.getUploadURLExternal':
         return { ok: true, upload_url: `${this.url}/upload/F${n}`, file_id: `F${n}` };
       case 'files.completeUploadExternal': {

@@ -142,6 +142,9 @@ export function stateFromView(view: any, changes: Record<string, unknown>): Reco
         state = { type: el.type, selected_options: on ? [el.options[0]] : [] };
         break;
       }
+      case 'users_select':
+        state = { type: el.type, selected_user: changed ? (raw === '' ? null : raw) : (el.initial_user ?? null) };
+        break;
       case 'datepicker':
         state = { type: el.type, selected_date: changed ? (raw === '' ? null : raw) : (el.initial_date ?? null) };
         break;

@@ -36,7 +36,7 @@ async function authorize(app: AppContext, req: IncomingMessage, res: ServerRespo
   }
 }
 
-const withAuth =
+export const withAuth =
   (handler: RouteHandler): RouteHandler =>
   async (request) => {
     await authorize(request.app, request.req, request.res);

@@ -26,6 +26,8 @@ export function generateCodesModal(set: PromoSet, amount: string | undefined, me
     dateInput('start_date', { label: 'Start date', initial: set.start_date }),
     dateInput('expiry_date', { label: 'Expiry date', initial: set.expiration_date, hint: set.valid_days ? `Empty: ${set.valid_days} days after generation` : undefined }),
     textInput('notes', { label: 'Notes', initial: set.notes, optional: true, multiline: true, maxLength: 2000 }),
+    // Only read when the ask is over the person's limits: it then goes to a manager for approval.
+    textInput('reason', { label: 'Reason (if over your limits)', optional: true, multiline: true, maxLength: 1000, hint: 'Above your limits, this asks a manager to approve.' }),
   ]);
 }
 

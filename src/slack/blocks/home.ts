@@ -10,11 +10,23 @@ import { shortText, truncateMrkdwn } from './text.js';
 export const HOME_SETS = 40;
 
 /** The App Home tab: sets with counts (the newest HOME_SETS), recent batches, and a New set button. */
-export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boolean, usage: { sets: Map<number, Usage>; batches: Map<number, Usage> } = { sets: new Map(), batches: new Map() }): types.HomeView {
+export interface HomeAccess {
+  /** The person's role, limits and today's use, as a sentence. */
+  you: string;
+  /** Pending approval requests this person may decide (blocks with buttons). */
+  pending: types.KnownBlock[];
+}
+
+export function homeView(summaries: SetSummary[], batches: Batch[], isAdmin: boolean, usage: { sets: Map<number, Usage>; batches: Map<number, Usage> } = { sets: new Map(), batches: new Map() }, access?: HomeAccess): types.HomeView {
   const names = new Map(summaries.map(({ set }) => [set.id, set.name]));
-  const blocks: types.KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: 'Promo sets' } },
-  ];
+  const blocks: types.KnownBlock[] = [];
+  if (access) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncateMrkdwn(access.you, 3000) } });
+    if (access.pending.length > 0) {
+      blocks.push({ type: 'header', text: { type: 'plain_text', text: 'Waiting for your approval' } }, ...access.pending, { type: 'divider' });
+    }
+  }
+  blocks.push({ type: 'header', text: { type: 'plain_text', text: 'Promo sets' } });
   if (isAdmin) {
     blocks.push({ type: 'actions', elements: [{ type: 'button', action_id: ACTIONS.newSet, text: { type: 'plain_text', text: 'New set' }, style: 'primary' }] });
   }

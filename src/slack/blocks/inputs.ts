@@ -132,9 +132,17 @@ export function readInputs(values: Record<string, Record<string, ViewStateValue>
       case 'datepicker':
         out[blockId] = state.selected_date ?? '';
         break;
+      case 'users_select':
+        out[blockId] = state.selected_user ?? '';
+        break;
       default:
         out[blockId] = state.value ?? '';
     }
   }
   return out;
+}
+
+/** A person picker (its value is a user id). */
+export function userInput(blockId: string, common: Common): Block {
+  return input(blockId, common, { type: 'users_select', action_id: VALUE });
 }

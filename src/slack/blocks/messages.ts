@@ -55,6 +55,9 @@ export const HELP_TEXT = [
   '• `/promo void <code> [code …]`, `/promo void batch <id>`: switch codes off (checkouts refuse them); `/promo unvoid …` restores them',
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
+  '• `/promo access`: who may do what (a form); `/promo access grant @person|@group viewer|issuer|manager|owner [set, set…]`, `/promo access revoke @person|@group [set…]`, `/promo access list`',
+  '• `/promo settings`: default role, limits, approvals channel (owners change them: `/promo settings approvals #channel`, `/promo settings default-role viewer`, `/promo settings limits issuer per_request=20 per_day=200`)',
+  '• `/promo audit`: grants, revokes and settings changes',
   '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
@@ -141,7 +144,7 @@ export function setInfoMessage(summary: SetSummary, url: string, secrets: boolea
   const blocks: Block[] = [section(heading), ...sectionsOf(setFieldLines(set, url, secrets)), context(counts)];
   if (isShortened(set)) blocks.push(context(`Long values are shortened (…). \`promoset sets show ${set.id}\` or \`GET /api/sets/${set.id}\` shows them in full.`));
   if (usage && usage.batches.length > 0) blocks.push(section(truncateMrkdwn(`*Recent batches*\n${usage.batches.map(batchUsageLine).join('\n')}`, 3000)));
-  if (!secrets) blocks.push(context('The URL and api_key are shown to promo admins only.'));
+  if (!secrets) blocks.push(context('The URL and api_key are shown to managers of this set only.'));
   // Buttons only for admins: others would be refused on pressing (and are, if they try).
   if (!set.archived_at && secrets) blocks.push(setButtons(set));
   return { text: `${truncate(set.name, NAME_CHARS)} (set ${set.id}): ${counts}`, blocks };
@@ -270,6 +273,7 @@ export function auditMessage(set: PromoSet, events: AuditEvent[], window: PageWi
     const what =
       e.action === 'generated' ? `generated ${count(Number(e.detail.count), 'code')} (batch ${e.detail.batch_id})`
       : e.action === 'edited' ? `edited ${truncate(fields, 200)}`
+      : e.action.startsWith('approval_') ? approvalAuditText(e)
       : e.action === 'voided' || e.action === 'unvoided' ? `${e.action} ${count(Number(e.detail.count), 'code')}${e.detail.batch_id !== undefined ? ` (batch ${e.detail.batch_id})` : `: ${escapeText(truncate(((e.detail.codes as string[] | undefined) ?? []).slice(0, 10).join(', '), 200))}`}`
       : e.action;
     return `• ${e.created_at.slice(0, 19).replace('T', ' ')} UTC: ${what} by ${actorText(e.actor)}`;
@@ -304,4 +308,24 @@ export function webhooksMessage(overview: WebhookOverview): Message {
 function actorText(actor: string): string {
   const slackUser = /^slack:([UW][A-Z0-9]+)$/.exec(actor);
   return slackUser ? `<@${slackUser[1]}>` : `\`${shortText(actor, 100)}\``;
+}
+
+/** Approval events name both people: the asker (in the detail) and the actor. */
+function approvalAuditText(e: AuditEvent): string {
+  const d = e.detail;
+  const asker = typeof d.asker === 'string' ? actorText(d.asker) : undefined;
+  switch (e.action) {
+    case 'approval_requested':
+      return `asked for approval of ${count(Number(d.amount), 'code')} (request #${d.request_id}): "${escapeText(truncate(String(d.reason ?? ''), 200))}"`;
+    case 'approval_approved':
+      return `approved request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker})`;
+    case 'approval_denied':
+      return `denied request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker}): "${escapeText(truncate(String(d.reason ?? ''), 200))}"`;
+    case 'approval_expired':
+      return `expired request #${d.request_id} (${count(Number(d.amount), 'code')} asked by ${asker}), undecided after 24 hours`;
+    case 'approval_issued':
+      return `received ${count(Number(d.count), 'code')} (batch ${d.batch_id}) for request #${d.request_id}, approved by ${typeof d.approved_by === 'string' ? actorText(d.approved_by) : 'a manager'}`;
+    default:
+      return e.action;
+  }
 }
