@@ -14,7 +14,7 @@ const GROUND_FLOOR = new Set(['config.ts', 'log.ts', 'metrics.ts']);
 /** Which layer a file (relative to src/) belongs to; undefined for a file the rules do not place. */
 export function layerOf(file: string): Layer | undefined {
   if (GROUND_FLOOR.has(file)) return 'ground';
-  if (file === 'cli.ts') return 'cli';
+  if (file === 'cli.ts' || file === 'cli-options.ts') return 'cli';
   if (file === 'main.ts') return 'main';
   const folder = file.split('/')[0];
   const layers: Layer[] = ['domain', 'store', 'whmcs', 'service', 'webhooks', 'http', 'slack'];
