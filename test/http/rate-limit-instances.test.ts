@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, useTestDatabase } from '../support/databases.js';
 import { runCli, startServerProcess, type ServerProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue 22 item 3 and issue 28 item 5: on PostgreSQL a limit holds for the
@@ -13,7 +14,7 @@ const AUTH_LIMIT = 6;
 
 /** A window of calendar minutes is shared: start well inside one, so the whole burst counts against a single minute. */
 async function awayFromMinuteEdge(): Promise<void> {
-  for (let i = 0; i < 400 && Date.now() % 60_000 > 40_000; i++) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => Date.now() % 60_000, (intoMinute) => intoMinute <= 40_000, 'a minute with 20 s left', { timeoutMs: 25_000, intervalMs: 50 });
 }
 
 describe.skipIf(!POSTGRES_URL)('rate limits across 3 instances on one PostgreSQL schema', () => {

@@ -6,6 +6,7 @@ import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { runCli, startServerProcess, type ServerProcess } from '../support/processes.js';
 import { stateFromView } from '../support/slack-harness.js';
 import { send, signInteractive, signSlashCommand } from '../support/slack-signing.js';
+import { waitFor } from '../support/wait-for.js';
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
 const OWNER = 'UOWNER001';
@@ -84,11 +85,7 @@ describeEachDialect('approvals and limits across 2 processes', (dialect) => {
     const view = { ...opened.body.view, id: opened.response?.view?.id };
     const submitted = interactive(servers[0], { type: 'view_submission', view: { ...view, state: { values: stateFromView(view, { reason: 'Partner launch' }) } } }, ISSUER);
     expect((await submitted.sent).status).toBe(200);
-    let request: { id: number } | undefined;
-    for (const deadline = Date.now() + 20_000; !request && Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
-      request = await db.selectFrom('approval_requests').select('id').where('asker', '=', ISSUER).executeTakeFirst();
-    }
-    expect(request).toBeDefined();
+    const request = await waitFor(() => db.selectFrom('approval_requests').select('id').where('asker', '=', ISSUER).executeTakeFirst(), (row) => row !== undefined, 'the approval request', { timeoutMs: 20_000 });
 
     const clicks = [press(servers[0], 'approval_approve', String(request!.id), MANAGER_1), press(servers[1], 'approval_approve', String(request!.id), MANAGER_2)];
     expect((await Promise.all(clicks.map((c) => c.sent))).map((r) => r.status)).toEqual([200, 200]);

@@ -3,6 +3,7 @@ import { grantAccess, operatorActor } from '../../src/service/access.js';
 import { createSet } from '../../src/service/sets.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { ADMIN, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ISSUER = 'UISSUER01';
 const MANAGER = 'UMANAGER1';
@@ -14,13 +15,7 @@ const dm = (user: string) => `D${user.slice(1)}`;
 const text = (call: { body: Record<string, any> }) => `${call.body.text ?? ''} ${JSON.stringify(call.body.blocks ?? call.body.view?.blocks ?? [])}`;
 
 async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return (await waitFor(probe, (value) => Boolean(value), what, { timeoutMs, intervalMs: 20 })) as T;
 }
 
 /**

@@ -4,6 +4,7 @@ import { localSetUrl } from '../http/helpers.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { startFakeSocketMode, type FakeSocketMode } from '../support/fake-socket-mode.js';
 import { startTestService, type TestService } from '../support/service.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ADMIN = 'UADMIN001';
 const WHMCS_AUTH = 'identifier=whmcs-id&secret=whmcs-secret-value';
@@ -251,10 +252,7 @@ describe('Socket Mode: roles, limits and an approval', () => {
     // Removed from @support (an events_api envelope): the issuer role goes at once.
     web.groups.set('S0SUPPORT', { handle: 'support', users: [] });
     expect((await socket.ack(socket.event({ type: 'subteam_members_changed', subteam_id: 'S0SUPPORT', team_id: 'T0FAKE', removed_users: [ISSUER], removed_users_count: '1' }))).payload).toEqual({});
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
-      const row = await service.core.db.selectFrom('access_groups').select('members').where('group_id', '=', 'S0SUPPORT').executeTakeFirst();
-      if (row?.members === '') break;
-    }
+    await waitFor(() => service.core.db.selectFrom('access_groups').select('members').where('group_id', '=', 'S0SUPPORT').executeTakeFirst(), (row) => row?.members === '', '@support to be emptied', { timeoutMs: 10_000, intervalMs: 20 });
     expect(await reply('codes Governed 3', ISSUER)).toContain('Only issuers of the promo set "Governed" may generate codes. You are a viewer here');
   });
 });

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
+import { waitFor } from '../support/wait-for.js';
 
 const walSize = (path: string) => {
   try {
@@ -31,11 +32,7 @@ it('SQLite: the WAL shrinks back to its size limit after a burst is checkpointed
     }
     const grown = walSize(path);
     expect(grown).toBeGreaterThan(4 * limit);
-    let size = grown;
-    for (let i = 0; i < 200 && size > limit; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      size = walSize(path);
-    }
+    const size = await waitFor(() => walSize(path), (bytes) => bytes <= limit, `the WAL to shrink to ${limit} bytes`, { timeoutMs: 10_000, intervalMs: 50 });
     expect(size).toBeLessThanOrEqual(limit);
     // Nothing was lost on the way.
     const { rows } = await sql<{ n: number }>`select count(*) as n from settings where key like 'burst-%'`.execute(db);

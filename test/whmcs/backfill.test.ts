@@ -5,8 +5,8 @@ import { collect, runCli, spawnCli } from '../support/processes.js';
 import { startTestService } from '../support/service.js';
 import { describeWithWhmcs, useWhmcsDatabase } from '../support/whmcs.js';
 import { postForm } from '../http/helpers.js';
+import { waitFor } from '../support/wait-for.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const AMOUNT = 100_000;
 
 /**
@@ -58,17 +58,16 @@ describeWithWhmcs('promoset whmcs backfill (real MariaDB)', () => {
       const exited = collect(child);
       let killed = false;
       let second: Awaited<ReturnType<typeof runCli>> | undefined;
-      for (let i = 0; i < 20_000 && child.exitCode === null; i++) {
+      await waitFor(async () => {
+        if (child.exitCode !== null) return true;
         const n = await whmcsCount();
         // Once the first is writing, a second one asks for the lock (and is refused) before the kill.
         if (n > before && second === undefined) second = await runCli(['whmcs', 'backfill'], env());
-        if (n >= killAt) {
-          child.kill('SIGKILL');
-          killed = true;
-          break;
-        }
-        await sleep(5);
-      }
+        if (n < killAt) return false;
+        child.kill('SIGKILL');
+        killed = true;
+        return true;
+      }, (done) => done, `the backfill to write ${killAt} codes`, { timeoutMs: 120_000, intervalMs: 5 });
       const first = await exited;
       expect(killed, `the backfill finished before the kill at ${killAt}:\n${first.stderr}`).toBe(true);
       expect(second?.code).toBe(1);

@@ -8,6 +8,7 @@ import { runCli, startServerProcess } from '../support/processes.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { describeWithWhmcs, useWhmcsDatabase, WHMCS_SERVER_URL } from '../support/whmcs.js';
 import { localSetUrl, makeSet, postForm } from '../http/helpers.js';
+import { waitFor } from '../support/wait-for.js';
 
 const AUTH = 'username=whmcs-id&password=whmcs-secret-value';
 const API = { WHMCS_API_IDENTIFIER: 'whmcs-id', WHMCS_API_SECRET: 'whmcs-secret-value', ADMIN_API_TOKEN: 'admin-token-0123456789', RATE_LIMIT_PER_MINUTE: '0' };
@@ -121,14 +122,9 @@ describeWithWhmcs('WHMCS connection recorded in promoset\'s database (real Maria
       expect(switched.stdout).toContain(`Connected to WHMCS database "${other.whmcs.name}"`);
       expect(switched.stdout).toContain('run "promoset whmcs backfill"');
       // Within a second, the old server refuses too: it points at the old database.
-      let answer: { status: number; json: any } | undefined;
-      for (let i = 0; i < 100; i++) {
-        answer = await postForm(localSetUrl(connected, set), '');
-        if (answer.status !== 200) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(answer!.status).toBe(503);
-      expect(answer!.json.code).toBe('billing_not_configured');
+      const answer = await waitFor(() => postForm(localSetUrl(connected, set), ''), (reply) => reply.status !== 200, 'the old server to refuse', { timeoutMs: 5_000, intervalMs: 50 });
+      expect(answer.status).toBe(503);
+      expect(answer.json.code).toBe('billing_not_configured');
       const status = await runCli(['whmcs', 'status'], env);
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/reconnected\s+cli:/);
