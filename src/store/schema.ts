@@ -14,6 +14,8 @@ export interface Database {
   slack_deliveries: SlackDeliveriesTable;
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
+  chart_images: ChartImagesTable;
+  digest_subscriptions: DigestSubscriptionsTable;
 }
 
 export interface SettingsTable {
@@ -192,4 +194,29 @@ export interface WebhookEventsTable {
   last_status: number | null;
   last_error: string | null;
   delivered_at: string | null;
+}
+
+/** The Slack file last drawn for a chart (store/charts.ts). */
+export interface ChartImagesTable {
+  /** "set:12:30", "report:12:90", "digest:C123:2026-12-04". */
+  key: string;
+  /** Hash of the figures and title drawn; a chart is drawn again only when it changes. */
+  data_hash: string | null;
+  file_id: string | null;
+  drawn_at: string | null;
+  /** While set and in the future, one instance is drawing it. */
+  lease_until: string | null;
+}
+
+/** A channel's scheduled digest (service/digests.ts). */
+export interface DigestSubscriptionsTable {
+  channel_id: string;
+  /** daily | weekly */
+  frequency: string;
+  created_by: string;
+  created_at: string;
+  /** The period last sent: a local date (daily) or the local Monday of the week (weekly). */
+  last_period: string | null;
+  lease_owner: string | null;
+  lease_until: string | null;
 }
