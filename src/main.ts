@@ -33,8 +33,9 @@ export interface RunningService {
 }
 
 /** The composition root: the core, then the transports on one HTTP port. */
-export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT)): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT), options: { now?: () => Date } = {}): Promise<RunningService> {
   const core = await openCore({
+    now: options.now,
     databaseUrl: config.DATABASE_URL,
     publicUrl: config.PUBLIC_URL,
     timeZone: config.PROMO_TIMEZONE,

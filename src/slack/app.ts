@@ -19,6 +19,8 @@ import { ACTIONS } from './blocks/messages.js';
 import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK } from './blocks/set-modal.js';
 import { createPermissions } from './permissions.js';
 import * as views from './views.js';
+import { startDigests, type DigestRunner } from '../service/digests.js';
+import { digestSender } from './charts.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -35,6 +37,8 @@ export interface SlackTransport {
   mounts: Mount[];
   /** Whether Slack answers and accepts our bot token (auth.test, re-checked while it fails). */
   connection: SlackConnection;
+  /** This instance's digest scheduler (every instance runs one; a database lease picks the sender). */
+  digests: DigestRunner;
   /** Work still running after ack() (large batches, uploads). */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -63,7 +67,7 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     logger.warn('PROMO_ADMINS is not set: every Slack user may create, edit, rotate and archive sets and generate codes. Set PROMO_ADMINS to a list of Slack user ids.');
   }
   const jobs = createBackgroundJobs(logger);
-  const deps: SlackDeps = { core, logger, permissions, jobs };
+  const deps: SlackDeps = { core, logger, permissions, jobs, digestHour: config.PROMO_DIGEST_HOUR };
   const boltLogger = toBoltLogger(logger);
   const apiUrl = config.SLACK_API_URL ? config.SLACK_API_URL.replace(/\/*$/, '/') : 'https://slack.com/api/';
   // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
@@ -147,6 +151,9 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   }
   connection.start();
   readiness?.add('slack', () => connection.state());
+  const digests = startDigests(core, { hour: config.PROMO_DIGEST_HOUR }, digestSender(deps, app.client), {
+    onError: (error) => logger.warn('a scheduled digest was not sent; the next tick tries again', { error: error instanceof Error ? error.message : String(error) }),
+  });
   logger.info('Slack is on', { mode: socketMode ? 'socket' : 'http', ...(socketMode ? {} : { path: SLACK_EVENTS_PATH }) });
 
   return {
@@ -154,9 +161,11 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     app,
     mounts,
     connection,
+    digests,
     idle: () => jobs.idle(),
     async stop() {
       clearInterval(pruning);
+      digests.stop();
       reconnecting?.stop();
       connection.stop();
       if (socketMode) await app.stop().catch(() => undefined);

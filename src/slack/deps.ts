@@ -8,6 +8,8 @@ export interface SlackDeps {
   logger: Logger;
   permissions: Permissions;
   jobs: BackgroundJobs;
+  /** PROMO_DIGEST_HOUR: the local hour of scheduled digests. */
+  digestHour: number;
 }
 
 /**

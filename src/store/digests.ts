@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import { TOUCHED } from './promotions.js';
 import type { Db } from './db.js';
 
 export type DigestFrequency = 'daily' | 'weekly';
@@ -52,4 +54,30 @@ export async function finishDigest(db: Db, channelId: string, period: string, ow
 export async function releaseDigest(db: Db, channelId: string, owner: string): Promise<void> {
   await db.updateTable('digest_subscriptions').set({ lease_owner: null, lease_until: null })
     .where('channel_id', '=', channelId).where('lease_owner', '=', owner).execute();
+}
+
+/** Codes of `setIds` at 90% or more of their batch's maxuses (not voided), fullest first. */
+export async function codesNearMaxUses(db: Db, setIds: number[], limit: number): Promise<{ setId: number; code: string; uses: number; maxUses: number }[]> {
+  if (setIds.length === 0) return [];
+  // The TOUCHED predicate, verbatim, so the partial index promotions_touched_idx (migration 009) serves it.
+  const { rows } = await sql<{ set_id: number; code: string; uses: number; maxuses: number }>`
+    select promotions.set_id, promotions.code, promotions.uses, b.maxuses
+    from promotions join batches b on b.id = promotions.batch_id
+    where promotions.set_id in (${sql.join(setIds)}) and ${TOUCHED}
+      and promotions.voided_at is null and b.maxuses > 0 and promotions.uses * 10 >= b.maxuses * 9
+    order by promotions.uses * 1.0 / b.maxuses desc, promotions.id
+    limit ${limit}`.execute(db);
+  return rows.map((r) => ({ setId: Number(r.set_id), code: r.code, uses: Number(r.uses), maxUses: Number(r.maxuses) }));
+}
+
+/** Bulk batches of `setIds` made between `oldest` and `newest` (ISO) none of whose codes stands redeemed (or voided). */
+export async function batchesWithoutRedemption(db: Db, setIds: number[], oldest: string, newest: string, limit: number): Promise<{ setId: number; batchId: number; count: number; createdAt: string }[]> {
+  if (setIds.length === 0) return [];
+  const { rows } = await sql<{ set_id: number; id: number; count: number; created_at: string }>`
+    select b.set_id, b.id, b.count, b.created_at from batches b
+    where b.set_id in (${sql.join(setIds)}) and b.kind = 'bulk' and b.created_at >= ${oldest} and b.created_at < ${newest}
+      and not exists (select 1 from promotions where promotions.set_id = b.set_id and promotions.batch_id = b.id and ${TOUCHED})
+    order by b.created_at, b.id
+    limit ${limit}`.execute(db);
+  return rows.map((r) => ({ setId: Number(r.set_id), batchId: Number(r.id), count: Number(r.count), createdAt: r.created_at }));
 }

@@ -13,8 +13,8 @@ export interface RecordedCall {
   headers: IncomingMessage['headers'];
   /** Parsed form or JSON body; JSON-encoded form values (view, blocks, files) are decoded. */
   body: Record<string, any>;
-  /** For "upload": the uploaded file's text. */
-  file?: { name: string; text: string };
+  /** For "upload": the uploaded file's text, and its bytes (a PNG is not text). */
+  file?: { name: string; text: string; bytes: Buffer };
   /** What the fake answered. */
   response?: Record<string, any>;
 }
@@ -40,6 +40,8 @@ export class FakeSlack {
   /** While set, every Web API method answers `{ok:false, error: refusal}` (a revoked or mistyped token). */
   private refusal: string | undefined;
   private port = 0;
+  /** What files.getUploadURLExternal was told of each file id (name, announced length, alt text). */
+  readonly uploads = new Map<string, { filename: string; length: number; alt_text?: string }>();
   url = '';
 
   constructor() {
@@ -122,6 +124,11 @@ export class FakeSlack {
     return this.violations.splice(0, this.violations.length);
   }
 
+  /** The bytes uploaded for a file id (the POST to its upload URL), once they arrived. */
+  uploadedBytes(fileId: string): Buffer | undefined {
+    return this.calls.find((c) => c.method === 'upload' && c.path === `/upload/${fileId}`)?.file?.bytes;
+  }
+
   callsOf(method: string): RecordedCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -146,9 +153,12 @@ export class FakeSlack {
       const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData().catch(() => undefined);
       let file: RecordedCall['file'];
       for (const [, value] of form?.entries() ?? []) {
-        if (typeof value !== 'string') file = { name: value.name, text: await value.text() };
+        if (typeof value !== 'string') {
+          const bytes = Buffer.from(await value.arrayBuffer());
+          file = { name: value.name, text: bytes.toString('utf8'), bytes };
+        }
       }
-      file ??= { name: '', text: raw.toString('utf8') };
+      file ??= { name: '', text: raw.toString('utf8'), bytes: raw };
       this.calls.push({ method: 'upload', path, headers: req.headers, body: {}, file });
       return { status: 200, body: `OK - ${raw.length}` };
     }
@@ -211,6 +221,7 @@ export class FakeSlack {
       case 'users.info':
         return { ok: true, user: { id: body.user, name: `user-${body.user}`, tz: 'UTC' } };
       case 'files.getUploadURLExternal':
+        this.uploads.set(`F${n}`, { filename: body.filename, length: Number(body.length), alt_text: body.alt_text });
         return { ok: true, upload_url: `${this.url}/upload/F${n}`, file_id: `F${n}` };
       case 'files.completeUploadExternal': {
         const files = (body.files ?? []) as { id: string; title?: string }[];

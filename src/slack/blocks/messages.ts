@@ -54,6 +54,8 @@ export const USAGE = [
   '• `/promo void <code> [code …]`, `/promo void batch <id>`: switch codes off (checkouts refuse them); `/promo unvoid …` restores them',
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
+  '• `/promo report <set> [30d|90d]`: a chart of codes issued and redeemed per day, and the daily figures as a CSV file',
+  '• `/promo digest #channel daily|weekly|off`: a scheduled summary of every live set, with a chart and alerts (admins)',
   '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
