@@ -220,9 +220,12 @@ export class FakeSlack {
         return { ok: true, channel: { id: `D${String(body.users ?? 'X').replace(/^U/, '')}` } };
       case 'users.info':
         return { ok: true, user: { id: body.user, name: `user-${body.user}`, tz: 'UTC' } };
-      case 'files.getUploadURLExternal':
-        this.uploads.set(`F${n}`, { filename: body.filename, length: Number(body.length), alt_text: body.alt_text });
-        return { ok: true, upload_url: `${this.url}/upload/F${n}`, file_id: `F${n}` };
+      case 'files.getUploadURLExternal': {
+        // Real file ids are F and 8 or more upper-case letters and digits.
+        const id = `F${String(n).padStart(8, '0')}`;
+        this.uploads.set(id, { filename: body.filename, length: Number(body.length), alt_text: body.alt_text });
+        return { ok: true, upload_url: `${this.url}/upload/${id}`, file_id: id };
+      }
       case 'files.completeUploadExternal': {
         const files = (body.files ?? []) as { id: string; title?: string }[];
         return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title, name: f.title })) };
