@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { benchBulk, freshSqlite, type FreshDatabase } from './bulk.js';
+import { benchCharts } from './charts.js';
 import { benchAtScale, benchHttpBulk, benchSetPost, type Throughput } from './http.js';
 import { freshPostgres } from './postgres.js';
 import { benchRedeem } from './redeem.js';
@@ -12,13 +13,13 @@ import { benchWhmcs } from './whmcs.js';
  * npm run bench: the benchmark figures in one run, printed as a table and
  * written to BENCHMARKS.md. BENCH_RUNS (default 5) repeats each timed case;
  * BENCH_SECONDS (default 10) is the throughput window; BENCH_ONLY (comma
- * list of bulk, setpost, scale, redeem) runs a subset and then leaves BENCHMARKS.md alone.
+ * list of bulk, setpost, scale, redeem, charts) runs a subset and then leaves BENCHMARKS.md alone.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PG_URL = process.env.TEST_DATABASE_URL;
 const WHMCS_URL = process.env.TEST_WHMCS_DATABASE_URL;
-const SECTIONS = ['bulk', 'setpost', 'scale', 'redeem'] as const;
+const SECTIONS = ['bulk', 'setpost', 'scale', 'redeem', 'charts'] as const;
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 for (const name of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section "${name}"; use ${SECTIONS.join(', ')}`);
@@ -92,6 +93,15 @@ async function main() {
 
   if (runs('redeem')) await redemptionRows(pgFresh);
 
+  if (runs('charts')) {
+    for (const [label, fresh] of [['SQLite', freshSqlite], ...(pgFresh ? [['PostgreSQL', pgFresh]] : [])] as [string, () => FreshDatabase][]) {
+      const charts = await benchCharts(fresh(), RUNS);
+      row(`Daily series, 30 days, 1,000,000 codes, nothing kept yet (${label})`, spread(charts.cold));
+      row(`Daily series, 30 days, 1,000,000 codes, closed days kept (${label})`, spread(charts.series), verdict(charts.series.median < 50, 'median < 50 ms'));
+      if (label === 'SQLite') row('Usage chart PNG (ECharts SVG + resvg), 30 days', `${spread(charts.render)}, ${(charts.pngBytes / 1024).toFixed(0)} KB`, verdict(charts.render.median < 200 && charts.pngBytes < 200 * 1024, '< 200 ms, < 200 KB'));
+    }
+  }
+
   if (ONLY.length === 0) writeReport();
 }
 
@@ -141,7 +151,7 @@ function writeReport() {
     '|---|---|---|',
     ...rows.map(([what, figure, target]) => `| ${what} | ${figure} | ${target} |`),
     '',
-    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test TEST_WHMCS_DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench` (adds PostgreSQL and the WHMCS sink). `BENCH_RUNS` (default 5) and `BENCH_SECONDS` (default 10) shorten or lengthen it; `BENCH_ONLY=setpost,bulk` (sections: bulk, setpost, scale, redeem) runs a part and prints it without rewriting this file.',
+    'Reproduce: `npm run bench` (SQLite only) or `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test TEST_WHMCS_DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench` (adds PostgreSQL and the WHMCS sink). `BENCH_RUNS` (default 5) and `BENCH_SECONDS` (default 10) shorten or lengthen it; `BENCH_ONLY=setpost,bulk` (sections: bulk, setpost, scale, redeem, charts) runs a part and prints it without rewriting this file.',
     '',
     ...NOTES,
   ];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { renderBarChart, type RenderedChart } from '../charts/usage-chart.js';
-import { dayWindows, hasActivity, totalsOf, type DailyUsage } from '../domain/daily-usage.js';
+import { dayWindows, hasActivity, totalsOf, type DailyUsage, type DayWindow } from '../domain/daily-usage.js';
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
 import { claimChartDrawing, findChartImage, recordChartDrawn, releaseChartDrawing } from '../store/charts.js';
@@ -35,7 +35,19 @@ export async function dailyUsage(core: Core, setId: number, days: number): Promi
   if (!Number.isInteger(days) || days < 1 || days > MAX_USAGE_DAYS) {
     throw new PromoError('bad_request', `days must be a whole number from 1 to ${MAX_USAGE_DAYS}.`, { days: `must be 1 to ${MAX_USAGE_DAYS}` });
   }
-  return dailyUsageOfSet(core.db, setId, dayWindows(core.timeZone, today(core), days));
+  return usageSeries(core, setId, dayWindows(core.timeZone, today(core), days));
+}
+
+/**
+ * A day's counts are kept once it ended this long ago: long after any write
+ * stamped within it can still commit (a WHMCS batch's pending window, an
+ * instance whose clock lags a little).
+ */
+const CLOSED_DAY_GRACE_MS = 60 * 60 * 1000;
+
+/** The figures of `windows` (local days): store/daily-usage.ts keeps closed days, counts the rest. */
+export function usageSeries(core: Core, setId: number, windows: readonly DayWindow[]): Promise<DailyUsage[]> {
+  return dailyUsageOfSet(core.db, setId, core.timeZone, windows, new Date(core.now().getTime() - CLOSED_DAY_GRACE_MS).toISOString());
 }
 
 const n = (value: number) => value.toLocaleString('en-US');

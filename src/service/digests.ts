@@ -3,10 +3,9 @@ import { addDays, todayIn } from '../domain/dates.js';
 import { dayWindows, startOfDay, totalsOf, type DailyUsage, type UsageTotals } from '../domain/daily-usage.js';
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
-import { dailyUsageOfSet } from '../store/daily-usage.js';
 import { batchesWithoutRedemption, claimDigest, codesNearMaxUses, deleteDigest, finishDigest, listDigests, releaseDigest, upsertDigest, type DigestFrequency, type DigestSubscription } from '../store/digests.js';
 import { listSetRows } from '../store/sets.js';
-import { cachedChart, drawUsageChart, describeUsage, type ChartFile, type ChartUpload } from './charts.js';
+import { cachedChart, drawUsageChart, describeUsage, usageSeries, type ChartFile, type ChartUpload } from './charts.js';
 import { nowIso, today, type Core } from './core.js';
 
 /**
@@ -100,7 +99,7 @@ export async function buildDigest(core: Core, frequency: DigestFrequency, period
   const sets: DigestSetLine[] = [];
   const combined: DailyUsage[] = windows.map((w) => ({ date: w.date, issued: 0, redeemed: 0, voided: 0, rolled_back: 0 }));
   for (const set of live) {
-    const series = await dailyUsageOfSet(core.db, set.id, windows);
+    const series = await usageSeries(core, set.id, windows);
     series.forEach((d, i) => {
       combined[i].issued += d.issued;
       combined[i].redeemed += d.redeemed;

@@ -240,6 +240,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('redemptions_set_created_idx').on('redemptions').columns(['set_id', 'created_at']).execute();
       await db.schema.createIndex('redemptions_set_rolled_back_idx').on('redemptions').columns(['set_id', 'rolled_back_at']).where(sql.ref('rolled_back_at'), 'is not', null).execute();
       await db.schema.createIndex('promotions_set_voided_idx').on('promotions').columns(['set_id', 'voided_at']).where(sql.ref('voided_at'), 'is not', null).execute();
+      // Figures of days that are over (by set and time zone): a redemption's, a rollback's and a
+      // batch's time never change, so a closed day is counted once; the day in progress, and
+      // voided (which unvoid takes back), are always counted live. See store/daily-usage.ts.
+      await db.schema.createTable('daily_usage_days')
+        .addColumn('set_id', 'integer', (c) => c.notNull())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('date', 'text', (c) => c.notNull())
+        .addColumn('issued', 'integer', (c) => c.notNull())
+        .addColumn('redeemed', 'integer', (c) => c.notNull())
+        .addColumn('rolled_back', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('daily_usage_days_pk', ['set_id', 'time_zone', 'date'])
+        .execute();
       // One row per chart (a set's 30-day chart, a report, a digest): the Slack file last
       // uploaded for it, a hash of the figures it shows, and a lease while one instance draws it,
       // so N instances draw it again only when the figures changed and at most every 10 minutes.

@@ -15,6 +15,7 @@ export interface Database {
   redemptions: RedemptionsTable;
   webhook_events: WebhookEventsTable;
   chart_images: ChartImagesTable;
+  daily_usage_days: DailyUsageDaysTable;
   digest_subscriptions: DigestSubscriptionsTable;
 }
 
@@ -219,4 +220,14 @@ export interface DigestSubscriptionsTable {
   last_period: string | null;
   lease_owner: string | null;
   lease_until: string | null;
+}
+
+/** A closed day's counts of one set in one time zone (store/daily-usage.ts). */
+export interface DailyUsageDaysTable {
+  set_id: number;
+  time_zone: string;
+  date: string;
+  issued: number;
+  redeemed: number;
+  rolled_back: number;
 }

@@ -53,8 +53,20 @@ describe('GET /api/sets/{id}/usage', () => {
     expect(month.json.usage[0].date).toBe('2026-11-04');
   });
 
+  it('a closed day is counted once, but voided stays live: restoring a code takes its void back', async () => {
+    const before = await call(`/api/sets/${set.id}/usage?days=3`);
+    expect(before.json.usage[1]).toEqual({ date: '2026-12-02', issued: 0, redeemed: 0, voided: 1, rolled_back: 1 });
+    const code = (await rawRequest(`${service.url}/api/sets/${set.id}/promotions`, { headers: { authorization: `Bearer ${TOKEN}` } })).json.promotions[2].code;
+    expect((await rawRequest(`${service.url}/api/promotions/${code}/unvoid`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    const after = await call(`/api/sets/${set.id}/usage?days=3`);
+    expect(after.json.usage[1]).toEqual({ date: '2026-12-02', issued: 0, redeemed: 0, voided: 0, rolled_back: 1 });
+    expect((await rawRequest(`${service.url}/api/promotions/${code}/void`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    // Voided again today (2026-12-03, Berlin).
+    expect((await call(`/api/sets/${set.id}/usage?days=3`)).json.usage.map((d: { voided: number }) => d.voided)).toEqual([0, 0, 1]);
+  });
+
   it('answers CSV for Accept: text/csv or format=csv', async () => {
-    const expected = 'date,issued,redeemed,voided,rolled_back\n2026-12-01,3,2,0,0\n2026-12-02,0,0,1,1\n2026-12-03,0,0,0,0\n';
+    const expected = 'date,issued,redeemed,voided,rolled_back\n2026-12-01,3,2,0,0\n2026-12-02,0,0,0,1\n2026-12-03,0,0,1,0\n';
     const byAccept = await call(`/api/sets/${set.id}/usage?days=3`, { accept: 'text/csv' });
     expect(byAccept.status).toBe(200);
     expect(byAccept.headers['content-type']).toBe('text/csv; charset=utf-8');
