@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { renderBarChart, type RenderedChart } from '../charts/usage-chart.js';
 import { dayWindows, hasActivity, totalsOf, type DailyUsage, type DayWindow } from '../domain/daily-usage.js';
 import { PromoError } from '../domain/errors.js';
+import { truncate } from '../domain/text.js';
 import type { PromoSet } from '../domain/set.js';
 import { claimChartDrawing, findChartImage, recordChartDrawn, releaseChartDrawing } from '../store/charts.js';
 import { dailyUsageOfSet, setsMostUsedBy } from '../store/daily-usage.js';
@@ -52,13 +53,20 @@ export function usageSeries(core: Core, setId: number, windows: readonly DayWind
 
 const n = (value: number) => value.toLocaleString('en-US');
 
+/** Shortened for plain text (titles, alt text): a cut never leaves what looks like half an HTML entity (`&am…`). */
+export function plainShort(text: string, max: number): string {
+  return truncate(text, max).replace(/&(a|am|amp|l|lt|g|gt)?…$/, '…');
+}
+
 /** The words of a usage chart: its title (totals), and alt text that states the numbers. */
-export function describeUsage(name: string, series: readonly DailyUsage[]): { title: string; subtitle: string; altText: string; emptyText: string } {
+export function describeUsage(fullName: string, series: readonly DailyUsage[]): { title: string; subtitle: string; altText: string; emptyText: string } {
+  // Alt text has 2,000 characters for everything; a long name must not take them.
+  const name = plainShort(fullName, 200);
   const totals = totalsOf(series);
   const first = series[0]?.date ?? '';
   const last = series.at(-1)?.date ?? '';
   const span = `the last ${series.length} days`;
-  const title = `${name.length > 60 ? `${name.slice(0, 59)}…` : name}: ${n(totals.issued)} issued, ${n(totals.redeemed)} redeemed in ${series.length} days`;
+  const title = `${plainShort(name, 60)}: ${n(totals.issued)} issued, ${n(totals.redeemed)} redeemed in ${series.length} days`;
   const subtitle = `Codes issued and redeemed per day, ${first} to ${last}`;
   const emptyText = `No activity in ${span}`;
   if (!hasActivity(series)) {

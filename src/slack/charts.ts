@@ -2,7 +2,7 @@ import type { types, webApi } from '@slack/bolt';
 import { dailyUsageCsv, hasActivity, totalsOf } from '../domain/daily-usage.js';
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
-import { setUsageChart, slug, type ChartFile, type ChartUpload } from '../service/charts.js';
+import { plainShort, setUsageChart, slug, type ChartFile, type ChartUpload } from '../service/charts.js';
 import { digestChart, type Digest, type DigestOutcome, type DigestSubscription } from '../service/digests.js';
 import { directChannel } from './batch-delivery.js';
 import { count, type Message } from './blocks/messages.js';
@@ -20,7 +20,7 @@ type Block = types.KnownBlock;
  */
 export function slackChartUpload(client: WebClient): ChartUpload {
   return async ({ png, filename, title, altText }) => {
-    const result = (await client.files.uploadV2({ file: png, filename, title, alt_text: altText.slice(0, 1000) })) as { files?: { files?: { id?: string }[]; id?: string }[] };
+    const result = (await client.files.uploadV2({ file: png, filename, title, alt_text: plainShort(altText, 1000) })) as { files?: { files?: { id?: string }[]; id?: string }[] };
     const first = result.files?.[0];
     const id = first?.files?.[0]?.id ?? first?.id;
     if (!id) throw new Error('files.completeUploadExternal returned no file id');
@@ -29,7 +29,7 @@ export function slackChartUpload(client: WebClient): ChartUpload {
 }
 
 export function chartImageBlock(file: ChartFile): Block {
-  return { type: 'image', slack_file: { id: file.fileId }, alt_text: file.altText.slice(0, 2000), title: { type: 'plain_text', text: shortText(file.title, 200) } } as Block;
+  return { type: 'image', slack_file: { id: file.fileId }, alt_text: plainShort(file.altText, 2000), title: { type: 'plain_text', text: plainShort(file.title, 200) } } as Block;
 }
 
 /** A set's 30-day chart block, or nothing (logged) when Slack would not take the upload: the numbers still show. */
