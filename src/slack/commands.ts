@@ -60,9 +60,10 @@ export function register(app: App, deps: SlackDeps): void {
           return;
         }
         case 'report': {
-          // The window is the last word when it looks like one (set names may have spaces).
+          // The window is the last word when it looks like one, digits then letters (30d, 7x); set
+          // names may have spaces and end in a number ("Sale 2026"). A name ending like a window is quoted.
           const words = [...positional];
-          const window = words.length > 1 && /^\d+\w*$/.test(words.at(-1)!) ? words.pop() : undefined;
+          const window = words.length > 1 && /^\d+[a-z]+$/i.test(words.at(-1)!) ? words.pop() : undefined;
           const days = parseReportWindow(window);
           const set = await findSet(core, words.join(' '));
           await reply(await sendReport(deps, client, set, days, userId, command.channel_id));

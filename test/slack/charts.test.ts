@@ -108,6 +108,9 @@ describe('Slack charts (HTTP mode)', () => {
   it('bad input to /promo report gets a sentence: a window of 7x, an unknown set; a quiet set gets an empty chart', async () => {
     expect((await reply('report Winter Sale 7x')).text).toContain('"7x" is not a report window: use 30d or 90d');
     expect((await reply('report No Such Set')).text).toMatch(/no promo set|No promo set|not found/i);
+    // A name that ends in a number is a name, not a window.
+    await createSet(core(), { name: 'Sale 2026', promo_value: '5' }, 'cli:test');
+    expect((await reply('report Sale 2026')).text).toContain('Sale 2026 had no activity in the last 30 days');
     await createSet(core(), { name: 'Quiet One', promo_value: '5' }, 'cli:test');
     const quiet = await reply('report Quiet One');
     expect(quiet.text).toContain('Quiet One had no activity in the last 30 days');
