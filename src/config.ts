@@ -35,6 +35,7 @@ const envSchema = z.object({
     .transform((v) => (v ?? '').split(/[\s,]+/).filter(Boolean))
     .refine((list) => list.every(isIpOrCidr), { error: 'must be a comma-separated list of IPs or CIDR ranges' }),
   PROMO_TIMEZONE: z.string().default('UTC').refine(isValidTimeZone, { error: 'must be an IANA time zone like Europe/Berlin' }),
+  PROMO_DIGEST_HOUR: z.coerce.number({ error: 'must be an hour from 0 to 23' }).int({ error: 'must be a whole hour from 0 to 23' }).min(0, { error: 'must be an hour from 0 to 23' }).max(23, { error: 'must be an hour from 0 to 23' }).default(9),
   RATE_LIMIT_PER_MINUTE: perMinute(600),
   REDEMPTION_RATE_LIMIT_PER_MINUTE: perMinute(3000),
   AUTH_FAILURES_PER_MINUTE: perMinute(30),

@@ -37,8 +37,9 @@ export interface RunningService {
 }
 
 /** The composition root: the core, then the transports on one HTTP port. */
-export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT, config.LOG_BUFFER_BYTES)): Promise<RunningService> {
-  const core = await openCore(coreOptionsFrom(config));
+export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT, config.LOG_BUFFER_BYTES), options: { now?: () => Date } = {}): Promise<RunningService> {
+  // `now`: an injected clock (tests of the digest schedule and the chart redraw rule).
+  const core = await openCore({ ...coreOptionsFrom(config), ...(options.now ? { now: options.now } : {}) });
   try {
     await checkWhmcsAtStart(core, config, logger);
   } catch (error) {

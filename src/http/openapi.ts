@@ -164,6 +164,20 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           responses: { 200: { description: 'The promotions.', content: { ...json(schemas.setPromotionsResponse), ...csv } }, ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }) },
         },
       },
+      '/api/sets/{id}/usage': {
+        parameters: [idParam],
+        get: {
+          ...admin, operationId: 'setUsage', summary: 'The set\'s figures per day (issued, redeemed, voided, rolled back), days in PROMO_TIMEZONE',
+          parameters: [
+            { name: 'days', in: 'query', required: false, schema: jsonSchema(schemas.usageDays, 'input') },
+            formatParam('json (default) or csv; `Accept: text/csv` also gives CSV.'),
+          ],
+          responses: {
+            200: { description: 'One entry per day, oldest first, today last.', content: { ...json(schemas.setUsageResponse), 'text/csv': { schema: { type: 'string', description: 'date,issued,redeemed,voided,rolled_back; one day a row, oldest first.' } } } },
+            ...errors({ ...ADMIN_SET_ERRORS, 400: ['validation_failed'] }),
+          },
+        },
+      },
       '/api/promotions/{code}/void': {
         parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
         post: { ...admin, operationId: 'voidPromotion', summary: 'Void one code', responses: { 200: { description: 'Voided.', content: json(schemas.voidCodeResponse) }, ...errors({ ...ADMIN_ERRORS, ...BODY_ERRORS, 404: ['not_found', 'promotion_not_found'], ...WRITE_ERRORS }) } },

@@ -43,6 +43,12 @@ export const auditLimit = z
   .transform(Number)
   .pipe(z.number().int().min(1).max(1000))
   .meta({ description: 'How many events, newest first: 1 to 1000 (default 50).' });
+export const usageDays = z
+  .string()
+  .regex(/^\d{1,3}$/)
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(366))
+  .meta({ description: 'How many days, ending today in PROMO_TIMEZONE: 1 to 366 (default 30).' });
 export const listFormat = z.enum(['json', 'csv']).meta({ description: 'json (default) or csv.' });
 
 /* Responses. */
@@ -82,6 +88,21 @@ export const setAdminDetails = setDetails.extend({ webhook_secret: z.string().nu
 export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int(), redeemed: z.int().meta({ description: 'Uses counted so far across the set (WHMCS checkouts included when WHMCS is connected).' }) })) }).strict();
 export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'WHMCS\'s GetPromotions answer.' });
+export const dailyUsage = z.object({
+  date: z.iso.date().meta({ description: 'A calendar day in PROMO_TIMEZONE.' }),
+  issued: z.int().min(0).meta({ description: 'Codes issued that day.' }),
+  redeemed: z.int().min(0).meta({ description: 'Redemptions made that day (rolled back later or not).' }),
+  voided: z.int().min(0).meta({ description: 'Codes voided that day and still voided.' }),
+  rolled_back: z.int().min(0).meta({ description: 'Redemptions rolled back that day.' }),
+}).strict();
+export const setUsageResponse = z.object({
+  result: z.literal('success'),
+  set_id: z.int(),
+  time_zone: z.string(),
+  days: z.int(),
+  totals: z.object({ issued: z.int(), redeemed: z.int(), voided: z.int(), rolled_back: z.int() }).strict(),
+  usage: z.array(dailyUsage),
+}).strict();
 export const setPromotionsResponse = z.object({ result: z.literal('success'), set_id: z.int(), totalresults: z.int(), promotions: z.array(whmcsPromotion) }).strict();
 const AUDIT_ACTIONS = ['created', 'edited', 'rotated', 'archived', 'generated', 'voided', 'unvoided', 'webhook_secret_rotated', 'webhook_resent', 'approval_requested', 'approval_approved', 'approval_denied', 'approval_expired', 'approval_issued'] as const satisfies readonly AuditAction[];
 const everyAction: Agrees<(typeof AUDIT_ACTIONS)[number], AuditAction> = true;

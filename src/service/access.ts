@@ -65,6 +65,7 @@ export const ACTIONS = {
   void: { role: 'manager', doing: 'void codes' },
   unvoid: { role: 'manager', doing: 'unvoid codes' },
   audit: { role: 'manager', doing: 'see audit trails' },
+  schedule_digest: { role: 'manager', doing: 'schedule digests' },
   decide: { role: 'manager', doing: 'decide approval requests' },
   grant_basic: { role: 'manager', doing: 'grant or revoke the viewer and issuer roles' },
   grant_any: { role: 'owner', doing: 'grant or revoke the manager and owner roles' },

@@ -23,6 +23,8 @@ import * as approvals from './approvals.js';
 import { slackDirectory } from './directory.js';
 import { describeOwners } from '../service/access.js';
 import * as views from './views.js';
+import { startDigests, type DigestRunner } from '../service/digests.js';
+import { digestSender } from './charts.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -39,6 +41,8 @@ export interface SlackTransport {
   mounts: Mount[];
   /** Whether Slack answers and accepts our bot token (auth.test, re-checked while it fails). */
   connection: SlackConnection;
+  /** This instance's digest scheduler (every instance runs one; a database lease picks the sender). */
+  digests: DigestRunner;
   /** Work still running after ack() (large batches, uploads). */
   idle(): Promise<void>;
   /** Expire approval requests older than 24 hours now (also runs every minute). */
@@ -73,7 +77,7 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   }
 
   const jobs = createBackgroundJobs(logger);
-  const deps: SlackDeps = { core, logger, jobs };
+  const deps: SlackDeps = { core, logger, jobs, digestHour: config.PROMO_DIGEST_HOUR };
   const boltLogger = toBoltLogger(logger);
   const apiUrl = config.SLACK_API_URL ? config.SLACK_API_URL.replace(/\/*$/, '/') : 'https://slack.com/api/';
   // Our authorize instead of Bolt's `token`: Bolt's start-up auth.test rejects
@@ -173,6 +177,9 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   }
   connection.start();
   readiness?.add('slack', () => connection.state());
+  const digests = startDigests(core, { hour: config.PROMO_DIGEST_HOUR }, digestSender(deps, app.client), {
+    onError: (error) => logger.warn('a scheduled digest was not sent; the next tick tries again', { error: error instanceof Error ? error.message : String(error) }),
+  });
   logger.info('Slack is on', { mode: socketMode ? 'socket' : 'http', ...(socketMode ? {} : { path: SLACK_EVENTS_PATH }) });
 
   return {
@@ -180,11 +187,13 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
     app,
     mounts,
     connection,
+    digests,
     idle: () => jobs.idle(),
     sweepApprovals,
     async stop() {
       clearInterval(pruning);
       clearInterval(sweeping);
+      digests.stop();
       reconnecting?.stop();
       connection.stop();
       if (socketMode) await app.stop().catch(() => undefined);

@@ -23,6 +23,10 @@ import { parseOverrides } from '../domain/promotion.js';
 import { authorize, checkIssue, may, overLimitsSentence, slackActor } from '../service/access.js';
 import { accessCommand, settingsCommand } from './access.js';
 import { voidAuthorized } from './voiding.js';
+import { parseReportWindow } from '../domain/daily-usage.js';
+import { digestTime, setDigest } from '../service/digests.js';
+import { notInChannelText, NOT_IN_CHANNEL_ERRORS, parseChannel, sendReport, setChartBlocks, slackErrorCode } from './charts.js';
+import type { webApi } from '@slack/bolt';
 
 export const COMMAND = '/promo';
 
@@ -62,7 +66,30 @@ export function register(app: App, deps: SlackDeps): void {
           const batches = await recentBatches(core, { setId: set.id, limit: 5 });
           const [setUsage, batchUsage] = await Promise.all([usageOfSet(core, set.id), usageOfBatches(core, batches.map((b) => b.id))]);
           const usage = { set: setUsage, batches: batches.map((batch) => ({ batch, usage: batchUsage.get(batch.id) ?? NO_USAGE })) };
-          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), await may(core, actor, 'see_secrets', set), usage));
+          const message = setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), await may(core, actor, 'see_secrets', set), usage);
+          await reply(withChart(message, await setChartBlocks(deps, client, set)));
+          return;
+        }
+        case 'report': {
+          // The window is the last word when it looks like one, digits then letters (30d, 7x); set
+          // names may have spaces and end in a number ("Sale 2026"). A name ending like a window is quoted.
+          const words = [...positional];
+          const window = words.length > 1 && /^\d+[a-z]+$/i.test(words.at(-1)!) ? words.pop() : undefined;
+          const days = parseReportWindow(window);
+          const set = await findSet(core, words.join(' '));
+          await authorize(core, actor, 'view', set);
+          await reply(await sendReport(deps, client, set, days, userId, command.channel_id));
+          return;
+        }
+        case 'digest': {
+          await authorize(core, actor, 'schedule_digest');
+          const [channelToken, frequencyWord, ...extra] = positional;
+          const channelId = parseChannel(channelToken);
+          const frequency = (frequencyWord ?? '').toLowerCase();
+          if (!['daily', 'weekly', 'off'].includes(frequency) || extra.length > 0) {
+            throw new PromoError('bad_request', 'Say how often: `/promo digest #channel daily`, `weekly` (Mondays) or `off`.', { frequency: 'must be daily, weekly or off' });
+          }
+          await reply(await scheduleDigest(deps, client, channelId, frequency as 'daily' | 'weekly' | 'off', userId));
           return;
         }
         case 'void':
@@ -177,4 +204,37 @@ export async function replyError(respond: RespondFn | undefined, error: unknown,
   const text = errorText(error, deps.logger);
   if (!respond) return;
   await respond(ephemeral(errorMessage(text))).catch((e: unknown) => deps.logger.warn('could not reply in Slack', { error: e instanceof Error ? e.message : String(e) }));
+}
+
+/** The info message with the chart after its heading and counts (kept within a message's 50 blocks). */
+function withChart(message: Message, chart: Message['blocks']): Message {
+  if (!chart || chart.length === 0 || !message.blocks) return message;
+  const blocks = [...message.blocks];
+  blocks.splice(Math.min(3, blocks.length), 0, ...chart);
+  return { ...message, blocks: blocks.slice(0, 50) };
+}
+
+/**
+ * Subscribe a channel to the digest. promoset posts a confirmation there
+ * first: a channel it is not in refuses the post, and the person is told how
+ * to invite it, before anything is saved.
+ */
+async function scheduleDigest(deps: SlackDeps, client: webApi.WebClient, channelId: string, frequency: 'daily' | 'weekly' | 'off', userId: string): Promise<Message> {
+  const schedule = { hour: deps.digestHour };
+  const when = frequency === 'daily' ? `every day at ${digestTime(deps.core, schedule)}` : `every Monday at ${digestTime(deps.core, schedule)}`;
+  if (frequency === 'off') {
+    const removed = await setDigest(deps.core, schedule, channelId, 'off', `slack:${userId}`);
+    const text = removed ? `The digest for <#${channelId}> is off.` : `<#${channelId}> had no digest; nothing changed.`;
+    return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+  }
+  try {
+    await client.chat.postMessage({ channel: channelId, text: `<@${userId}> scheduled a ${frequency} promo digest for this channel: a summary of every live promo set with a chart and alerts, ${when}.` });
+  } catch (error) {
+    const code = slackErrorCode(error);
+    if (code && NOT_IN_CHANNEL_ERRORS.has(code)) throw new PromoError('conflict', notInChannelText(channelId), { channel: 'promoset is not in this channel' });
+    throw error;
+  }
+  await setDigest(deps.core, schedule, channelId, frequency, `slack:${userId}`);
+  const text = `<#${channelId}> gets a ${frequency} promo digest ${when}. Turn it off with \`/promo digest <#${channelId}> off\`.`;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
 }

@@ -6,6 +6,8 @@ export interface SlackDeps {
   core: Core;
   logger: Logger;
   jobs: BackgroundJobs;
+  /** PROMO_DIGEST_HOUR: the local hour of scheduled digests. */
+  digestHour: number;
 }
 
 /**

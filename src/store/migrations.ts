@@ -373,6 +373,56 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_events_receiver_due_idx').on('webhook_events').columns(['status', 'set_id', 'next_attempt_at']).execute();
     },
   },
+  '016_charts': {
+    async up(db: Kysely<any>) {
+      // Daily figures (store/daily-usage.ts) count each day's rows by a range on these, per set,
+      // instead of reading every promotion or redemption of the set. The partial ones hold only
+      // the rows that have the time (voided or rolled back), so issuing and redeeming pay nothing
+      // for them; batches' count rides in its index so the sum never visits the table.
+      await db.schema.createIndex('batches_set_created_idx').on('batches').columns(['set_id', 'created_at', 'count']).execute();
+      await db.schema.createIndex('redemptions_set_created_idx').on('redemptions').columns(['set_id', 'created_at']).execute();
+      await db.schema.createIndex('redemptions_set_rolled_back_idx').on('redemptions').columns(['set_id', 'rolled_back_at']).where(sql.ref('rolled_back_at'), 'is not', null).execute();
+      await db.schema.createIndex('promotions_set_voided_idx').on('promotions').columns(['set_id', 'voided_at']).where(sql.ref('voided_at'), 'is not', null).execute();
+      // Figures of days that are over (by set and time zone): a redemption's, a rollback's and a
+      // batch's time never change, so a closed day is counted once; the day in progress, and
+      // voided (which unvoid takes back), are always counted live. See store/daily-usage.ts.
+      await db.schema.createTable('daily_usage_days')
+        .addColumn('set_id', 'integer', (c) => c.notNull())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('date', 'text', (c) => c.notNull())
+        .addColumn('issued', 'integer', (c) => c.notNull())
+        .addColumn('redeemed', 'integer', (c) => c.notNull())
+        .addColumn('rolled_back', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('daily_usage_days_pk', ['set_id', 'time_zone', 'date'])
+        .execute();
+      // One row per chart (a set's 30-day chart, a report, a digest): the Slack file last
+      // uploaded for it, a hash of the figures it shows, and a lease while one instance draws it,
+      // so N instances draw it again only when the figures changed and at most every 10 minutes.
+      await db.schema.createTable('chart_images')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('data_hash', 'text')
+        .addColumn('file_id', 'text')
+        .addColumn('drawn_at', 'text')
+        .addColumn('lease_until', 'text')
+        .execute();
+    },
+  },
+  '016b_digests': {
+    async up(db: Kysely<any>) {
+      // A channel's scheduled digest. last_period is the period (a day, or a week's Monday) last
+      // sent; the lease lets exactly one instance send the next one, and a crashed sender's
+      // lease runs out so another instance sends it after a restart.
+      await db.schema.createTable('digest_subscriptions')
+        .addColumn('channel_id', 'text', (c) => c.primaryKey())
+        .addColumn('frequency', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_period', 'text')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -25,6 +25,9 @@ export interface Database {
   access_usage: AccessUsageTable;
   access_events: AccessEventsTable;
   approval_requests: ApprovalRequestsTable;
+  chart_images: ChartImagesTable;
+  daily_usage_days: DailyUsageDaysTable;
+  digest_subscriptions: DigestSubscriptionsTable;
 }
 
 /** Which set owns a small code space (see service/code-spaces.ts). */
@@ -280,4 +283,39 @@ export interface WebhookReceiversTable {
   set_id: number;
   /** Consecutive failed attempts; while above zero, one delivery at a time probes the receiver. */
   failures: Generated<number>;
+}
+
+/** The Slack file last drawn for a chart (store/charts.ts). */
+export interface ChartImagesTable {
+  /** "set:12:30", "report:12:90", "digest:C123:2026-12-04". */
+  key: string;
+  /** Hash of the figures and title drawn; a chart is drawn again only when it changes. */
+  data_hash: string | null;
+  file_id: string | null;
+  drawn_at: string | null;
+  /** While set and in the future, one instance is drawing it. */
+  lease_until: string | null;
+}
+
+/** A channel's scheduled digest (service/digests.ts). */
+export interface DigestSubscriptionsTable {
+  channel_id: string;
+  /** daily | weekly */
+  frequency: string;
+  created_by: string;
+  created_at: string;
+  /** The period last sent: a local date (daily) or the local Monday of the week (weekly). */
+  last_period: string | null;
+  lease_owner: string | null;
+  lease_until: string | null;
+}
+
+/** A closed day's counts of one set in one time zone (store/daily-usage.ts). */
+export interface DailyUsageDaysTable {
+  set_id: number;
+  time_zone: string;
+  date: string;
+  issued: number;
+  redeemed: number;
+  rolled_back: number;
 }

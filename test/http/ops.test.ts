@@ -39,7 +39,7 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(document.paths).sort()).toEqual([
       '/api/access', '/api/access/revoke',
       '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
-      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate',
+      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate', '/api/sets/{id}/usage',
       '/api/sets/{id}/webhooks/deliveries', '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', '/api/sets/{id}/webhooks/rotate-secret',
       '/healthz', '/includes/api.php', '/metrics', '/openapi.json', '/readyz',
       '/sets/{token}', '/sets/{token}/batches/{batchId}.csv', '/sets/{token}/codes',

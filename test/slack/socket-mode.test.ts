@@ -5,6 +5,8 @@ import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { startFakeSocketMode, type FakeSocketMode } from '../support/fake-socket-mode.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { waitFor } from '../support/wait-for.js';
+import { CHART_LAYOUT } from '../../src/charts/usage-chart.js';
+import { decodePng, distinctColours } from '../support/png.js';
 
 const ADMIN = 'UADMIN001';
 const WHMCS_AUTH = 'identifier=whmcs-id&secret=whmcs-secret-value';
@@ -126,6 +128,24 @@ describe('Socket Mode end to end', () => {
     const published = await web.waitFor('views.publish', (c) => c.body.user_id === ADMIN);
     expect(published.body.view.type).toBe('home');
     expect(JSON.stringify(published.body.view.blocks)).toContain('Socket Sale');
+  });
+
+  it('/promo report <set> answers with the chart (slack_file of the uploaded PNG) and uploads the daily CSV', async () => {
+    const command = socket.command('report Socket Sale');
+    expect((await socket.ack(command.envelopeId)).payload).toEqual({});
+    const reply = await web.waitFor('response_url', (c) => c.path === new URL(command.responseUrl).pathname);
+    expect(reply.body.text).toMatch(/^Socket Sale, last 30 days \(\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\): 26 codes issued, 0 redeemed/);
+    const image = (reply.body.blocks as any[]).find((b) => b.type === 'image');
+    const png = decodePng(web.uploadedBytes(image.slack_file.id)!);
+    expect([png.width, png.height]).toEqual([CHART_LAYOUT.width, CHART_LAYOUT.height]);
+    expect(distinctColours(png)).toBeGreaterThan(10);
+    const csv = web.calls.filter((c) => c.method === 'upload' && c.file?.text.startsWith('date,issued,redeemed,voided,rolled_back\n')).at(-1)!;
+    const lines = csv.file!.text.trim().split('\n');
+    expect(lines).toHaveLength(31);
+    expect(lines.at(-1)).toMatch(/^\d{4}-\d{2}-\d{2},26,0,0,0$/);
+    const bad = socket.command('report Socket Sale 7x');
+    await socket.ack(bad.envelopeId);
+    expect((await web.waitFor('response_url', (c) => c.path === new URL(bad.responseUrl).pathname)).body.text).toContain('"7x" is not a report window');
   });
 
   it('a button press (block_actions) answers through its response_url', async () => {

@@ -168,8 +168,7 @@ class Checker {
         if (el.initial_date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(String(el.initial_date))) this.fail(`${path}.initial_date`, 'must be YYYY-MM-DD');
         break;
       case 'image':
-        this.maxLength(`${path}.alt_text`, el.alt_text, LIMITS.imageAltText);
-        this.maxLength(`${path}.image_url`, el.image_url, LIMITS.imageUrl);
+        this.imageSource(path, el);
         break;
       case 'mrkdwn':
       case 'plain_text':
@@ -179,6 +178,31 @@ class Checker {
       default:
         break;
     }
+  }
+
+  /**
+   * An image block or element: alt_text (1 to 2,000 characters) and exactly one
+   * source, `image_url` or `slack_file`; a slack_file object has exactly one of
+   * `id` (F…) or `url` (a Slack file's url_private or permalink).
+   */
+  imageSource(path: string, image: Json): void {
+    if (typeof image.alt_text !== 'string' || image.alt_text.length === 0) this.fail(`${path}.alt_text`, 'alt_text is required');
+    this.maxLength(`${path}.alt_text`, image.alt_text, LIMITS.imageAltText);
+    const sources = [image.image_url, image.slack_file].filter((v) => v !== undefined).length;
+    if (sources !== 1) this.fail(path, 'an image needs exactly one of image_url or slack_file');
+    this.maxLength(`${path}.image_url`, image.image_url, LIMITS.imageUrl);
+    if (image.slack_file === undefined) return;
+    const file = image.slack_file as Json;
+    if (!file || typeof file !== 'object') {
+      this.fail(`${path}.slack_file`, 'must be an object with id or url');
+      return;
+    }
+    if ((file.id === undefined) === (file.url === undefined)) this.fail(`${path}.slack_file`, 'needs exactly one of id or url');
+    if (file.id !== undefined && !(typeof file.id === 'string' && /^F[A-Z0-9]{2,}$/.test(file.id))) this.fail(`${path}.slack_file.id`, 'must be a Slack file id (F…)');
+    if (file.url !== undefined && !(typeof file.url === 'string' && /^https?:\/\//.test(file.url))) this.fail(`${path}.slack_file.url`, 'must be a URL');
+    this.maxLength(`${path}.slack_file.url`, file.url, LIMITS.imageUrl);
+    const unknown = Object.keys(file).filter((k) => k !== 'id' && k !== 'url');
+    if (unknown.length > 0) this.fail(`${path}.slack_file`, `unknown field ${unknown.join(', ')}`);
   }
 
   block(path: string, block: Json, surface: Surface, blockIds: Set<string>): void {
@@ -220,8 +244,7 @@ class Checker {
       case 'divider':
         break;
       case 'image':
-        this.maxLength(`${path}.alt_text`, block.alt_text, LIMITS.imageAltText);
-        this.maxLength(`${path}.image_url`, block.image_url, LIMITS.imageUrl);
+        this.imageSource(path, block);
         this.text(`${path}.title`, block.title, 2000, { plainOnly: true, required: false });
         break;
       case 'rich_text':

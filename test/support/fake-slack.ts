@@ -14,8 +14,8 @@ export interface RecordedCall {
   headers: IncomingMessage['headers'];
   /** Parsed form or JSON body; JSON-encoded form values (view, blocks, files) are decoded. */
   body: Record<string, any>;
-  /** For "upload": the uploaded file's text. */
-  file?: { name: string; text: string };
+  /** For "upload": the uploaded file's text, and its bytes (a PNG is not text). */
+  file?: { name: string; text: string; bytes: Buffer };
   /** What the fake answered. */
   response?: Record<string, any>;
 }
@@ -41,6 +41,8 @@ export class FakeSlack {
   /** While set, every Web API method answers `{ok:false, error: refusal}` (a revoked or mistyped token). */
   private refusal: string | undefined;
   private port = 0;
+  /** What files.getUploadURLExternal was told of each file id (name, announced length, alt text). */
+  readonly uploads = new Map<string, { filename: string; length: number; alt_text?: string }>();
   url = '';
   /** The workspace's user groups (usergroups.list, usergroups.users.list); tests change members and then send subteam_members_changed. */
   readonly groups = new Map<string, { handle: string; users: string[] }>();
@@ -129,6 +131,11 @@ export class FakeSlack {
     return this.violations.splice(0, this.violations.length);
   }
 
+  /** The bytes uploaded for a file id (the POST to its upload URL), once they arrived. */
+  uploadedBytes(fileId: string): Buffer | undefined {
+    return this.calls.find((c) => c.method === 'upload' && c.path === `/upload/${fileId}`)?.file?.bytes;
+  }
+
   callsOf(method: string): RecordedCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -146,9 +153,12 @@ export class FakeSlack {
       const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData().catch(() => undefined);
       let file: RecordedCall['file'];
       for (const [, value] of form?.entries() ?? []) {
-        if (typeof value !== 'string') file = { name: value.name, text: await value.text() };
+        if (typeof value !== 'string') {
+          const bytes = Buffer.from(await value.arrayBuffer());
+          file = { name: value.name, text: bytes.toString('utf8'), bytes };
+        }
       }
-      file ??= { name: '', text: raw.toString('utf8') };
+      file ??= { name: '', text: raw.toString('utf8'), bytes: raw };
       this.calls.push({ method: 'upload', path, headers: req.headers, body: {}, file });
       return { status: 200, body: `OK - ${raw.length}` };
     }
@@ -219,8 +229,12 @@ export class FakeSlack {
         const group = this.groups.get(body.usergroup);
         return group ? { ok: true, users: [...group.users] } : { ok: false, error: 'no_such_subteam' };
       }
-      case 'files.getUploadURLExternal':
-        return { ok: true, upload_url: `${this.url}/upload/F${n}`, file_id: `F${n}` };
+      case 'files.getUploadURLExternal': {
+        // Real file ids are F and 8 or more upper-case letters and digits.
+        const id = `F${String(n).padStart(8, '0')}`;
+        this.uploads.set(id, { filename: body.filename, length: Number(body.length), alt_text: body.alt_text });
+        return { ok: true, upload_url: `${this.url}/upload/${id}`, file_id: id };
+      }
       case 'files.completeUploadExternal': {
         const files = (body.files ?? []) as { id: string; title?: string }[];
         return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title, name: f.title })) };

@@ -11,10 +11,10 @@ export interface TestService extends RunningService {
 }
 
 /** A real server on a free port, on a fresh SQLite file unless `env.DATABASE_URL` says otherwise. */
-export async function startTestService(env: Record<string, string> = {}, options: { log?: (line: string) => void } = {}): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, options: { log?: (line: string) => void; now?: () => Date } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'promoset-test-'));
   const config = loadConfig({ PORT: '0', DATABASE_URL: join(dir, 'promoset.db'), LOG_LEVEL: 'silent', ...env });
-  const service = await startService(config, options.log ? createLogger('debug', options.log) : createLogger('silent'));
+  const service = await startService(config, options.log ? createLogger('debug', options.log) : createLogger('silent'), { now: options.now });
   return {
     ...service,
     config,

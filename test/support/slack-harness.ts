@@ -28,7 +28,7 @@ export interface SlackHarness {
 }
 
 /** `prepare` runs on the fake before promoset starts (take Slack down, refuse the token, …). */
-export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void; prepare?: (fake: FakeSlack) => Promise<void> | void } = {}): Promise<SlackHarness> {
+export async function startSlackHarness(env: Record<string, string> = {}, options: { log?: (line: string) => void; prepare?: (fake: FakeSlack) => Promise<void> | void; now?: () => Date } = {}): Promise<SlackHarness> {
   const fake = await startFakeSlack();
   await options.prepare?.(fake);
   const service = await startTestService({
@@ -37,7 +37,7 @@ export async function startSlackHarness(env: Record<string, string> = {}, option
     SLACK_API_URL: fake.apiUrl,
     PROMO_ADMINS: ADMIN,
     ...env,
-  }, { log: options.log });
+  }, { log: options.log, now: options.now });
   const eventsUrl = `${service.url}/slack/events`;
   const trigger = () => `trigger-${randomUUID()}`;
 

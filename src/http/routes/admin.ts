@@ -13,11 +13,13 @@ import { voidBatch, voidPromotions } from '../../service/voiding.js';
 import { readBody } from '../body.js';
 import { assertNotBlocked, authenticationFailed } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
-import { auditLimit, listFormat } from '../schemas.js';
+import { auditLimit, listFormat, usageDays } from '../schemas.js';
 import { secretEquals } from '../secrets.js';
 import type { AppContext, Route, RouteHandler, RouteRequest } from '../routing.js';
 import { jsonArrayPieces, streamPieces } from '../stream.js';
-import { sendCsv } from './bulk.js';
+import { chooseFormat, sendCsv } from './bulk.js';
+import { dailyUsage } from '../../service/charts.js';
+import { dailyUsageCsv, totalsOf } from '../../domain/daily-usage.js';
 
 const ACTOR = 'admin-api';
 
@@ -134,6 +136,22 @@ async function promotions({ res, app, params, query }: RouteRequest): Promise<vo
   await streamPieces(res, jsonArrayPieces(`{"result":"success","set_id":${set.id},"totalresults":${total},"promotions":[`, items, ']}'));
 }
 
+/** `GET /api/sets/{id}/usage?days=N`: the daily figures (PROMO_TIMEZONE days), JSON, or CSV by Accept: text/csv or format=csv. */
+async function usage({ req, res, app, params, query }: RouteRequest): Promise<void> {
+  const set = await setParam(app.core, params[0]);
+  const daysText = query.get('days') ?? '30';
+  const days = usageDays.safeParse(daysText);
+  if (!days.success) throw new PromoError('validation_failed', `days must be a whole number from 1 to 366, not "${daysText.slice(0, 20)}".`, { days: 'Use 1 to 366.' });
+  const format = chooseFormat(query.get('format') ?? undefined, req.headers.accept);
+  const series = await dailyUsage(app.core, set.id, days.data);
+  if (format === 'csv') {
+    sendCsv(res, `promoset-set-${set.id}-usage-${days.data}d.csv`);
+    res.end(dailyUsageCsv(series));
+    return;
+  }
+  sendJson(res, 200, { result: 'success', set_id: set.id, time_zone: app.core.timeZone, days: days.data, totals: totalsOf(series), usage: series });
+}
+
 /** Who created, edited, rotated or archived the set, and who generated codes from where; newest first. */
 async function audit({ res, app, params, query }: RouteRequest): Promise<void> {
   const set = await setParam(app.core, params[0]);
@@ -168,6 +186,7 @@ export const adminRoutes: Route[] = [
   { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
   { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
   { name: '/api/sets/{id}/promotions', pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
+  { name: '/api/sets/{id}/usage', pattern: /^\/api\/sets\/([^/]+)\/usage$/, methods: { GET: withAuth(usage) } },
   { name: '/api/sets/{id}/audit', pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
   { name: '/api/sets/{id}/webhooks/deliveries', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
   { name: '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },

@@ -20,7 +20,7 @@ type Format = 'json' | 'csv';
  * CSV when asked by `format=csv` (query or body) or by an Accept header
  * naming text/csv; JSON otherwise. An explicit `format` wins over Accept.
  */
-function chooseFormat(explicit: unknown, accept: string | undefined): Format {
+export function chooseFormat(explicit: unknown, accept: string | undefined): Format {
   if (explicit !== undefined && explicit !== '') {
     const value = typeof explicit === 'string' ? explicit.trim().toLowerCase() : '';
     if (value !== 'csv' && value !== 'json') {
