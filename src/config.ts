@@ -47,6 +47,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   LOG_FORMAT: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).default('json'),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** Shared with the promoset WHMCS addon; unset, POST /whmcs/hooks answers 404. */
+  WHMCS_HOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 function isMysqlUrl(value: string): boolean {

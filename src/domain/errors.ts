@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'redemption_already_rolled_back'
   | 'database_busy'
   | 'database_unavailable'
+  /** A code bound to one customer (DESIGN.md), redeemed by another, or with no customer named. */
+  | 'promotion_bound_to_other_client'
+  | 'client_required'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
 
@@ -61,6 +64,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
   database_unavailable: 503,
   set_changed: 409,
+  promotion_bound_to_other_client: 409,
+  client_required: 409,
 };
 
 

@@ -30,6 +30,13 @@ export async function readBody(req: IncomingMessage, limit: number = MAX_BODY_BY
   return { fields: parseBody(req.headers['content-type'], raw), raw };
 }
 
+/** The raw bytes alone (a signed body is verified before it is parsed), with the same size limit. */
+export async function readRawBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  return readRaw(req, limit);
+}
+
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { bindingsInRange, listBatchBindings } from '../store/bindings.js';
 import type { Core } from './core.js';
 
 const PAGE = 10_000;
@@ -70,10 +71,22 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
   yield PROMOTION_CSV_HEADER;
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
+    const bindings = await bindingsInRange(core.db, page[0].seq, page[page.length - 1].seq);
     let piece = '';
-    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null);
+    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null, bindings.get(row.seq));
     yield piece;
   }
+}
+
+export interface BoundCode {
+  code: string;
+  client_id: number | null;
+  client_email: string | null;
+}
+
+/** A batch's bound codes (empty when none is bound), for replies that show the binding. */
+export async function batchBindings(core: Core, batch: Pick<Batch, 'id' | 'set_id'>): Promise<BoundCode[]> {
+  return (await listBatchBindings(core.db, batch.set_id, batch.id)).map(({ code, binding }) => ({ code, ...binding }));
 }
 
 /** The latest batches, newest first (App Home, CLI). */

@@ -3,6 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
+import { bindingHeader, bindingNoteFor, requestedBinding } from '../../service/bindings.js';
 import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/sets.js';
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
@@ -85,8 +86,22 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
     throw error;
   }
   await finishIdempotent(app.core, claim, { status: 200, body: text });
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...boundHeaders(body.fields, text) });
   res.end(text);
+}
+
+/**
+ * A bound code's customer rides in headers (seed 001's body is WHMCS's exact
+ * shape): `Promoset-Client`, and `Promoset-Note` when the code can be used
+ * more than once. Nothing for an unbound code.
+ */
+function boundHeaders(fields: Record<string, unknown>, promotionJson: string): Record<string, string> {
+  const binding = requestedBinding(fields);
+  if (!binding) return {};
+  const headers: Record<string, string> = { 'promoset-client': bindingHeader(binding) };
+  const note = bindingNoteFor((JSON.parse(promotionJson) as { maxuses: number }).maxuses);
+  if (note) headers['promoset-note'] = note;
+  return headers;
 }
 
 function sendReplay(res: ServerResponse, status: number, text: string): void {
