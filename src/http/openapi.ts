@@ -16,7 +16,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 const json = (schema: z.ZodType) => ({ 'application/json': { schema: jsonSchema(schema, 'output') } });
-const csv = { 'text/csv': { schema: { type: 'string', description: 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes; one promotion a row.' } } };
+const csv = { 'text/csv': { schema: { type: 'string', description: 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email; one promotion a row (client_id/client_email empty for unbound codes).' } } };
 
 /** A request body accepted as JSON or as an HTML form (the set URL and bulk take both, as seed 001 does). */
 const body = (schema: z.ZodType, description: string, forms = true) => ({

@@ -5,7 +5,8 @@ import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebh
 import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, webhooksMessage, type Message } from './blocks/messages.js';
+import { boundCodesOfSet, bindingNoteFor, promotionsForCustomer, requestedBinding } from '../service/bindings.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, customerCodesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, webhooksMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
@@ -51,7 +52,7 @@ export function register(app: App, deps: SlackDeps): void {
           const batches = await recentBatches(core, { setId: set.id, limit: 5 });
           const [setUsage, batchUsage] = await Promise.all([usageOfSet(core, set.id), usageOfBatches(core, batches.map((b) => b.id))]);
           const usage = { set: setUsage, batches: batches.map((batch) => ({ batch, usage: batchUsage.get(batch.id) ?? NO_USAGE })) };
-          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId), usage));
+          await reply(setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), permissions.isAdmin(userId), usage, await boundCodesOfSet(core, set.id)));
           return;
         }
         case 'void':
@@ -69,8 +70,18 @@ export function register(app: App, deps: SlackDeps): void {
         case 'code': {
           permissions.requireAdmin(userId, 'generate codes');
           const set = await findSet(core, ref);
-          const promotion = await generatePromotion(core, set, codeOverrides(options), `slack:${userId}`);
-          await reply(codesMessage(set, [promotion], promotion.id));
+          const input = codeOverrides(options);
+          const promotion = await generatePromotion(core, set, input, `slack:${userId}`);
+          const binding = requestedBinding(input);
+          await reply(codesMessage(set, [promotion], promotion.id, { clients: binding ? [{ code: promotion.code, ...binding }] : [], note: binding ? bindingNoteFor(promotion.maxuses) : null }));
+          return;
+        }
+        case 'codes-for': {
+          // Who got which code is customer data: for those who manage sets.
+          permissions.requireAdmin(userId, 'look up a customer\'s codes');
+          if (ref === '') throw new PromoError('bad_request', 'Name the customer: `/promo codes-for ann@example.com` or `/promo codes-for 42` (a WHMCS client id).');
+          const { customer, promotions } = await promotionsForCustomer(core, ref, 50);
+          await reply(customerCodesMessage(customer, promotions, 50));
           return;
         }
         case 'codes': {

@@ -223,7 +223,7 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
 
     const csv = await rawRequest(`${localSetUrl(service, set)}/batches/${batchId}.csv`);
     const lines = csv.text.trim().split('\n');
-    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided');
+    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email');
     expect(lines).toHaveLength(5001);
     expect(lines.slice(1).every((line) => line.endsWith(',1'))).toBe(true);
     expect(lines.find((line) => line.includes(used.code))!.split(',')[7]).toBe('1');

@@ -16,6 +16,8 @@ import { enforceRateLimit, resolveCaller } from './set-url.js';
 
 type Format = 'json' | 'csv';
 
+const BULK_BODY_BYTES = 1024 * 1024;
+
 /**
  * CSV when asked by `format=csv` (query or body) or by an Accept header
  * naming text/csv; JSON otherwise. An explicit `format` wins over Accept.
@@ -35,7 +37,8 @@ function chooseFormat(explicit: unknown, accept: string | undefined): Format {
 async function postCodes({ req, res, app, params, query }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0]);
   enforceRateLimit(app.rateLimits.bulk, res, caller, 'bulk');
-  const body = await readBody(req);
+  // A `clients` list (one code per customer, up to 10,000) needs more room than the other fields.
+  const body = await readBody(req, BULK_BODY_BYTES);
   const { format: bodyFormat, ...fields } = body.fields;
   const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);
   const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['bulk', query.get('format') ?? '', body.raw], format);

@@ -26,6 +26,10 @@ export function generateCodesModal(set: PromoSet, amount: string | undefined, me
     dateInput('start_date', { label: 'Start date', initial: set.start_date }),
     dateInput('expiry_date', { label: 'Expiry date', initial: set.expiration_date, hint: set.valid_days ? `Empty: ${set.valid_days} days after generation` : undefined }),
     textInput('notes', { label: 'Notes', initial: set.notes, optional: true, multiline: true, maxLength: 2000 }),
+    // Binding: every code to one customer, or one code per customer of a list (which then sets the amount).
+    textInput('client_id', { label: 'Bind to WHMCS client id', optional: true, maxLength: 10, hint: 'Only this customer can redeem the codes.' }),
+    textInput('client_email', { label: 'Bind to customer e-mail', optional: true, maxLength: 254 }),
+    textInput('clients', { label: 'One code per customer', optional: true, multiline: true, maxLength: 3000, hint: 'One customer a line: a client id, an e-mail, or both (42,ann@example.com). Replaces the amount.' }),
   ]);
 }
 
@@ -36,6 +40,8 @@ export function codesInputFromForm(submitted: Record<string, unknown>): Record<s
     if (value === '' || value === null || value === undefined) continue;
     input[key] = value;
   }
+  // A list of customers says how many codes: one each.
+  if (input.clients !== undefined) delete input.amount;
   return input;
 }
 
