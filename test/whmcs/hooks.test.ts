@@ -6,6 +6,7 @@ import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabas
 import { startTestService, type TestService } from '../support/service.js';
 import { describeWithWhmcs, useWhmcsDatabase } from '../support/whmcs.js';
 import { localSetUrl, makeSet, postJson, rawRequest } from '../http/helpers.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 /**
  * POST /whmcs/hooks, promoset's side (the addon's PHP is tested in addon.test.ts):
@@ -114,15 +115,21 @@ describeWithWhmcs('hooks and the uses sync agree, whichever comes first (real Ma
     let database: TestDatabase;
     let service: TestService;
     let set: PromoSet;
+    let receiver: WebhookReceiver;
     let order = 1000;
 
     beforeAll(async () => {
       database = await createTestDatabase(dialect);
-      service = await startTestService({ DATABASE_URL: database.url, WHMCS_DATABASE_URL: holder.whmcs.url, WHMCS_HOOK_SECRET: SECRET, RATE_LIMIT_PER_MINUTE: '0' });
-      set = await makeSet(service, { max_uses: 5, webhook_url: 'https://hooks.example.com/promoset' });
+      receiver = await startWebhookReceiver();
+      service = await startTestService({
+        DATABASE_URL: database.url, WHMCS_DATABASE_URL: holder.whmcs.url, WHMCS_HOOK_SECRET: SECRET, RATE_LIMIT_PER_MINUTE: '0', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      });
+      set = await makeSet(service, { max_uses: 5, webhook_url: receiver.url });
+      receiver.setSecret(set.webhook_secret!);
     });
     afterAll(async () => {
       await service?.stop();
+      await receiver?.close();
       await database?.drop();
     });
 
@@ -153,7 +160,7 @@ describeWithWhmcs('hooks and the uses sync agree, whichever comes first (real Ma
       }
     });
 
-    it('checkout and poll in either order count the use once, in both databases, and the webhook event is written at checkout', async () => {
+    it('checkout and poll in either order count the use once, in both databases, and promotion.redeemed reaches the receiver, signed, from the checkout', async () => {
       for (const steps of [['checkout', 'poll'], ['poll', 'checkout']]) {
         const { code, id } = await issue();
         const orderId = ++order;
@@ -163,10 +170,11 @@ describeWithWhmcs('hooks and the uses sync agree, whichever comes first (real Ma
           else await signed(service, { event: 'checkout', order_id: orderId, promocodes: [code], client_id: 7 });
         }
         expect([await whmcsUses(id), await promosetUses(code), await standing(orderId)], steps.join(' → ')).toEqual([1, 1, 1]);
-        const events = await service.core.db.selectFrom('webhook_events').select('body').where('type', '=', 'promotion.redeemed').execute();
-        const forOrder = events.map((e) => JSON.parse(e.body)).filter((e) => e.data.order_id === orderId);
-        expect(forOrder).toHaveLength(1);
-        expect(forOrder[0].data).toMatchObject({ client_id: '7', promotion: { code, uses: 1, id } });
+        const forOrder = () => receiver.ofType('promotion.redeemed').filter((e) => e.body.data.order_id === orderId);
+        await receiver.waitFor(() => forOrder().length > 0, `promotion.redeemed for order ${orderId}`);
+        expect(forOrder()).toHaveLength(1);
+        expect(forOrder()[0].body.data).toMatchObject({ client_id: '7', promotion: { code, uses: 1, id } });
+        expect(receiver.rejected).toEqual([]);
       }
     });
 
