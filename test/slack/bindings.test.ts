@@ -48,7 +48,7 @@ describe('binding codes to a customer from Slack (signed requests, fake Web API)
     const view = await slack.openedView(triggerId);
     const res = await slack.submit(view, { clients: '42\nann@example.com\n43,bob@example.com' });
     expect(res.status).toBe(200);
-    const posted = await slack.fake.waitFor('chat.postMessage', (call) => String(call.body.text).includes('3 new codes from Apology'));
+    const posted = await slack.fake.waitFor('chat.postMessage', (call) => String(call.body.text).includes('3 new codes from *Apology*'));
     const [batch] = await recentBatches(slack.service.core, { setId: set.id, limit: 1 });
     expect(batch.count).toBe(3);
     const codes = (await listPromotions(slack.service.core, { batchId: batch.id })).map((p) => p.code);
