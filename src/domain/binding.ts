@@ -29,7 +29,8 @@ export const CLIENT_EMAIL_MESSAGE = 'The client_email must be an e-mail address 
 
 export function parseClientId(value: unknown): number | null | 'invalid' {
   if (value === null || value === undefined || value === '') return null;
-  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (typeof value !== 'number' && typeof value !== 'string') return 'invalid';
+  const text = typeof value === 'number' ? String(value) : value.trim();
   if (text === '') return null;
   if (!/^\d{1,10}$/.test(text)) return 'invalid';
   const id = Number(text);
@@ -107,24 +108,37 @@ function guessColumn(cell: unknown): Record<string, unknown> {
   return typeof cell === 'string' && cell.includes('@') ? { client_email: cell } : { client_id: cell };
 }
 
-/** Simple CSV (no quoted commas: ids and e-mails have none); a header row names the columns. */
+/**
+ * Simple CSV (no quoted commas: ids and e-mails have none). With a header row
+ * naming client_id/client_email, cells go by column; without one, each cell is
+ * read by its look (an "@" makes it the e-mail), so "42", "ann@example.com" and
+ * "42,ann@example.com" lines may be mixed.
+ */
 function csvRows(text: string): Record<string, unknown>[] | string {
   const lines = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
   if (lines.length === 0) return [];
-  const first = lines[0].split(',').map((cell) => cell.trim().replace(/^"|"$/g, '').toLowerCase());
+  const split = (line: string) => line.split(',').map((cell) => cell.trim().replace(/^"|"$/g, ''));
+  const first = split(lines[0]).map((cell) => cell.toLowerCase());
   const hasHeader = first.some((cell) => cell === 'client_id' || cell === 'client_email');
-  const columns = hasHeader ? first : first.length === 1 ? ['?'] : ['client_id', 'client_email'];
-  const body = hasHeader ? lines.slice(1) : lines;
-  if (hasHeader && columns.some((c) => c !== 'client_id' && c !== 'client_email')) {
-    return `The clients CSV header may name only client_id and client_email; it has "${columns.find((c) => c !== 'client_id' && c !== 'client_email')!.slice(0, 40)}".`;
+  if (hasHeader) {
+    const odd = first.find((c) => c !== 'client_id' && c !== 'client_email');
+    if (odd !== undefined) return `The clients CSV header may name only client_id and client_email; it has "${odd.slice(0, 40)}".`;
+    return lines.slice(1).map((line) => {
+      const cells = split(line);
+      return Object.fromEntries(first.map((column, i) => [column, cells[i] ?? '']));
+    });
   }
-  return body.map((line) => {
-    const cells = line.split(',').map((cell) => cell.trim().replace(/^"|"$/g, ''));
-    if (columns[0] === '?') return guessColumn(cells[0]);
+  const rows: Record<string, unknown>[] = [];
+  for (const [i, line] of lines.entries()) {
     const row: Record<string, unknown> = {};
-    columns.forEach((column, i) => (row[column] = cells[i] ?? ''));
-    return row;
-  });
+    for (const cell of split(line).filter((c) => c !== '')) {
+      const key = cell.includes('@') ? 'client_email' : 'client_id';
+      if (key in row) return `Line ${i + 1} of the clients list names two ${key === 'client_id' ? 'client ids' : 'e-mails'}; give one client id and/or one e-mail a line.`;
+      row[key] = cell;
+    }
+    rows.push(row);
+  }
+  return rows;
 }
 
 export function bindingOf(values: { client_id?: number | null; client_email?: string | null }): Binding | null {
