@@ -38,6 +38,12 @@ describeEachDialect('codes bound to a customer', (dialect: Dialect) => {
     expect(Object.keys(reply.json)).not.toContain('client_id');
     expect(reply.headers['promoset-client']).toBe('client_id=42; client_email=Ann@Example.com');
     expect(reply.headers['promoset-note']).toBeUndefined();
+    // A retry with the same Idempotency-Key gets the same headers with the same promotion.
+    const keyed = { 'idempotency-key': `bind-${dialect}` };
+    const first = await postJson(localSetUrl(service, single), { client_id: 42 }, keyed);
+    const replay = await postJson(localSetUrl(service, single), { client_id: 42 }, keyed);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect([replay.json.code, replay.headers['promoset-client']]).toEqual([first.json.code, 'client_id=42']);
     const unbound = await postForm(localSetUrl(service, single), '');
     expect(unbound.headers['promoset-client']).toBeUndefined();
     // A set whose codes can be used 3 times: allowed, and the reply says what binding means then.

@@ -62,8 +62,9 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   if (claim?.kind === 'replay') {
     // A claim recovered from its batch (see recoverCommitted) has no stored body: render it from the batch.
     const { record } = claim;
-    const body = record.body ?? JSON.stringify((await listPromotions(app.core, { batchId: record.batchId ?? 0 }))[0] ?? {});
-    sendReplay(res, record.status ?? 200, body);
+    const text = record.body ?? JSON.stringify((await listPromotions(app.core, { batchId: record.batchId ?? 0 }))[0] ?? {});
+    // The same key carries the same body (its fingerprint), so the binding headers are the first reply's too.
+    sendReplay(res, record.status ?? 200, text, record.status === 200 || record.status === undefined ? boundHeaders(body.fields, text) : {});
     return;
   }
   let text: string;
@@ -99,13 +100,14 @@ function boundHeaders(fields: Record<string, unknown>, promotionJson: string): R
   const binding = requestedBinding(fields);
   if (!binding) return {};
   const headers: Record<string, string> = { 'promoset-client': bindingHeader(binding) };
-  const note = bindingNoteFor((JSON.parse(promotionJson) as { maxuses: number }).maxuses);
+  const { maxuses } = JSON.parse(promotionJson) as { maxuses?: number };
+  const note = typeof maxuses === 'number' ? bindingNoteFor(maxuses) : null;
   if (note) headers['promoset-note'] = note;
   return headers;
 }
 
-function sendReplay(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'idempotent-replayed': 'true' });
+function sendReplay(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'idempotent-replayed': 'true', ...headers });
   res.end(text);
 }
 
