@@ -101,7 +101,10 @@ async function whmcsCount(core: Core, row: PromotionRow | undefined): Promise<nu
 
 /** Gives uses back in WHMCS at most once per call, however often a transaction re-runs; undoes them if promoset's side fails. */
 class WhmcsReleases {
+  /** WHMCS's uses after each release, by (order, code): a re-run of the transaction reads it instead of writing again. */
   private readonly done = new Map<string, number | undefined>();
+  /** Rows given a use back, to count it again if promoset's side fails. */
+  private readonly undo: number[] = [];
   constructor(private readonly core: Core) {}
 
   /** Guarded decrement (only while WHMCS counts a use); returns WHMCS's uses after it, or undefined when there was none to give back. */
@@ -118,7 +121,6 @@ class WhmcsReleases {
     return uses;
   }
 
-  private readonly undo: number[] = [];
   async restore(): Promise<void> {
     for (const whmcsId of this.undo) await restoreWhmcsUse(this.core.whmcs!.db, whmcsId).catch(() => {});
   }
