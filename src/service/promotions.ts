@@ -1,6 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findBatch, listRecentBatches } from '../store/batches.js';
+import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { type Batch } from '../domain/batch.js';
 import { bindingsInRange, listBatchBindings } from '../store/bindings.js';
 import type { Core } from './core.js';
 
@@ -13,7 +15,7 @@ export async function* eachPromotionRow(core: Core, filter: PromotionFilter): As
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
-    afterId = page[page.length - 1].seq;
+    afterId = page[page.length - 1].row_id;
     // SQLite reads are synchronous: let other requests (Slack acks) in between pages.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -42,7 +44,7 @@ export async function* eachPromotion(core: Core, filter: PromotionFilter): Async
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
     for (const row of page) {
-      yield { ...toWhmcsPromotion(row.id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
+      yield { ...toWhmcsPromotion(row.shown_id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
     }
   }
 }
@@ -71,9 +73,9 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
   yield PROMOTION_CSV_HEADER;
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
-    const bindings = await bindingsInRange(core.db, page[0].seq, page[page.length - 1].seq);
+    const bindings = await bindingsInRange(core.db, page[0].row_id, page[page.length - 1].row_id);
     let piece = '';
-    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null, bindings.get(row.seq));
+    for (const row of page) piece += promotionCsvLine(row.shown_id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null, bindings.get(row.row_id));
     yield piece;
   }
 }

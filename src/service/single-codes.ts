@@ -3,9 +3,13 @@ import type { Binding } from '../domain/binding.js';
 import { PromoError } from '../domain/errors.js';
 import { insertBindings } from '../store/bindings.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
-import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
+import { countInSpace, deleteBatch, insertBatches, type NewBatch } from '../store/batches.js';
+import { insertPromotionsReturning } from '../store/promotion-inserts.js';
+import { markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
 import { GroupQueue } from './group-queue.js';
 
@@ -166,7 +170,7 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
   }
   const bound = group.flatMap((member, i) => {
     const outcome = outcomes[i];
-    return member.binding && outcome?.ok ? [{ setId: member.batch.set_id, promotionId: outcome.row.seq, binding: member.binding, createdAt: member.batch.created_at }] : [];
+    return member.binding && outcome?.ok ? [{ setId: member.batch.set_id, promotionId: outcome.row.row_id, binding: member.binding, createdAt: member.batch.created_at }] : [];
   });
   for (const b of bound) await insertBindings(trx, b.setId, [b], b.createdAt);
   if (sink) await markBatchesPending(trx, outcomes.flatMap((outcome) => (outcome.ok ? [outcome.row.batch_id] : [])));
@@ -199,7 +203,7 @@ async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], 
       try {
         let stored = storedInSpace.get(space);
         if (stored === undefined) {
-          stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
+          stored = (await countInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
           storedInSpace.set(space, stored);
         }
         assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));

@@ -4,10 +4,11 @@ import { toWhmcsPromotion } from '../domain/promotion.js';
 import { refusal } from '../domain/redemption.js';
 import { parseHookCall, type HookCall } from '../domain/whmcs-hooks.js';
 import { findBinding } from '../store/bindings.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import { recordEvent } from '../store/outbox.js';
-import type { PromotionRow } from '../store/promotions.js';
-import { findPromotionById, findPromotionsByCodes, findRedemption, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
+import { findPromotionById, findPromotionsByCodes, type PromotionRow } from '../store/promotions.js';
+import { findRedemption, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
 import { addPromotionUse, cancelOrderCode, claimOrderCode, listOrderCodes, setOrderRedemption, setPromotionUses, WHOLE_ORDER } from '../store/whmcs-orders.js';
 import { readUses, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
@@ -81,7 +82,7 @@ async function validateCheckout(core: Core, call: HookCall): Promise<HookReply> 
     const [row] = await findPromotionsByCodes(core.db, [code]);
     if (!row) continue;
     if (row.voided_at !== null) return reply(false, refusal('voided', row.code, await batchTerms(core, core.db, row.batch_id)).message);
-    const binding = await findBinding(core.db, row.seq);
+    const binding = await findBinding(core.db, row.row_id);
     const customer = { clientId: call.clientId === null ? null : String(call.clientId), clientEmail: call.clientEmail };
     const mismatch = bindingMismatch(binding ?? null, customer);
     if (mismatch && binding) return reply(false, bindingRefusal(mismatch, row.code, binding).message);
@@ -151,7 +152,7 @@ async function recordOne(core: Core, trx: Db, call: HookCall, orderId: number, c
   if (same) return { code: shown, outcome: same.state === 'placed' ? 'already_recorded' : 'cancelled_before_checkout', redemption_id: same.redemption_id, uses: await currentUses(trx, row) };
   const orderCancelled = existing.some((r) => r.state === 'cancelled');
   const claimed = await claimOrderCode(trx, {
-    order_id: orderId, code_key: code, promotion_id: row?.seq ?? null, redemption_id: null, state: orderCancelled ? 'cancelled' : 'placed',
+    order_id: orderId, code_key: code, promotion_id: row?.row_id ?? null, redemption_id: null, state: orderCancelled ? 'cancelled' : 'placed',
     client_id: call.clientId, invoice_id: call.invoiceId, created_at: now, updated_at: now,
   });
   // Another call for this (order, code) committed first: it did the work.
@@ -161,27 +162,27 @@ async function recordOne(core: Core, trx: Db, call: HookCall, orderId: number, c
     // The cancel came first: WHMCS counted this checkout's use, and nothing stands for it. Give it back.
     let uses = whmcsUses;
     if (core.whmcs && row.whmcs_id != null) uses = await releases.release(`${orderId}:${code}`, row.whmcs_id) ?? whmcsUses;
-    if (uses !== undefined) await setPromotionUses(trx, row.seq, uses);
+    if (uses !== undefined) await setPromotionUses(trx, row.row_id, uses);
     return { code: row.code, outcome: 'cancelled_before_checkout', redemption_id: null, uses: await currentUses(trx, row) };
   }
-  if (whmcsUses !== undefined) await setPromotionUses(trx, row.seq, whmcsUses);
-  else if (!(core.whmcs && row.whmcs_id != null)) await addPromotionUse(trx, row.seq);
+  if (whmcsUses !== undefined) await setPromotionUses(trx, row.row_id, whmcsUses);
+  else if (!(core.whmcs && row.whmcs_id != null)) await addPromotionUse(trx, row.row_id);
   const clientId = call.clientId === null ? null : String(call.clientId);
   const redemptionId = await insertRedemption(trx, {
-    set_id: row.set_id, promotion_id: row.seq, client_id: clientId, once_key: null, request_key: `whmcs-order:${orderId}:${code}`,
+    set_id: row.set_id, promotion_id: row.row_id, client_id: clientId, once_key: null, request_key: `whmcs-order:${orderId}:${code}`,
     created_by: `whmcs:order:${orderId}`, created_at: now,
   });
   if (redemptionId === undefined) throw new PromoError('conflict', 'The redemption could not be recorded; send the call again.');
   await setOrderRedemption(trx, claimed, redemptionId);
-  const stored = (await findPromotionById(trx, row.seq))!;
-  const promotion = toWhmcsPromotion(stored.id, stored.code, stored.uses, await batchTerms(core, trx, stored.batch_id));
+  const stored = (await findPromotionById(trx, row.row_id))!;
+  const promotion = toWhmcsPromotion(stored.shown_id, stored.code, stored.uses, await batchTerms(core, trx, stored.batch_id));
   await recordEvent(trx, { setId: row.set_id, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId, order_id: orderId, invoice_id: call.invoiceId }, createdAt: now });
   return { code: row.code, outcome: 'recorded', redemption_id: redemptionId, uses: stored.uses };
 }
 
 async function currentUses(db: Db, row: PromotionRow | undefined): Promise<number | null> {
   if (!row) return null;
-  return (await findPromotionById(db, row.seq))?.uses ?? null;
+  return (await findPromotionById(db, row.row_id))?.uses ?? null;
 }
 
 /**
@@ -225,7 +226,7 @@ async function rollBackOrder(core: Core, call: HookCall): Promise<HookCodeOutcom
         if (seen.has(code)) continue;
         const row = byCode.get(code);
         const claimed = await claimOrderCode(trx, {
-          order_id: orderId, code_key: code, promotion_id: row?.seq ?? null, redemption_id: null, state: 'cancelled',
+          order_id: orderId, code_key: code, promotion_id: row?.row_id ?? null, redemption_id: null, state: 'cancelled',
           client_id: call.clientId, invoice_id: call.invoiceId, created_at: now, updated_at: now,
         });
         if (claimed === undefined || !row) {
@@ -255,12 +256,12 @@ async function giveUseBack(core: Core, trx: Db, row: PromotionRow, key: string, 
   if (core.whmcs && row.whmcs_id != null) {
     const uses = await releases.release(key, row.whmcs_id);
     if (uses !== undefined) {
-      await setPromotionUses(trx, row.seq, uses);
+      await setPromotionUses(trx, row.row_id, uses);
       return uses;
     }
     // WHMCS counts no use any more (reset by hand): nothing to give back there; promoset follows it to 0.
-    await setPromotionUses(trx, row.seq, 0);
+    await setPromotionUses(trx, row.row_id, 0);
     return 0;
   }
-  return (await releaseUse(trx, row.seq))?.uses ?? 0;
+  return (await releaseUse(trx, row.row_id))?.uses ?? 0;
 }
