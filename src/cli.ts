@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { finished } from 'node:stream/promises';
 import { parseOptions, progressPrinter, UsageError } from './cli-options.js';
@@ -12,7 +12,8 @@ import { SHUTDOWN_GRACE_MS, startService } from './main.js';
 import { asPromoError } from './service/errors.js';
 import { closeCore, coreOptionsFrom, migrateDatabase, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
-import { promotionsCsv } from './service/promotions.js';
+import { batchBindings, promotionsCsv } from './service/promotions.js';
+import { bindingNoteFor, customerPromotionLine, describeBinding, promotionsForCustomer } from './service/bindings.js';
 import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from './service/sets.js';
 import { setAuditTrail } from './service/set-audit.js';
 import { setUrl } from './service/set-urls.js';
@@ -39,6 +40,8 @@ Usage:
   promoset sets webhooks SET resend EVENT_ID     Send one event again now
   promoset sets webhooks SET rotate-secret       New signing secret (printed once here)
   promoset codes SET --amount N [--csv FILE] [--prefix P] [--length L] [--type default|numeric|alphanumeric] [field=value ...]
+  promoset codes SET ... --client-id ID | --client-email E | --clients FILE   Bind the codes to customers
+  promoset codes for CUSTOMER         The codes bound to a customer (WHMCS client id or e-mail), newest first
   promoset codes void CODE... | --batch N     Switch codes off: validation and redemption refuse them
   promoset codes unvoid CODE... | --batch N   Restore voided codes
   promoset whmcs status               Which WHMCS this database is connected to, and whether WHMCS_DATABASE_URL matches
@@ -84,7 +87,15 @@ Generates N codes (1 to 100,000) from SET, all in one transaction.
   --length L      random-part length, 3 to 30 (default: the set's)
   --type T        default | numeric | alphanumeric (default: the set's)
   field=value     value=, promo_code_type=, start_date=, expiry_date=, notes=
+  --client-id ID        bind every code to this WHMCS client id: only that customer can redeem them
+  --client-email E      bind every code to this customer e-mail (compared ignoring case)
+  --clients FILE        one code per customer: a CSV file (header client_id and/or client_email,
+                        or one id or e-mail a line) or a JSON array of {client_id, client_email};
+                        the amount is the number of customers
 Example: promoset codes spring --amount 100000 --csv spring.csv
+Example: promoset codes apology --clients customers.csv --csv apology.csv
+
+promoset codes for CUSTOMER             the codes bound to a customer: promoset codes for ann@example.com, promoset codes for 42
 
 promoset codes void CODE [CODE ...]     void codes (any letter case); all must exist, or nothing changes
 promoset codes void --batch N           void every code of batch N, in one statement
@@ -356,7 +367,15 @@ async function webhooksCommand(core: Core, args: string[]): Promise<number> {
 
 async function codesCommand(config: Config, args: string[]): Promise<number> {
   if (args[0] === 'void' || args[0] === 'unvoid') return voidCommand(config, args[0] === 'unvoid', args.slice(1));
-  const { values, positionals } = parseOptions(args, { amount: { type: 'string' }, csv: { type: 'string' }, prefix: { type: 'string' }, length: { type: 'string' }, type: { type: 'string' } }, 'codes');
+  if (args[0] === 'for') return codesForCommand(config, args.slice(1));
+  const { values, positionals } = parseOptions(
+    args,
+    {
+      amount: { type: 'string' }, csv: { type: 'string' }, prefix: { type: 'string' }, length: { type: 'string' }, type: { type: 'string' },
+      'client-id': { type: 'string' }, 'client-email': { type: 'string' }, clients: { type: 'string' },
+    },
+    'codes',
+  );
   const [setRef, ...fieldWords] = positionals;
   if (!setRef) throw new PromoError('bad_request', 'Name the set: promoset codes SET --amount N. See promoset codes --help.');
   return withCore(config, async (core) => {
@@ -366,6 +385,9 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
     if (values.prefix !== undefined) input.code_prefix = values.prefix;
     if (values.length !== undefined) input.code_length = values.length;
     if (values.type !== undefined) input.code_type = values.type;
+    if (values['client-id'] !== undefined) input.client_id = values['client-id'];
+    if (values['client-email'] !== undefined) input.client_email = values['client-email'];
+    if (values.clients !== undefined) input.clients = readClientsFile(values.clients);
     const progress = process.stderr.isTTY || Number(values.amount) >= 10_000 ? progressPrinter(process.stderr, 'code') : undefined;
     const started = Date.now();
     const result = await generatePromotions(core, set, input, actor(), { onProgress: progress?.update });
@@ -380,9 +402,43 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
       process.stderr.write(`Wrote ${count(result.count, 'code')} (batch ${result.batchId}) to ${values.csv} in ${Date.now() - started} ms.\n`);
     } else {
       // The codes as generated, one a line: never re-parsed from CSV, whose notes may hold commas and line breaks.
-      for (const { code } of result.issued) out(code);
+      // A bound code is followed by its customer.
+      const bound = new Map((await batchBindings(core, { id: result.batchId, set_id: set.id })).map((c) => [c.code, describeBinding(c)]));
+      for (const { code } of result.issued) out(bound.has(code) ? `${code}  ${bound.get(code)}` : code);
       process.stderr.write(`${count(result.count, 'code')}, batch ${result.batchId}.\n`);
     }
+    const note = result.bindings || values['client-id'] || values['client-email'] || values.clients ? bindingNoteFor(result.terms.maxuses) : null;
+    if (note) process.stderr.write(`${note}\n`);
+    return 0;
+  });
+}
+
+/** `--clients FILE`: a JSON array, or CSV text (the parser of the bulk `clients` field reads both). */
+function readClientsFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new PromoError('bad_request', `Could not read ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}.`);
+  }
+  if (text.trimStart().startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new PromoError('bad_request', `${path} starts like JSON but is not valid JSON: fix it, or give a CSV file.`);
+    }
+  }
+  return text;
+}
+
+/** `codes for CUSTOMER`: the codes bound to a WHMCS client id or an e-mail, newest first. */
+async function codesForCommand(config: Config, args: string[]): Promise<number> {
+  const { positionals } = parseOptions(args, {}, 'codes for');
+  if (positionals.length !== 1) throw new PromoError('bad_request', 'Name one customer: promoset codes for ann@example.com, or promoset codes for 42 (a WHMCS client id).');
+  return withCore(config, async (core) => {
+    const { customer, promotions } = await promotionsForCustomer(core, positionals[0]);
+    if (promotions.length === 0) process.stderr.write(`No codes are bound to ${customer}.\n`);
+    for (const p of promotions) out(customerPromotionLine(p));
     return 0;
   });
 }

@@ -60,6 +60,8 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).default('json'),
   LOG_BUFFER_BYTES: z.coerce.number({ error: 'must be a number of bytes' }).int({ error: 'must be a whole number' }).min(4096, { error: 'must be at least 4096' }).default(8 * 1024 * 1024),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** Shared with the promoset WHMCS addon; unset, POST /whmcs/hooks answers 404. */
+  WHMCS_HOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 function isMysqlUrl(value: string): boolean {

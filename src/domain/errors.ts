@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'database_unavailable'
   /** Slack's requests arrived, but this instance has no Slack credentials (yet). */
   | 'slack_off'
+  /** A code bound to one customer (DESIGN.md), redeemed by another, or with no customer named. */
+  | 'promotion_bound_to_other_client'
+  | 'client_required'
   /** The set was edited, rotated or archived while the request ran; the HTTP route retries it against the new set. */
   | 'set_changed';
 
@@ -67,6 +70,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   database_unavailable: 503,
   slack_off: 503,
   set_changed: 409,
+  promotion_bound_to_other_client: 409,
+  client_required: 409,
 };
 
 

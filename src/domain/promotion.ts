@@ -1,3 +1,4 @@
+import { BINDING_PARSERS, bindingOf, clientListParser, type Binding } from './binding.js';
 import { serialize } from 'php-serialize';
 import { CODE_ALPHABET_NAMES, MAX_CODE_LENGTH, MIN_CODE_LENGTH, type CodeAlphabet } from './codes.js';
 import { addDays, NO_DATE } from './dates.js';
@@ -68,6 +69,9 @@ export interface PromotionOverrides {
   start_date?: string | null;
   expiry_date?: string | null;
   notes?: string;
+  /** Binds the code to one customer (domain/binding.ts); not a term of the promotion. */
+  client_id?: number | null;
+  client_email?: string | null;
 }
 
 export const OVERRIDE_PARSERS = {
@@ -78,6 +82,7 @@ export const OVERRIDE_PARSERS = {
   start_date: optionalDate,
   expiry_date: optionalDate,
   notes: text('Notes', 2000),
+  ...BINDING_PARSERS,
 };
 
 export function parseOverrides(input: Record<string, unknown>): PromotionOverrides {
@@ -169,19 +174,20 @@ export function toWhmcsPromotion(id: number, code: string, uses: number, t: Prom
   };
 }
 
-/** `voided` (0/1) comes last, so readers of the older columns by position keep working. */
-export const PROMOTION_CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided\n';
+/** New columns go last (`voided`, then the binding), so readers of the older columns by position keep working. */
+export const PROMOTION_CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email\n';
 
 /** The CSV cells a batch's rows share, rendered once per batch: exports of 100k rows stay cheap. */
 const csvTermCells = new WeakMap<PromotionTerms, [string, string]>();
 
-export function promotionCsvLine(id: number, code: string, uses: number, t: PromotionTerms, voided = false): string {
+export function promotionCsvLine(id: number, code: string, uses: number, t: PromotionTerms, voided = false, binding?: Binding | null): string {
   let cells = csvTermCells.get(t);
   if (!cells) {
     cells = [`${csvCell(t.type)},${t.value},${t.startdate},${t.expirationdate},${t.maxuses}`, csvCell(t.notes)];
     csvTermCells.set(t, cells);
   }
-  return `${id},${csvCell(code)},${cells[0]},${uses},${cells[1]},${voided ? 1 : 0}\n`;
+  const bound = binding ? `${binding.client_id ?? ''},${binding.client_email === null ? '' : csvCell(binding.client_email)}` : ',';
+  return `${id},${csvCell(code)},${cells[0]},${uses},${cells[1]},${voided ? 1 : 0},${bound}\n`;
 }
 
 /**
@@ -208,6 +214,8 @@ export interface BulkRequest {
   amount: number;
   overrides: PromotionOverrides;
   format: { prefix?: string; length?: number; alphabet?: CodeAlphabet };
+  /** One customer per code, in order (`clients`), or the same binding for every code (`client_id`/`client_email`); null for unbound codes. */
+  bindings: Binding[] | null;
 }
 
 export const BULK_PARSERS = {
@@ -216,12 +224,23 @@ export const BULK_PARSERS = {
   code_prefix: codePrefix('The code prefix'),
   code_length: wholeNumber('The code length', MIN_CODE_LENGTH, MAX_CODE_LENGTH),
   code_type: oneOf('The code type', CODE_ALPHABET_NAMES),
+  clients: clientListParser,
 };
 
 export function parseBulkRequest(input: Record<string, unknown>): BulkRequest {
   const { values, errors } = parseFields(BULK_PARSERS, input);
   if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
-  const { amount, code_prefix, code_length, code_type, ...overrides } = values;
+  const { amount, code_prefix, code_length, code_type, clients, ...overrides } = values;
   const prefix = code_prefix || overrides.name || undefined;
-  return { amount: amount ?? DEFAULT_BULK_AMOUNT, overrides, format: { prefix, length: code_length, alphabet: code_type } };
+  const format = { prefix, length: code_length, alphabet: code_type };
+  const single = bindingOf(overrides);
+  if (clients !== undefined) {
+    if (single) throw PromoError.validation({ clients: 'Send either a clients list (one code per customer) or client_id/client_email (every code for one customer), not both.' });
+    if (amount !== undefined && amount !== clients.length) {
+      throw PromoError.validation({ amount: `The amount (${amount}) must equal the number of customers in clients (${clients.length}), or be left out.` });
+    }
+    return { amount: clients.length, overrides, format, bindings: clients };
+  }
+  const total = amount ?? DEFAULT_BULK_AMOUNT;
+  return { amount: total, overrides, format, bindings: single ? new Array<Binding>(total).fill(single) : null };
 }

@@ -6,6 +6,8 @@ import type { PromotionTerms } from './promotion.js';
 
 /** Why a promotion cannot be redeemed now; null when it can. */
 export type RefusalReason = 'not_started' | 'expired' | 'used_up' | 'voided';
+/** What validate answers: the promotion's own state, or (for a bound code) the customer's. */
+export type ValidationReason = RefusalReason | 'other_client' | 'client_required';
 
 /**
  * The one statement of the redemption rules, on a promotion's state. The
@@ -44,11 +46,14 @@ export const promotionNotFound = (code: string) =>
 export interface RedemptionRequest {
   code: string;
   clientId: string | null;
+  /** The customer's e-mail: checked against a code bound to an e-mail (ignoring case). */
+  clientEmail: string | null;
 }
 
 const REDEMPTION_PARSERS = {
   code: text('The code', 200, { required: true }),
   client_id: text('The client_id', 200),
+  client_email: text('The client_email', 254),
 };
 
 /**
@@ -60,7 +65,7 @@ export function parseRedemptionRequest(input: Record<string, unknown>): Redempti
   const { values, errors } = parseFields(REDEMPTION_PARSERS, input);
   if (values.code === undefined && errors.code === undefined) errors.code = 'Send the promotion code to redeem as "code".';
   if (Object.keys(errors).length > 0) throw PromoError.validation(errors);
-  return { code: assertAsciiCode(values.code ?? ''), clientId: values.client_id || null };
+  return { code: assertAsciiCode(values.code ?? ''), clientId: values.client_id || null, clientEmail: values.client_email || null };
 }
 
 export const clientIdRequired = (code: string) =>

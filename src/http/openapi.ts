@@ -16,7 +16,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 const json = (schema: z.ZodType) => ({ 'application/json': { schema: jsonSchema(schema, 'output') } });
-const csv = { 'text/csv': { schema: { type: 'string', description: 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes; one promotion a row.' } } };
+const csv = { 'text/csv': { schema: { type: 'string', description: 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email; one promotion a row (client_id/client_email empty for unbound codes).' } } };
 
 /** A request body accepted as JSON or as an HTML form (the set URL and bulk take both, as seed 001 does). */
 const body = (schema: z.ZodType, description: string, forms = true) => ({
@@ -87,7 +87,13 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         post: {
           tags: ['set URL'], operationId: 'issueCode', summary: 'Issue one promo code (WHMCS promotion shape)', parameters: [idempotencyKey],
           requestBody: body(schemas.promotionRequest, 'Optional overrides.'),
-          responses: { 200: { description: 'The new promotion.', content: json(schemas.whmcsPromotion) }, ...errors(GENERATION_ERRORS) },
+          responses: {
+            200: {
+              description: 'The new promotion. A code bound to a customer (client_id/client_email) carries the binding in the Promoset-Client header, and Promoset-Note when it can be used more than once.',
+              content: json(schemas.whmcsPromotion),
+            },
+            ...errors(GENERATION_ERRORS),
+          },
         },
       },
       '/sets/{token}/codes': {
@@ -104,7 +110,13 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       },
       '/sets/{token}/promotions/{code}': {
         parameters: [tokenParam, { name: 'code', in: 'path', required: true, schema: { type: 'string' }, description: 'The code, any letter case.' }],
-        get: { tags: ['set URL'], operationId: 'validatePromotion', summary: 'Could this code be redeemed now, and why not; changes nothing', responses: { 200: { description: 'Valid or not, the reason, the promotion.', content: json(schemas.validationResponse) }, ...errors({ ...SET_URL_ERRORS, 400: ['bad_request'], 404: ['not_found', 'promotion_not_found'], 503: ['billing_unavailable'] }) } },
+        get: {
+          tags: ['set URL'], operationId: 'validatePromotion', summary: 'Could this code be redeemed now (by this customer, for a bound code), and why not; changes nothing',
+          parameters: [
+            { name: 'client_id', in: 'query', required: false, schema: { type: 'string' }, description: 'The customer at the checkout (WHMCS client id).' },
+            { name: 'client_email', in: 'query', required: false, schema: { type: 'string' }, description: 'The customer\'s e-mail, compared ignoring case.' },
+          ],
+          responses: { 200: { description: 'Valid or not, the reason, the promotion.', content: json(schemas.validationResponse) }, ...errors({ ...SET_URL_ERRORS, 400: ['bad_request'], 404: ['not_found', 'promotion_not_found'], 503: ['billing_unavailable'] }) } },
       },
       '/sets/{token}/redemptions': {
         parameters: [tokenParam],
@@ -113,7 +125,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           requestBody: { ...body(schemas.redemptionRequest, 'The code and the client.'), required: true },
           responses: {
             200: { description: 'Counted.', content: json(schemas.redemptionResponse) },
-            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'promotion_not_found'], 429: ['rate_limited'], 409: ['promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client', 'conflict'], ...WRITE_ERRORS }),
+            ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'promotion_not_found'], 429: ['rate_limited'], 409: ['promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client', 'promotion_bound_to_other_client', 'client_required', 'conflict'], ...WRITE_ERRORS }),
           },
         },
       },
@@ -123,6 +135,29 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           tags: ['set URL'], operationId: 'rollbackRedemption', summary: 'Give a redemption\'s use back, once',
           responses: { 200: { description: 'Rolled back.', content: json(schemas.rollbackResponse) }, ...errors({ ...BODY_ERRORS, 403: ['forbidden'], 404: ['not_found', 'redemption_not_found'], 429: ['rate_limited'], 409: ['redemption_already_rolled_back'], ...WRITE_ERRORS }) },
         },
+      },
+      '/whmcs/hooks': {
+        post: {
+          tags: ['whmcs'], operationId: 'whmcsHook', summary: 'Calls from the promoset WHMCS addon (checkout, cancel, fraud, delete); off unless WHMCS_HOOK_SECRET is set',
+          parameters: [{ name: 'Promoset-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 't=<unix seconds>,v1=<hex HMAC-SHA256(WHMCS_HOOK_SECRET, "<t>.<raw body>")>; 5-minute window.' }],
+          requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(schemas.whmcsHookRequest, 'input') } } },
+          responses: {
+            200: { description: 'Done (or already done: each call is idempotent per order id).', content: json(schemas.whmcsHookResponse) },
+            ...errors({ ...BODY_ERRORS, 401: ['unauthorized'], 404: ['not_found'], ...WRITE_ERRORS }),
+          },
+        },
+      },
+      '/api/sets/{id}/codes': {
+        parameters: [idParam],
+        post: {
+          ...admin, operationId: 'adminIssueCodes', summary: 'Issue codes (bulk fields; client_id/client_email binds them all, clients gives one code per customer)',
+          requestBody: body(schemas.bulkRequest, 'The amount, overrides and binding.'),
+          responses: { 201: { description: 'The batch.', content: json(schemas.adminIssueResponse) }, ...errors({ ...BODY_ERRORS, ...ADMIN_SET_ERRORS, 409: ['conflict'], 422: ['code_space_exhausted'], ...WRITE_ERRORS }) },
+        },
+      },
+      '/api/clients/{client}/promotions': {
+        parameters: [{ name: 'client', in: 'path', required: true, schema: { type: 'string' }, description: 'A WHMCS client id or an e-mail address.' }],
+        get: { ...admin, operationId: 'customerPromotions', summary: 'The codes bound to one customer, newest first', responses: { 200: { description: 'The codes.', content: json(schemas.customerPromotionsResponse) }, ...errors({ ...ADMIN_ERRORS, 400: ['validation_failed', 'bad_request'] }) } },
       },
       '/includes/api.php': {
         post: {

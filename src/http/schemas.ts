@@ -86,7 +86,14 @@ export const setDetails = z
 /** What the admin API shows: the details plus the webhook signing secret (the API is the operator's). */
 export const setAdminDetails = setDetails.extend({ webhook_secret: z.string().nullable().meta({ description: 'The whsec_ secret webhook deliveries are signed with; null without a webhook.' }) });
 export const setList = z.object({ result: z.literal('success'), totalresults: z.int(), sets: z.array(setAdminDetails.extend({ promotions: z.int(), batches: z.int(), redeemed: z.int().meta({ description: 'Uses counted so far across the set (WHMCS checkouts included when WHMCS is connected).' }) })) }).strict();
-export const bulkResponse = z.object({ result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion) }).strict();
+const boundClient = z.object({ client_id: z.int().nullable(), client_email: z.string().nullable() }).strict();
+export const bulkResponse = z
+  .object({
+    result: z.literal('success'), batch_id: z.int(), count: z.int(), promotions: z.array(whmcsPromotion),
+    clients: z.array(boundClient.extend({ code: z.string() })).optional().meta({ description: 'Bound batches only: the customer each code is bound to.' }),
+    note: z.string().optional().meta({ description: 'Bound codes usable more than once: what binding means for them.' }),
+  })
+  .strict();
 export const whmcsPromotionsResponse = z.object({ result: z.literal('success'), totalresults: z.int(), promotions: z.object({ promotion: z.array(whmcsPromotion) }).strict() }).strict().meta({ description: 'WHMCS\'s GetPromotions answer.' });
 export const dailyUsage = z.object({
   date: z.iso.date().meta({ description: 'A calendar day in PROMO_TIMEZONE.' }),
@@ -133,7 +140,7 @@ export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
   'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'billing_not_configured', 'database_busy', 'database_unavailable', 'slack_off',
   'promotion_not_found', 'promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client',
-  'redemption_not_found', 'redemption_already_rolled_back', 'set_changed',
+  'redemption_not_found', 'redemption_already_rolled_back', 'set_changed', 'promotion_bound_to_other_client', 'client_required',
 ] as const satisfies readonly ErrorCode[];
 
 /** The error shape, with the codes one response may carry. */
@@ -166,9 +173,16 @@ void everyCode;
 const usage = z.object({ issued: z.int(), redeemed: z.int(), voided: z.int(), used_up: z.int() }).strict();
 export const setAdminDetailsWithUsage = setAdminDetails.extend({ usage });
 export const validationResponse = z
-  .object({ result: z.literal('success'), valid: z.boolean(), reason: z.enum(['not_started', 'expired', 'used_up', 'voided']).nullable(), promotion: whmcsPromotion })
+  .object({
+    result: z.literal('success'), valid: z.boolean(), reason: z.enum(['not_started', 'expired', 'used_up', 'voided', 'other_client', 'client_required']).nullable(), promotion: whmcsPromotion,
+    client: boundClient.nullable().meta({ description: 'The customer the code is bound to; null when anyone may use it.' }),
+  })
   .strict();
-export const redemptionRequest = z.object({ code: z.string().meta({ description: 'The code, any letter case.' }), client_id: z.string().optional().meta({ description: 'Required for once-per-client promotions.' }) });
+export const redemptionRequest = z.object({
+  code: z.string().meta({ description: 'The code, any letter case.' }),
+  client_id: z.string().optional().meta({ description: 'Required for once-per-client promotions, and for codes bound to a client id.' }),
+  client_email: z.string().optional().meta({ description: 'The customer\'s e-mail: checked (ignoring case) against a code bound to an e-mail.' }),
+});
 export const redemptionResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), promotion: whmcsPromotion }).strict();
 export const rollbackResponse = z.object({ result: z.literal('success'), redemption_id: z.int(), rolled_back_at: z.string(), promotion: whmcsPromotion }).strict();
 export const voidCodeResponse = z.object({ result: z.literal('success'), promotion: whmcsPromotion, set_id: z.int(), voided: z.boolean(), changed: z.boolean() }).strict();
@@ -188,3 +202,34 @@ export const accessGrantRequest = z.object({
 export const accessRevokeRequest = accessGrantRequest.omit({ role: true });
 export const accessGrantResponse = z.object({ result: z.literal('success'), subject: z.string(), role: z.string(), sets: z.array(z.object({ id: z.int(), name: z.string() }).strict()), replaced: z.array(z.string()) }).strict();
 export const accessRevokeResponse = z.object({ result: z.literal('success'), revoked: z.array(grant.omit({ set_name: true })) }).strict();
+// Issue 21: codes bound to a customer, and the WHMCS addon's hooks.
+export const adminIssueResponse = bulkResponse;
+export const customerPromotionsResponse = z
+  .object({
+    result: z.literal('success'),
+    client: z.string().meta({ description: 'The customer searched for: "client 42" or the e-mail.' }),
+    totalresults: z.int(),
+    promotions: z.array(whmcsPromotion.extend({ set_id: z.int(), set_name: z.string(), voided: z.boolean(), client_id: z.int().nullable(), client_email: z.string().nullable() })),
+  })
+  .strict();
+export const whmcsHookRequest = z
+  .object({
+    event: z.enum(['validate_checkout', 'checkout', 'cancel', 'fraud', 'delete']),
+    order_id: z.int().optional().meta({ description: 'WHMCS order id (checkout and cancel/fraud/delete).' }),
+    invoice_id: z.int().nullable().optional(),
+    promocodes: z.array(z.string()).optional().meta({ description: 'The order\'s promo codes (an order may carry more than one).' }),
+    promocode: z.string().optional().meta({ description: 'validate_checkout: the code in the cart.' }),
+    client_id: z.int().nullable().optional(),
+    client_email: z.string().nullable().optional(),
+  })
+  .meta({ description: 'Sent by the promoset WHMCS addon, signed with Promoset-Signature (t=…,v1=HMAC-SHA256(WHMCS_HOOK_SECRET, "t.body")).' });
+export const whmcsHookResponse = z
+  .object({
+    result: z.literal('success'),
+    event: z.string(),
+    allowed: z.boolean().optional().meta({ description: 'validate_checkout: may this customer use the code.' }),
+    message: z.string().nullable().optional().meta({ description: 'validate_checkout: the sentence to show at checkout when not allowed.' }),
+    order_id: z.int().optional(),
+    codes: z.array(z.object({ code: z.string(), outcome: z.string(), redemption_id: z.int().nullable(), uses: z.int().nullable() }).strict()).optional(),
+  })
+  .strict();

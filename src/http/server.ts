@@ -15,6 +15,7 @@ import { opsRoutes } from './routes/ops.js';
 import { redemptionRoutes } from './routes/redemptions.js';
 import { setUrlRoutes } from './routes/set-url.js';
 import { whmcsRoutes } from './routes/whmcs.js';
+import { whmcsHookRoutes } from './routes/whmcs-hooks.js';
 import type { Mount } from '../service/mount.js';
 import type { AppContext, HttpContext, Method, Route } from './routing.js';
 
@@ -24,7 +25,7 @@ import type { AppContext, HttpContext, Method, Route } from './routing.js';
  * duration in the metrics, both named by the route's template (never its URL,
  * which may hold a set token).
  */
-export const ROUTES: Route[] = [...opsRoutes, ...setUrlRoutes, ...bulkRoutes, ...redemptionRoutes, ...whmcsRoutes, ...adminRoutes, ...accessRoutes];
+export const ROUTES: Route[] = [...opsRoutes, ...setUrlRoutes, ...bulkRoutes, ...redemptionRoutes, ...whmcsRoutes, ...whmcsHookRoutes, ...adminRoutes, ...accessRoutes];
 
 export function createHttpServer(ctx: HttpContext, mounts: Mount[] = []): Server {
   const app: AppContext = {

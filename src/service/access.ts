@@ -66,6 +66,7 @@ export const ACTIONS = {
   unvoid: { role: 'manager', doing: 'unvoid codes' },
   audit: { role: 'manager', doing: 'see audit trails' },
   schedule_digest: { role: 'manager', doing: 'schedule digests' },
+  see_customers: { role: 'manager', doing: "look up a customer's codes" },
   decide: { role: 'manager', doing: 'decide approval requests' },
   grant_basic: { role: 'manager', doing: 'grant or revoke the viewer and issuer roles' },
   grant_any: { role: 'owner', doing: 'grant or revoke the manager and owner roles' },

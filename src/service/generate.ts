@@ -1,5 +1,7 @@
 import { assertFeasible, codeGenerator, codeSpace, numberedCodeSource, type CodeFormat } from '../domain/codes.js';
+import { bindingOf, type Binding } from '../domain/binding.js';
 import { PromoError } from '../domain/errors.js';
+import { bindingsOfBatchCodes, insertBindings } from '../store/bindings.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
@@ -31,6 +33,8 @@ export interface GenerationResult {
   terms: PromotionTerms;
   /** The codes as stored by promoset, in id order: callers answer with them without reading the batch back. */
   issued: IssuedCode[];
+  /** The customer of each of `issued` (same order), when the codes are bound. */
+  bindings: Binding[] | null;
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -59,9 +63,11 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   await assertOwnsSpace(core, set, format);
+  const binding = bindingOf(overrides);
   const row = await issueSingleCode(core.db, {
     expectedSet: options.setMayBeStale ? set : undefined,
     format,
+    binding: binding ?? undefined,
     batch: {
       set_id: set.id, kind: 'single', count: 1, prefix_key: format.prefix.toLowerCase(), code_length: format.length,
       code_alphabet: format.alphabet, created_by: actor, created_at: nowIso(core), request_key: options.requestKey ?? null, terms,
@@ -101,6 +107,9 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
       const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
       const onStored = attemptWriter && ((rows: IssuedCode[]) => attemptWriter.send(rows.map((row) => ({ code: row.code, terms }))));
       const codes = await insertUniqueCodes(trx, set.id, id, freshCodes, amount, { expectedCollisions: (amount * storedBound) / codeSpace(format), onProgress, onStored });
+      // Bound in the transaction that issues them: no moment exists where a bound code is stored unbound.
+      const bindings = request.bindings;
+      if (bindings) await insertBindings(trx, set.id, codes.map((row, i) => ({ promotionId: row.id, binding: bindings[i] })), createdAt);
       if (whmcs) await markBatchesPending(trx, [id]);
       // With WHMCS, the event waits for WHMCS to hold the codes (billing.ts).
       if (!whmcs) await recordBatchIssued(trx, core, set, id, amount, terms);
@@ -113,7 +122,8 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
   const { batchId } = stored;
   const issued = writer ? await publishBulk(core, writer, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : stored.issued;
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
-  return { batchId, count: amount, terms, issued };
+  // publishBulk may have replaced codes (their bindings moved with them): the order of `issued` then no longer matches the request's.
+  return { batchId, count: amount, terms, issued, bindings: writer ? null : request.bindings };
 }
 
 /**
@@ -138,8 +148,13 @@ async function publishBulk(
     let replacements: IssuedCode[];
     try {
       replacements = await inWriteTransaction(core.db, async (trx) => {
+        // A replaced code's customer goes to the code that replaces it.
+        const moved = await bindingsOfBatchCodes(trx, batch.batchId, taken);
         await deleteBatchCodes(trx, batch.batchId, taken);
-        return insertUniqueCodes(trx, set.id, batch.batchId, freshCodes, taken.length, {});
+        const fresh = await insertUniqueCodes(trx, set.id, batch.batchId, freshCodes, taken.length, {});
+        const bindings = taken.flatMap((code) => moved.get(code.toLowerCase()) ?? []);
+        if (bindings.length > 0) await insertBindings(trx, set.id, bindings.map((binding, i) => ({ promotionId: fresh[i].id, binding })), batch.createdAt);
+        return fresh;
       });
     } catch (error) {
       return abandonWhmcsBatches(core, writer, [batch.batchId], error);

@@ -4,6 +4,7 @@ import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type Promotio
 import { findBatch, listRecentBatches } from '../store/batches.js';
 import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import { type Batch } from '../domain/batch.js';
+import { bindingsInRange, listBatchBindings } from '../store/bindings.js';
 import type { Core } from './core.js';
 import { connectionRecord, shownId } from './whmcs-connection.js';
 
@@ -76,10 +77,22 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
   yield PROMOTION_CSV_HEADER;
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
+    const bindings = await bindingsInRange(core.db, page[0].row_id, page[page.length - 1].row_id);
     let piece = '';
-    for (const row of page) piece += promotionCsvLine(row.shown_id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null);
+    for (const row of page) piece += promotionCsvLine(row.shown_id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null, bindings.get(row.row_id));
     yield piece;
   }
+}
+
+export interface BoundCode {
+  code: string;
+  client_id: number | null;
+  client_email: string | null;
+}
+
+/** A batch's bound codes (empty when none is bound), for replies that show the binding. */
+export async function batchBindings(core: Core, batch: Pick<Batch, 'id' | 'set_id'>): Promise<BoundCode[]> {
+  return (await listBatchBindings(core.db, batch.set_id, batch.id)).map(({ code, binding }) => ({ code, ...binding }));
 }
 
 /** The latest batches, newest first (App Home, CLI). */

@@ -1,7 +1,9 @@
 import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type RefusalReason } from '../domain/redemption.js';
+import { bindingMismatch, bindingRefusal, type Binding, type Customer } from '../domain/binding.js';
+import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type ValidationReason } from '../domain/redemption.js';
+import { findBinding, findBindingByCode } from '../store/bindings.js';
 import type { PromoSet } from '../domain/set.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
@@ -49,12 +51,18 @@ async function whmcsShape(core: Core, db: Db, row: PromotionRow): Promise<WhmcsP
 export interface Validation {
   result: 'success';
   valid: boolean;
-  reason: RefusalReason | null;
+  reason: ValidationReason | null;
   promotion: WhmcsPromotion;
+  /** The customer the code is bound to; null for a code anyone may use. */
+  client: Binding | null;
 }
 
-/** `GET {set URL}/promotions/{code}`: could this code be redeemed now, and why not. Changes nothing. */
-export async function validatePromotion(core: Core, set: PromoSet, code: string): Promise<Validation> {
+/**
+ * `GET {set URL}/promotions/{code}`: could this code be redeemed now (by this
+ * customer, for a bound code), and why not. Changes nothing. The promotion's
+ * own state speaks first; a bound code then asks for its customer.
+ */
+export async function validatePromotion(core: Core, set: PromoSet, code: string, customer: Customer = NO_CUSTOMER): Promise<Validation> {
   assertAsciiCode(code);
   await connectionRecord(core); // the id rule (whmcs-connection.ts)
   const found = await findSetPromotion(core.db, set.id, code);
@@ -62,8 +70,18 @@ export async function validatePromotion(core: Core, set: PromoSet, code: string)
   // With WHMCS connected its uses are the count (its checkout adds to them too): read at display time.
   const row = core.whmcs && found.whmcs_id != null ? { ...found, uses: await whmcsUses(core.whmcs, found.whmcs_id, found.uses) } : found;
   const promotion = await whmcsShape(core, core.db, row);
-  const reason = refusalReason(promotion, row.uses, row.voided_at !== null, today(core));
-  return { result: 'success', valid: reason === null, reason, promotion };
+  const binding = (await findBinding(core.db, row.row_id)) ?? null;
+  const reason = refusalReason(promotion, row.uses, row.voided_at !== null, today(core)) ?? bindingMismatch(binding, customer);
+  return { result: 'success', valid: reason === null, reason, promotion, client: binding };
+}
+
+const NO_CUSTOMER: Customer = { clientId: null, clientEmail: null };
+
+/** A bound code for another customer (or none named) is refused before anything is counted. Bindings never change, so reading first is safe. */
+async function assertBindingAllows(core: Core, setId: number, code: string, customer: Customer): Promise<void> {
+  const binding = await findBindingByCode(core.db, code, setId);
+  const mismatch = bindingMismatch(binding ?? null, customer);
+  if (mismatch && binding) throw bindingRefusal(mismatch, code.trim(), binding);
 }
 
 async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number): Promise<number> {
@@ -91,8 +109,9 @@ interface RedemptionOptions {
  * With WHMCS connected, WHMCS's row is the counter (redeemThroughWhmcs).
  */
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
-  const { code, clientId } = parseRedemptionRequest(input);
+  const { code, clientId, clientEmail } = parseRedemptionRequest(input);
   await assertBillingReady(core, 'the code was not redeemed');
+  await assertBindingAllows(core, set.id, code, { clientId, clientEmail });
   if (core.whmcs) return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, options);
   return redeemInPromoset(core, set, code, clientId, actor, options);
 }

@@ -1,5 +1,7 @@
 import { assertFeasible, codeGenerator, codeSpace, numberedCodeSource, type CodeFormat } from '../domain/codes.js';
+import type { Binding } from '../domain/binding.js';
 import { PromoError } from '../domain/errors.js';
+import { insertBindings } from '../store/bindings.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
@@ -59,6 +61,8 @@ export interface SingleCodeRequest {
   format: CodeFormat;
   /** Its batch row (count 1), terms and actor already decided. */
   batch: NewBatch;
+  /** The customer the code is bound to, written in the group's transaction. */
+  binding?: Binding;
   /** The set has a webhook: its `promotions.issued` outbox row, written in the group's transaction. */
   issuedEvent?: (stored: PromotionRow) => ReturnType<typeof outboxRow>;
 }
@@ -183,6 +187,11 @@ async function writeGroup(trx: Db, group: Waiting[], sink?: GroupSink): Promise<
       return !row;
     });
   }
+  const bound = group.flatMap((member, i) => {
+    const outcome = outcomes[i];
+    return member.binding && outcome?.ok ? [{ setId: member.batch.set_id, promotionId: outcome.row.row_id, binding: member.binding, createdAt: member.batch.created_at }] : [];
+  });
+  for (const b of bound) await insertBindings(trx, b.setId, [b], b.createdAt);
   if (sink) await markBatchesPending(trx, outcomes.flatMap((outcome) => (outcome.ok ? [outcome.row.batch_id] : [])));
   const events = group.flatMap((member, i) => {
     const outcome = outcomes[i];

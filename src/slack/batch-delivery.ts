@@ -2,7 +2,8 @@ import type { webApi } from '@slack/bolt';
 import type { BulkRequest } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { generatePromotions } from '../service/generate.js';
-import { listPromotions, promotionsCsv } from '../service/promotions.js';
+import { batchBindings, listPromotions, promotionsCsv } from '../service/promotions.js';
+import { bindingNoteFor } from '../service/bindings.js';
 import { codesMessage, errorMessage, voidButton, type Message } from './blocks/messages.js';
 import { count } from '../domain/text.js';
 import { escapeText } from './blocks/text.js';
@@ -90,7 +91,8 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
 
     if (!asFile) {
       const promotions = await listPromotions(deps.core, { batchId: result.batchId });
-      await postWhereAsked(client, order.channelId, userId, codesMessage(set, promotions, result.batchId));
+      const clients = await batchBindings(deps.core, { id: result.batchId, set_id: set.id });
+      await postWhereAsked(client, order.channelId, userId, codesMessage(set, promotions, result.batchId, { clients, note: clients.length > 0 ? bindingNoteFor(result.terms.maxuses) : null }));
       return;
     }
 

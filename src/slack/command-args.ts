@@ -83,16 +83,29 @@ export const CODE_OPTION_NAMES: Record<string, string> = {
   name: 'name',
   prefix: 'name',
   notes: 'notes',
+  client_id: 'client_id',
+  client_email: 'client_email',
+  email: 'client_email',
 };
 
 /** `/promo code` options as the raw input generatePromotion takes; unknown keys are refused, not ignored. */
 export function codeOverrides(options: Record<string, string>): Record<string, string> {
   const input: Record<string, string> = {};
   for (const [key, value] of Object.entries(options)) {
+    if (key === 'client') {
+      // client=42, client=ann@example.com, or both: client=42,ann@example.com
+      for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const field = part.includes('@') ? 'client_email' : 'client_id';
+        if (field in input) throw new PromoError('bad_request', `client= names the ${field === 'client_id' ? 'client id' : 'e-mail'} twice; give one client id and/or one e-mail, like client=42,ann@example.com.`);
+        input[field] = part;
+      }
+      continue;
+    }
     const field = CODE_OPTION_NAMES[key];
     if (!field) {
-      throw new PromoError('bad_request', `Unknown option "${truncate(key, 40)}". Use value=, type=, start=, expiry=, name= or notes=.`, { [truncate(key, 40)]: 'Unknown option.' });
+      throw new PromoError('bad_request', `Unknown option "${truncate(key, 40)}". Use value=, type=, start=, expiry=, name=, notes= or client=.`, { [truncate(key, 40)]: 'Unknown option.' });
     }
+    if (field in input) throw new PromoError('bad_request', `"${key}" repeats another option; give each once.`);
     input[field] = value;
   }
   return input;

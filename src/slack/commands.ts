@@ -7,7 +7,8 @@ import { setUrl } from '../service/set-urls.js';
 import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, helpMessage, webhooksMessage, type Message } from './blocks/messages.js';
+import { boundCodesOfSet, bindingNoteFor, promotionsForCustomer, requestedBinding } from '../service/bindings.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, customerCodesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, helpMessage, webhooksMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
@@ -66,7 +67,7 @@ export function register(app: App, deps: SlackDeps): void {
           const batches = await recentBatches(core, { setId: set.id, limit: 5 });
           const [setUsage, batchUsage] = await Promise.all([usageOfSet(core, set.id), usageOfBatches(core, batches.map((b) => b.id))]);
           const usage = { set: setUsage, batches: batches.map((batch) => ({ batch, usage: batchUsage.get(batch.id) ?? NO_USAGE })) };
-          const message = setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), await may(core, actor, 'see_secrets', set), usage);
+          const message = setInfoMessage(summary ?? { set, promotions: 0, batches: 0 }, setUrl(core, set), await may(core, actor, 'see_secrets', set), usage, await boundCodesOfSet(core, set.id));
           await reply(withChart(message, await setChartBlocks(deps, client, set)));
           return;
         }
@@ -119,7 +120,16 @@ export function register(app: App, deps: SlackDeps): void {
             await decision.release();
             throw error;
           }
-          await reply(codesMessage(set, [promotion], promotion.id));
+          const binding = requestedBinding(input);
+          await reply(codesMessage(set, [promotion], promotion.id, { clients: binding ? [{ code: promotion.code, ...binding }] : [], note: binding ? bindingNoteFor(promotion.maxuses) : null }));
+          return;
+        }
+        case 'codes-for': {
+          // Who got which code is customer data: for those who manage sets.
+          await authorize(core, actor, 'see_customers');
+          if (ref === '') throw new PromoError('bad_request', 'Name the customer: `/promo codes-for ann@example.com` or `/promo codes-for 42` (a WHMCS client id).');
+          const { customer, promotions } = await promotionsForCustomer(core, ref, 50);
+          await reply(customerCodesMessage(customer, promotions, 50));
           return;
         }
         case 'codes': {

@@ -360,6 +360,44 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('approval_requests_status').on('approval_requests').columns(['status', 'expires_at']).execute();
     },
   },
+  '014_bindings': {
+    async up(db: Kysely<any>) {
+      // A table of its own, not columns on promotions: issuing unbound codes (nearly all of
+      // them, 100k at a time) writes exactly what it wrote before.
+      await db.schema
+        .createTable('promotion_bindings')
+        .addColumn('promotion_id', 'integer', (c) => c.primaryKey())
+        .addColumn('set_id', 'integer', (c) => c.notNull())
+        .addColumn('client_id', 'integer')
+        .addColumn('client_email', 'text')
+        .addColumn('email_key', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('promotion_bindings_client').on('promotion_bindings').column('client_id').where(sql.ref('client_id'), 'is not', null).execute();
+      await db.schema.createIndex('promotion_bindings_set').on('promotion_bindings').column('set_id').execute();
+      await db.schema.createIndex('promotion_bindings_email').on('promotion_bindings').column('email_key').where(sql.ref('email_key'), 'is not', null).execute();
+    },
+  },
+  '014b_whmcs_orders': {
+    async up(db: Kysely<any>) {
+      const table = isPostgres(db)
+        ? db.schema.createTable('whmcs_orders').addColumn('id', 'serial', (c) => c.primaryKey())
+        : db.schema.createTable('whmcs_orders').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await table
+        .addColumn('order_id', 'integer', (c) => c.notNull())
+        .addColumn('code_key', 'text', (c) => c.notNull())
+        .addColumn('promotion_id', 'integer')
+        .addColumn('redemption_id', 'integer')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'integer')
+        .addColumn('invoice_id', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // One row per (order, code): the database makes every hook call idempotent, across instances.
+      await db.schema.createIndex('whmcs_orders_order_code').on('whmcs_orders').unique().columns(['order_id', 'code_key']).execute();
+    },
+  },
   '015_webhook_fairness': {
     async up(db: Kysely<any>) {
       // One row per receiver (a set's webhook URL): the dispatcher locks it while it claims that

@@ -28,6 +28,8 @@ export interface Database {
   chart_images: ChartImagesTable;
   daily_usage_days: DailyUsageDaysTable;
   digest_subscriptions: DigestSubscriptionsTable;
+  promotion_bindings: PromotionBindingsTable;
+  whmcs_orders: WhmcsOrdersTable;
 }
 
 /** Which set owns a small code space (see service/code-spaces.ts). */
@@ -318,4 +320,36 @@ export interface DailyUsageDaysTable {
   issued: number;
   redeemed: number;
   rolled_back: number;
+}
+
+/** A promotion bound to one customer at issue time (never changed after). */
+export interface PromotionBindingsTable {
+  /** promotions.id (promoset's own id). */
+  promotion_id: number;
+  set_id: number;
+  client_id: number | null;
+  client_email: string | null;
+  /** lower(client_email): searched and compared ignoring case. */
+  email_key: string | null;
+  created_at: string;
+}
+
+/**
+ * One promo code of one WHMCS order, as the addon's hooks reported it: what
+ * makes each hook call idempotent per order, and a cancel that arrives before
+ * its checkout stick (service/whmcs-hooks.ts).
+ */
+export interface WhmcsOrdersTable {
+  id: Generated<number>;
+  order_id: number;
+  /** lower(code); '*' marks a whole order cancelled before promoset heard of its codes. */
+  code_key: string;
+  promotion_id: number | null;
+  redemption_id: number | null;
+  /** 'placed' or 'cancelled'. */
+  state: string;
+  client_id: number | null;
+  invoice_id: number | null;
+  created_at: string;
+  updated_at: string;
 }

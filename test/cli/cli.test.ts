@@ -32,7 +32,7 @@ describeEachDialect('promoset CLI', (dialect) => {
     expect(progressLines.map((line) => Number(/\((\d+)%\)/.exec(line)?.[1]))).toEqual([...new Set(progressLines.map((line) => Number(/\((\d+)%\)/.exec(line)?.[1])))].sort((a, b) => a - b));
 
     const lines = readFileSync(csvPath, 'utf8').split('\n');
-    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided');
+    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email');
     expect(lines.at(-1)).toBe('');
     const rows = lines.slice(1, -1).map((line) => line.split(','));
     expect(rows).toHaveLength(100_000);

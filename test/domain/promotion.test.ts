@@ -68,7 +68,9 @@ describe('CSV cells', () => {
     expect(csvCell('two\nlines')).toBe('"two\nlines"');
     for (const formula of ['=HYPERLINK("http://x")', '+1+1', '-2', '@SUM(A1)']) expect(csvCell(formula).replace(/^"/, '')).toMatch(/^'/);
     const terms = promotionTerms({ ...set, notes: '=cmd|"/c calc"!A1' }, {}, TODAY);
-    expect(promotionCsvLine(7, 'ABC', 0, terms)).toBe(`7,ABC,Percentage,20.00,2026-04-01,2026-05-01,1,0,"'=cmd|""/c calc""!A1",0\n`);
+    expect(promotionCsvLine(7, 'ABC', 0, terms)).toBe(`7,ABC,Percentage,20.00,2026-04-01,2026-05-01,1,0,"'=cmd|""/c calc""!A1",0,,\n`);
+    // A bound code's customer closes the line; an e-mail starting with a formula character is defused too.
+    expect(promotionCsvLine(7, 'ABC', 0, terms, true, { client_id: 42, client_email: '=x@example.com' })).toMatch(/,1,42,'=x@example\.com\n$/);
   });
 
   it('semicolon locales: a formula after any separator is defused and the cell quoted; NUL bytes are dropped (issue 28, item 8)', () => {

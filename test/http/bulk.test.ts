@@ -7,7 +7,7 @@ import { countPromotions } from '../../src/store/promotions.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm, postJson, rawRequest } from './helpers.js';
 
-const CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided';
+const CSV_HEADER = 'id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email';
 
 async function storedCodes(service: TestService, batchId: number): Promise<string[]> {
   const rows = await service.core.db.selectFrom('promotions').select('code').where('batch_id', '=', batchId).execute();

@@ -38,17 +38,18 @@ describe('GET /openapi.json', () => {
     expect(result.valid).toBe(true);
     expect(Object.keys(document.paths).sort()).toEqual([
       '/api/access', '/api/access/revoke',
-      '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
-      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate', '/api/sets/{id}/usage',
+      '/api/clients/{client}/promotions', '/api/promotions/{code}/unvoid', '/api/promotions/{code}/void',
+      '/api/sets', '/api/sets/{id}', '/api/sets/{id}/audit', '/api/sets/{id}/batches/{batch}/unvoid', '/api/sets/{id}/batches/{batch}/void', '/api/sets/{id}/codes', '/api/sets/{id}/promotions', '/api/sets/{id}/rotate', '/api/sets/{id}/usage',
       '/api/sets/{id}/webhooks/deliveries', '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', '/api/sets/{id}/webhooks/rotate-secret',
       '/healthz', '/includes/api.php', '/metrics', '/openapi.json', '/readyz',
       '/sets/{token}', '/sets/{token}/batches/{batchId}.csv', '/sets/{token}/codes',
       '/sets/{token}/promotions/{code}', '/sets/{token}/redemptions', '/sets/{token}/redemptions/{id}/rollback',
+      '/whmcs/hooks',
     ]);
     // Request bodies come from the routes' parsers: the bulk body knows `amount`, the set URL's the seed's overrides.
     const bulk = document.paths['/sets/{token}/codes'].post;
     expect(Object.keys(bulk.requestBody.content['application/json'].schema.properties)).toEqual(expect.arrayContaining(['amount', 'code_prefix', 'name', 'value', 'format']));
-    expect(Object.keys(document.paths['/sets/{token}'].post.requestBody.content['application/json'].schema.properties).sort()).toEqual(['expiry_date', 'name', 'notes', 'promo_code_type', 'start_date', 'value']);
+    expect(Object.keys(document.paths['/sets/{token}'].post.requestBody.content['application/json'].schema.properties).sort()).toEqual(['client_email', 'client_id', 'expiry_date', 'name', 'notes', 'promo_code_type', 'start_date', 'value']);
     // Errors are documented with their codes.
     expect(bulk.responses['429'].content['application/json'].schema.properties.code.enum).toEqual(['rate_limited']);
     expect(bulk.responses['400'].content['application/json'].schema.properties.code.enum).toEqual(['validation_failed', 'bad_request']);

@@ -34,7 +34,7 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
     for (const code of [promotion.code, promotion.code.toLowerCase(), promotion.code.toUpperCase()]) {
       const reply = await validate(set, code);
       expect(reply.status).toBe(200);
-      expect(reply.json).toEqual({ result: 'success', valid: true, reason: null, promotion });
+      expect(reply.json).toEqual({ result: 'success', valid: true, reason: null, promotion, client: null });
     }
     // Nothing counted: the set's uses stay 0.
     expect((await validate(set, promotion.code)).json.promotion.uses).toBe(0);
@@ -223,9 +223,9 @@ describeEachDialect('validate, redeem, roll back and void over real HTTP', (dial
 
     const csv = await rawRequest(`${localSetUrl(service, set)}/batches/${batchId}.csv`);
     const lines = csv.text.trim().split('\n');
-    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided');
+    expect(lines[0]).toBe('id,code,type,value,startdate,expirationdate,maxuses,uses,notes,voided,client_id,client_email');
     expect(lines).toHaveLength(5001);
-    expect(lines.slice(1).every((line) => line.endsWith(',1'))).toBe(true);
+    expect(lines.slice(1).every((line) => line.endsWith(',1,,'))).toBe(true);
     expect(lines.find((line) => line.includes(used.code))!.split(',')[7]).toBe('1');
 
     const shown = await admin('GET', `/api/sets/${set.id}`);

@@ -29,7 +29,7 @@ describe('/promo codes: the Generate codes modal, messages and CSV uploads', () 
     const view = await openCodesModal('codes Bulk Set 500');
     expect(view.callback_id).toBe('promo_generate_codes');
     const inputs = Object.fromEntries(view.blocks.filter((b: any) => b.type === 'input').map((b: any) => [b.block_id, b.element]));
-    expect(Object.keys(inputs).sort()).toEqual(['amount', 'code_length', 'code_prefix', 'code_type', 'expiry_date', 'notes', 'promo_code_type', 'reason', 'start_date', 'value'].sort());
+    expect(Object.keys(inputs).sort()).toEqual(['amount', 'client_email', 'client_id', 'clients', 'code_length', 'code_prefix', 'code_type', 'expiry_date', 'notes', 'promo_code_type', 'reason', 'start_date', 'value'].sort());
     expect(inputs.amount.initial_value).toBe('500');
     expect(inputs.code_length.initial_value).toBe('10');
     expect(inputs.value.initial_value).toBe('15.00');

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
 import { toSetAdminDetails, type PromoSet } from '../../domain/set.js';
 import type { Core } from '../../service/core.js';
-import { promotionsCsv } from '../../service/promotions.js';
+import { batchBindings, listPromotions, promotionsCsv } from '../../service/promotions.js';
+import { bindingNoteFor, promotionsForCustomer } from '../../service/bindings.js';
+import { generatePromotions } from '../../service/generate.js';
 import { archiveSet, createSet, findSet, getSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from '../../service/sets.js';
 import { setAuditTrail } from '../../service/set-audit.js';
 import { setUrl } from '../../service/set-urls.js';
@@ -181,7 +183,30 @@ async function rotateWebhook({ res, app, params }: RouteRequest): Promise<void> 
   sendJson(res, 200, details(app.core, await rotateWebhookSecret(app.core, await setIdParam(app.core, params[0]), ACTOR)));
 }
 
+/**
+ * `POST /api/sets/{id}/codes`: codes issued by the operator, with the bulk
+ * fields (`amount`, overrides, and the binding: `client_id`/`client_email`
+ * for one customer, or `clients` for one code each). JSON reply, as bulk's.
+ */
+async function issueCodes({ req, res, app, params }: RouteRequest): Promise<void> {
+  const set = await setParam(app.core, params[0]);
+  const { fields } = await readBody(req);
+  const result = await generatePromotions(app.core, set, fields, ACTOR);
+  const promotions = await listPromotions(app.core, { batchId: result.batchId });
+  const clients = await batchBindings(app.core, { id: result.batchId, set_id: set.id });
+  const note = clients.length > 0 ? bindingNoteFor(result.terms.maxuses) : null;
+  sendJson(res, 201, { result: 'success', batch_id: result.batchId, count: result.count, promotions, ...(clients.length > 0 ? { clients } : {}), ...(note ? { note } : {}) });
+}
+
+/** `GET /api/clients/{client}/promotions`: the codes bound to a customer (WHMCS client id or e-mail), newest first. */
+async function customerPromotions({ res, app, params }: RouteRequest): Promise<void> {
+  const { customer, promotions } = await promotionsForCustomer(app.core, codeParam(params[0]));
+  sendJson(res, 200, { result: 'success', client: customer, totalresults: promotions.length, promotions });
+}
+
 export const adminRoutes: Route[] = [
+  { name: '/api/sets/{id}/codes', pattern: /^\/api\/sets\/([^/]+)\/codes$/, methods: { POST: withAuth(issueCodes) } },
+  { name: '/api/clients/{client}/promotions', pattern: /^\/api\/clients\/([^/]{1,300})\/promotions$/, methods: { GET: withAuth(customerPromotions) } },
   { name: '/api/sets', pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
   { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
   { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },

@@ -3,7 +3,8 @@ import { PromoError } from '../../domain/errors.js';
 import { generatePromotions } from '../../service/generate.js';
 import { batchJsonElements, whmcsJsonRenderer } from '../../service/batches.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine } from '../../domain/promotion.js';
-import { promotionsCsv } from '../../service/promotions.js';
+import { batchBindings, promotionsCsv, type BoundCode } from '../../service/promotions.js';
+import { bindingUsesNote } from '../../domain/binding.js';
 import { getBatch } from '../../service/promotions.js';
 import type { Batch } from '../../domain/batch.js';
 import type { Core } from '../../service/core.js';
@@ -15,6 +16,8 @@ import { streamPieces } from '../stream.js';
 import { enforceRateLimit, resolveCaller } from './set-url.js';
 
 type Format = 'json' | 'csv';
+
+const BULK_BODY_BYTES = 1024 * 1024;
 
 /**
  * CSV when asked by `format=csv` (query or body) or by an Accept header
@@ -35,7 +38,8 @@ export function chooseFormat(explicit: unknown, accept: string | undefined): For
 async function postCodes({ req, res, app, params, query }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0]);
   await enforceRateLimit(app.rateLimits.bulk, res, caller, 'bulk');
-  const body = await readBody(req);
+  // A `clients` list (one code per customer, up to 10,000) needs more room than the other fields.
+  const body = await readBody(req, BULK_BODY_BYTES);
   const { format: bodyFormat, ...fields } = body.fields;
   const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);
   const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['bulk', query.get('format') ?? '', body.raw], format);
@@ -62,15 +66,27 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
     return;
   }
   // Answered from the codes the INSERTs returned: reading 100k rows back cost about as much as writing them.
-  const issued = result.issued;
+  const { issued, bindings } = result;
   if (format === 'csv') {
     sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
-    await streamPieces(res, inPieces(issued, (row) => promotionCsvLine(row.id, row.code, 0, batch.terms), PROMOTION_CSV_HEADER, ''));
+    await streamPieces(res, inPieces(issued, (row, i) => promotionCsvLine(row.id, row.code, 0, batch.terms, false, bindings?.[i]), PROMOTION_CSV_HEADER, ''));
     return;
   }
   const render = whmcsJsonRenderer(batch.terms);
+  const tail = bindings ? bindingTail(issued.map((row, i) => ({ code: row.code, ...bindings[i] })), batch.terms.maxuses) : '';
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render(row.id, row.code, 0), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, ']}'));
+  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render(row.id, row.code, 0), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, `]${tail}}`));
+}
+
+/**
+ * After `promotions`, for a batch of bound codes: `clients` (each code's
+ * customer) and, when its codes can be used more than once, a `note` that says
+ * what binding means then. Nothing for an unbound batch: its reply is as before.
+ */
+function bindingTail(clients: BoundCode[], maxuses: number): string {
+  if (clients.length === 0) return '';
+  const note = bindingUsesNote(maxuses);
+  return `,"clients":${JSON.stringify(clients)}${note ? `,"note":${JSON.stringify(note)}` : ''}`;
 }
 
 /** Rendered rows between `head` and `tail`, in pieces of PIECE_ROWS, so a 100k-row answer is never one string. */
@@ -97,8 +113,9 @@ async function sendBatch(res: ServerResponse, core: Core, batch: Batch, format: 
     await streamPieces(res, promotionsCsv(core, { batchId: batch.id }));
     return;
   }
+  const tail = bindingTail(await batchBindings(core, batch), batch.terms.maxuses);
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  await streamPieces(res, wrapped(`{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, batchJsonElements(core, batch), ']}'));
+  await streamPieces(res, wrapped(`{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, batchJsonElements(core, batch), `]${tail}}`));
 }
 
 async function* wrapped(head: string, pieces: AsyncIterable<string>, tail: string): AsyncGenerator<string> {

@@ -28,11 +28,13 @@ function codeParam(text: string): string {
 }
 
 /** `GET {set URL}/promotions/{code}`: valid or not, why, and the promotion. Changes nothing. */
-async function validate({ req, res, app, params }: RouteRequest): Promise<void> {
+async function validate({ req, res, app, params, query }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
   await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'validation');
   const { set } = caller;
-  sendJson(res, 200, await validatePromotion(app.core, set, codeParam(params[1])));
+  // The customer at the checkout, for a code bound to one: ?client_id=…&client_email=…
+  const customer = { clientId: query.get('client_id'), clientEmail: query.get('client_email') };
+  sendJson(res, 200, await validatePromotion(app.core, set, codeParam(params[1]), customer));
 }
 
 /**

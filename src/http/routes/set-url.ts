@@ -3,6 +3,7 @@ import { PromoError } from '../../domain/errors.js';
 import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
+import { bindingHeader, bindingNoteFor, requestedBinding } from '../../service/bindings.js';
 import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/set-urls.js';
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
@@ -69,8 +70,9 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   if (claim?.kind === 'replay') {
     // A claim recovered from its batch (see recoverCommitted) has no stored body: render it from the batch.
     const { record } = claim;
-    const body = record.body ?? JSON.stringify((await listPromotions(app.core, { batchId: record.batchId ?? 0 }))[0] ?? {});
-    sendReplay(res, record.status ?? 200, body);
+    const text = record.body ?? JSON.stringify((await listPromotions(app.core, { batchId: record.batchId ?? 0 }))[0] ?? {});
+    // The same key carries the same body (its fingerprint), so the binding headers are the first reply's too.
+    sendReplay(res, record.status ?? 200, text, record.status === 200 || record.status === undefined ? boundHeaders(body.fields, text) : {});
     return;
   }
   let text: string;
@@ -93,12 +95,27 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
     throw error;
   }
   await finishIdempotent(app.core, claim, { status: 200, body: text });
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...boundHeaders(body.fields, text) });
   res.end(text);
 }
 
-function sendReplay(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'idempotent-replayed': 'true' });
+/**
+ * A bound code's customer rides in headers (seed 001's body is WHMCS's exact
+ * shape): `Promoset-Client`, and `Promoset-Note` when the code can be used
+ * more than once. Nothing for an unbound code.
+ */
+function boundHeaders(fields: Record<string, unknown>, promotionJson: string): Record<string, string> {
+  const binding = requestedBinding(fields);
+  if (!binding) return {};
+  const headers: Record<string, string> = { 'promoset-client': bindingHeader(binding) };
+  const { maxuses } = JSON.parse(promotionJson) as { maxuses?: number };
+  const note = typeof maxuses === 'number' ? bindingNoteFor(maxuses) : null;
+  if (note) headers['promoset-note'] = note;
+  return headers;
+}
+
+function sendReplay(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'idempotent-replayed': 'true', ...headers });
   res.end(text);
 }
 

@@ -28,6 +28,10 @@ export function generateCodesModal(set: PromoSet, amount: string | undefined, me
     textInput('notes', { label: 'Notes', initial: set.notes, optional: true, multiline: true, maxLength: 2000 }),
     // Only read when the ask is over the person's limits: it then goes to a manager for approval.
     textInput('reason', { label: 'Reason (if over your limits)', optional: true, multiline: true, maxLength: 1000, hint: 'Above your limits, this asks a manager to approve.' }),
+    // Binding: every code to one customer, or one code per customer of a list (which then sets the amount).
+    textInput('client_id', { label: 'Bind to WHMCS client id', optional: true, maxLength: 10, hint: 'Only this customer can redeem the codes.' }),
+    textInput('client_email', { label: 'Bind to customer e-mail', optional: true, maxLength: 254 }),
+    textInput('clients', { label: 'One code per customer', optional: true, multiline: true, maxLength: 3000, hint: 'One customer a line: a client id, an e-mail, or both (42,ann@example.com). Replaces the amount.' }),
   ]);
 }
 
@@ -38,6 +42,8 @@ export function codesInputFromForm(submitted: Record<string, unknown>): Record<s
     if (value === '' || value === null || value === undefined) continue;
     input[key] = value;
   }
+  // A list of customers says how many codes: one each.
+  if (input.clients !== undefined) delete input.amount;
   return input;
 }
 

@@ -5,6 +5,7 @@ import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
 import type { Usage } from '../../domain/usage.js';
 import { usageText } from '../../service/usage.js';
+import { customerPromotionLine, describeBinding, type CustomerPromotion } from '../../service/bindings.js';
 import type { Batch } from '../../domain/batch.js';
 import type { PageWindow } from '../../domain/pages.js';
 import { count } from '../../domain/text.js';
@@ -49,10 +50,11 @@ export const HELP_TEXT = [
   '• `/promo new [name]`: create a promo set (a form opens)',
   '• `/promo list [page N]`: all sets, one line each, 100 a page',
   '• `/promo info <set>`: a set\'s fields, counts and buttons (by id or name)',
-  '• `/promo code <set> [value=… type="Fixed Amount" start=YYYY-MM-DD expiry=YYYY-MM-DD name=… notes="…"]`: one code, now',
+  '• `/promo code <set> [value=… type="Fixed Amount" start=YYYY-MM-DD expiry=YYYY-MM-DD name=… notes="…" client=<client id|e-mail>]`: one code, now; `client=` binds it to that customer (`client_id=` and `client_email=` name both)',
   '• `/promo codes <set> [amount]`: many codes (up to 100,000; more than 20 arrive as a CSV file)',
   '• `/promo edit <set>`, `/promo rotate <set>` (new secret URL), `/promo archive <set>`',
   '• `/promo void <code> [code …]`, `/promo void batch <id>`: switch codes off (checkouts refuse them); `/promo unvoid …` restores them',
+  '• `/promo codes-for <e-mail|client id>`: the codes bound to one customer, newest first',
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
   '• `/promo report <set> [30d|90d]`: a chart of codes issued and redeemed per day, and the daily figures as a CSV file',
@@ -139,10 +141,11 @@ export function batchUsageLine({ batch, usage }: { batch: Batch; usage: Usage })
 }
 
 /** `secrets` is true for people who may manage sets: they see the URL, api_key and the buttons. */
-export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean, usage?: UsageView): Message {
+export function setInfoMessage(summary: SetSummary, url: string, secrets: boolean, usage?: UsageView, boundCodes = 0): Message {
   const { set } = summary;
   const heading = `*${setName(set)}* (set ${set.id})${set.archived_at ? ' — archived' : ''}`;
-  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}${usage ? `: ${usageText(usage.set)}` : ''}`;
+  const bound = boundCodes > 0 ? ` · ${count(boundCodes, 'code')} bound to a customer (\`/promo codes-for <e-mail|client id>\`)` : '';
+  const counts = `${count(summary.promotions, 'code')} in ${count(summary.batches, 'batch', 'batches')}${usage ? `: ${usageText(usage.set)}` : ''}${bound}`;
   const blocks: Block[] = [section(heading), ...sectionsOf(setFieldLines(set, url, secrets)), context(counts)];
   if (isShortened(set)) blocks.push(context(`Long values are shortened (…). \`promoset sets show ${set.id}\` or \`GET /api/sets/${set.id}\` shows them in full.`));
   if (usage && usage.batches.length > 0) blocks.push(section(truncateMrkdwn(`*Recent batches*\n${usage.batches.map(batchUsageLine).join('\n')}`, 3000)));
@@ -222,7 +225,7 @@ export function setUpdatedMessage(set: PromoSet, what: string, url?: string): Me
   return { text, blocks: [section(text)] };
 }
 
-export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchId: number): Message {
+export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchId: number, bound: BoundCodes = { clients: [], note: null }): Message {
   const first = promotions[0];
   const terms = first ? `${first.value} ${first.type}, valid ${first.startdate} to ${first.expirationdate}, max uses ${first.maxuses === 0 ? 'unlimited' : first.maxuses}` : '';
   const heading = promotions.length === 1 ? `A new code from *${setName(set)}*` : `${count(promotions.length, 'new code')} from *${setName(set)}* (batch ${batchId})`;
@@ -232,8 +235,31 @@ export function codesMessage(set: PromoSet, promotions: WhmcsPromotion[], batchI
     text,
     blocks: [section(heading), section(`\`\`\`${promotions.map((p) => p.code).join('\n')}\`\`\``), context(terms),
       // The ids GetPromotions and WHMCS (tblpromotions) know them by.
-      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000)), voidButton(target, promotions.length)],
+      context(`${promotions.length === 1 ? 'id' : 'ids'} ${promotions.map((p) => p.id).join(', ')}`.slice(0, 2000)), ...boundBlocks(bound), voidButton(target, promotions.length)],
   };
+}
+
+/** Codes bound to customers, as a reply shows them; `note` says what binding means for codes usable more than once. */
+export interface BoundCodes {
+  clients: { code: string; client_id: number | null; client_email: string | null }[];
+  note: string | null;
+}
+
+function boundBlocks({ clients, note }: BoundCodes): Block[] {
+  if (clients.length === 0) return [];
+  const lines = clients.map((c) => `${c.code} → ${escapeText(describeBinding(c))}`);
+  return [section(truncateMrkdwn(`*Bound to ${clients.length === 1 ? 'a customer' : 'customers'}:* only ${clients.length === 1 ? 'this customer' : 'each code\'s customer'} can redeem ${clients.length === 1 ? 'it' : 'them'}.\n${lines.join('\n')}`, SECTION_CHARS)), ...(note ? [context(note)] : [])];
+}
+
+/** `/promo codes-for`: a customer's bound codes, newest first. */
+export function customerCodesMessage(customer: string, promotions: CustomerPromotion[], limit: number): Message {
+  if (promotions.length === 0) {
+    const text = `No codes are bound to ${escapeText(customer)}.`;
+    return { text, blocks: [section(text)] };
+  }
+  const heading = `*Codes bound to ${escapeText(customer)}* (${promotions.length}${promotions.length === limit ? ', the newest' : ''})`;
+  const lines = promotions.map((p) => `• \`${p.code}\` ${escapeText(customerPromotionLine(p).slice(p.code.length))}`);
+  return { text: `Codes bound to ${customer}: ${promotions.map((p) => p.code).join(', ')}`.slice(0, 3000), blocks: [section(heading), ...sectionsOf(lines).slice(0, 40)] };
 }
 
 /** The *Void batch* (or *Void code*) button, with a confirm dialog: checkouts refuse the codes at once. */
