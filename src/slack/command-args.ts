@@ -51,8 +51,23 @@ export interface CommandText {
   options: Record<string, string>;
 }
 
+/**
+ * The manifest asks Slack to escape `/promo`'s text (mentions arrive as ids,
+ * which access, settings and digest need). Slack then also wraps e-mail
+ * addresses and links (`<mailto:ann@example.com|ann@example.com>`) and writes
+ * &, < and > as entities: give those back as typed. Mentions stay as they are.
+ */
+export function unescapeSlackText(text: string): string {
+  return text
+    .replace(/<mailto:([^|>]+)(?:\|[^>]*)?>/g, '$1')
+    .replace(/<((?:https?|ftp):\/\/[^|>]+)(?:\|[^>]*)?>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
 export function parseCommandText(text: string): CommandText {
-  const [first = '', ...rest] = tokenize(text.trim());
+  const [first = '', ...rest] = tokenize(unescapeSlackText(text).trim());
   const positional: string[] = [];
   const options: Record<string, string> = {};
   for (const token of rest) {

@@ -3,9 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { PromoError } from '../../src/domain/errors.js';
 import { pageWindow } from '../../src/domain/pages.js';
 import { truncate } from '../../src/domain/text.js';
-import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount, tokenize } from '../../src/slack/command-args.js';
+import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount, tokenize, unescapeSlackText } from '../../src/slack/command-args.js';
 
 describe('/promo argument parsing', () => {
+  it('escaped text (should_escape): e-mails and links as typed, entities decoded, mentions kept as ids', () => {
+    const parsed = parseCommandText('code Spring client=<mailto:Ann@Example.com|Ann@Example.com> notes="Q&amp;A &lt;vip&gt; see <https://shop.example.com/x|shop.example.com/x>"');
+    expect(parsed.options).toEqual({ client: 'Ann@Example.com', notes: 'Q&A <vip> see https://shop.example.com/x' });
+    expect(parsed.positional).toEqual(['Spring']);
+    expect(unescapeSlackText('grant <@U012AB|ann> issuer <!subteam^S0SUP|@support> <#C0123|sales>')).toBe('grant <@U012AB|ann> issuer <!subteam^S0SUP|@support> <#C0123|sales>');
+  });
+
   it('takes a trailing `page N`; a name ending in "page" keeps it; bad numbers are refused', () => {
     expect(pageArgument([])).toEqual({ rest: [], page: 1 });
     expect(pageArgument(['page', '3'])).toEqual({ rest: [], page: 3 });

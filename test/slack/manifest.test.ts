@@ -100,6 +100,6 @@ describe("manifest.yml's usage_hint and the subcommands /promo really handles", 
     for (const [verb, argument] of entries) {
       if (HELP_TEXT.includes(`\`/promo ${verb} <set>`)) expect(argument, verb).toBe('<set>');
     }
-    expect(entries.filter(([, argument]) => argument === '<set>').map(([verb]) => verb).sort()).toEqual(['archive', 'audit', 'code', 'codes', 'edit', 'info', 'rotate', 'webhooks']);
+    expect(entries.filter(([, argument]) => argument === '<set>').map(([verb]) => verb).sort()).toEqual(['archive', 'audit', 'code', 'codes', 'edit', 'info', 'report', 'rotate', 'webhooks']);
   });
 });
