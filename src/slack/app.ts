@@ -1,15 +1,15 @@
 import type { ServerResponse } from 'node:http';
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
-import { slackAcks } from '../metrics.js';
 import type { Core } from '../service/core.js';
 import type { Readiness } from '../service/readiness.js';
 import { pruneDeliveries } from '../service/deliveries.js';
 import { errorReply } from '../service/errors.js';
 import type { Mount } from '../service/mount.js';
 import * as actions from './actions.js';
+import { countAcks, keepReconnecting, type Reconnecting } from './bolt-patches.js';
 import * as commands from './commands.js';
 import { classifySlackError, SLACK_UNAVAILABLE_TEXT, SlackConnection } from './connection.js';
 import { createBackgroundJobs, type SlackDeps } from './deps.js';
@@ -213,96 +213,6 @@ function sendErrorReply(res: ServerResponse, error: unknown, logger: Logger): vo
   const text = JSON.stringify(reply.body);
   res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...reply.headers });
   res.end(text);
-}
-
-/**
- * Count every ack() Slack receives, by kind. Both receivers (HTTP and Socket
- * Mode) hand each request to app.processEvent with its ack function; wrapping
- * it there sees every ack, whichever listener (or Bolt itself) sends it.
- */
-function countAcks(app: App): void {
-  const processEvent = app.processEvent.bind(app);
-  app.processEvent = (event: ReceiverEvent) => {
-    const ack = event.ack;
-    const kind = ackKind(event.body);
-    let counted = false;
-    return processEvent({
-      ...event,
-      ack: async (response) => {
-        if (!counted) slackAcks.inc({ kind });
-        counted = true;
-        return ack(response);
-      },
-    });
-  };
-}
-
-function ackKind(body: Record<string, unknown>): string {
-  if (typeof body.command === 'string') return 'command';
-  switch (body.type) {
-    case 'block_actions':
-      return 'action';
-    case 'view_submission':
-    case 'view_closed':
-      return 'view';
-    case 'block_suggestion':
-      return 'options';
-    case 'event_callback':
-      return 'event';
-    case 'shortcut':
-    case 'message_action':
-      return 'shortcut';
-    default:
-      return 'other';
-  }
-}
-
-interface Reconnecting {
-  stop(): void;
-}
-
-type SocketModeClient = SocketModeReceiver['client'];
-
-/**
- * The Socket Mode client reconnects by itself when Slack drops the socket,
- * but gives up when apps.connections.open then fails with an HTTP or network
- * error (a Slack outage), and its promise rejects unhandled, which would end
- * the process and the HTTP API with it. Once connected, a failed reconnect is
- * retried with jittered backoff (up to a minute) for as long as we run. The
- * first connection still fails fast: startSlack reports it and runs without Slack.
- */
-function keepReconnecting(client: SocketModeClient, logger: Logger): Reconnecting {
-  const start = client.start.bind(client);
-  let connected = false;
-  let stopped = false;
-  let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
-  client.start = async () => {
-    try {
-      const opened = await start();
-      if (failures > 0) logger.info('Slack Socket Mode reconnected', { attempts: failures + 1 });
-      connected = true;
-      failures = 0;
-      return opened;
-    } catch (error) {
-      if (!connected || stopped) throw error;
-      failures += 1;
-      const delayMs = Math.round(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2));
-      logger.warn(`Slack Socket Mode could not reconnect (${error instanceof Error ? error.message : String(error)}); trying again in ${Math.ceil(delayMs / 1000)} s. Check that Slack is reachable and SLACK_APP_TOKEN is valid; the HTTP API keeps running.`);
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (!stopped) void client.start();
-      }, delayMs);
-      timer.unref();
-      return undefined as unknown as Awaited<ReturnType<SocketModeClient['start']>>;
-    }
-  };
-  return {
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** Bolt and its Web API client log through ours (which never prints tokens: the client redacts them). */
