@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import autocannon from 'autocannon';
 import { generatePromotions } from '../src/service/generate.js';
-import { createSet, setToken } from '../src/service/sets.js';
+import { createSet } from '../src/service/sets.js';
+import { setToken } from '../src/service/set-urls.js';
 import { BULK, type FreshDatabase } from './bulk.js';
 import { startFloorProcess, startServerProcess, type ServerProcess } from './server.js';
 import { percentile, summarise, type Sample } from './stats.js';

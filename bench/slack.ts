@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { findSetByName } from '../src/store/sets.js';
-import { setToken } from '../src/service/sets.js';
+import { setToken } from '../src/service/set-urls.js';
 import type { FreshDatabase } from './bulk.js';
 import { BULK } from './bulk.js';
 import { URL_SECRET, WHMCS, timedRequest } from './http.js';

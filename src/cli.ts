@@ -7,11 +7,13 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { PromoError } from './domain/errors.js';
 import { toSetAdminDetails } from './domain/set.js';
 import { startService } from './main.js';
-import { migrateToLatest, openDatabase } from './store/db.js';
-import { closeCore, openCore, type Core } from './service/core.js';
+import { asPromoError } from './service/errors.js';
+import { closeCore, coreOptionsFrom, migrateDatabase, openCore, type Core } from './service/core.js';
 import { generatePromotions } from './service/generate.js';
 import { promotionsCsv } from './service/promotions.js';
-import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditTrail, setUrl, updateSet } from './service/sets.js';
+import { archiveSet, createSet, findSet, listSets, rotateSetKey, rotateWebhookSecret, updateSet } from './service/sets.js';
+import { setAuditTrail } from './service/set-audit.js';
+import { setUrl } from './service/set-urls.js';
 import { resendDelivery, webhookOverview } from './service/webhooks.js';
 import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
@@ -91,7 +93,7 @@ function fieldArgs(words: string[]): Record<string, string> {
 }
 
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore({ promoAdmins: config.PROMO_ADMINS, databaseUrl: config.DATABASE_URL, publicUrl: config.PUBLIC_URL, timeZone: config.PROMO_TIMEZONE, urlSecret: config.URL_SECRET, whmcsDatabaseUrl: config.WHMCS_DATABASE_URL, whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS, webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS } });
+  const core = await openCore(coreOptionsFrom(config));
   try {
     return await work(core);
   } finally {
@@ -131,13 +133,8 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'migrate': {
-      const db = openDatabase(config.DATABASE_URL);
-      try {
-        const ran = await migrateToLatest(db);
-        out(ran.length ? `Applied: ${ran.join(', ')}` : 'The database is up to date.');
-      } finally {
-        await db.destroy();
-      }
+      const ran = await migrateDatabase(config.DATABASE_URL);
+      out(ran.length ? `Applied: ${ran.join(', ')}` : 'The database is up to date.');
       return 0;
     }
     case 'sets':
@@ -333,9 +330,8 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
       await finished(file);
       process.stderr.write(`Wrote ${result.count.toLocaleString('en-US')} codes (batch ${result.batchId}) to ${values.csv} in ${Date.now() - started} ms.\n`);
     } else {
-      let text = '';
-      for await (const piece of promotionsCsv(core, { batchId: result.batchId })) text += piece;
-      for (const line of text.split('\n').slice(1)) if (line) out(line.split(',')[1]);
+      // The codes as generated, one a line: never re-parsed from CSV, whose notes may hold commas and line breaks.
+      for (const { code } of result.issued) out(code);
       process.stderr.write(`${result.count.toLocaleString('en-US')} codes, batch ${result.batchId}.\n`);
     }
     return 0;
@@ -365,8 +361,12 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
-  (error: unknown) => {
+  (failure: unknown) => {
     // The CLI's edge: one line a person can act on, never a stack trace.
+    // A busy database is a PromoError like any refusal; an unreachable one keeps the driver's words
+    // (ECONNREFUSED, host names): at a terminal they tell the operator what to fix.
+    const known = asPromoError(failure);
+    const error = known && known.code !== 'database_unavailable' ? known : failure;
     if (error instanceof PromoError || error instanceof ConfigError) {
       const fields = error instanceof PromoError ? Object.entries(error.fields).filter(([, m]) => m !== error.message) : [];
       process.stderr.write(`Error: ${error.message}\n${fields.map(([f, m]) => `  ${f}: ${m}\n`).join('')}`);

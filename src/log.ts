@@ -41,15 +41,14 @@ function stderrLines(): (line: string) => void {
 
 /**
  * Field names that hold secrets, wherever they appear in a log line (top level
- * or one object down): pino replaces their values. Nothing in promoset logs
- * these on purpose; this is the net under that promise.
+ * or one object down): redactSecrets (our pino `log` formatter, not pino's own
+ * `redact`) replaces their values. Nothing in promoset logs these on purpose;
+ * this is the net under that promise.
  */
 const SECRET_KEYS = [
   'authorization', 'cookie', 'token', 'api_key', 'apiKey', 'secret', 'password', 'identifier', 'signingSecret', 'signing_secret',
   'URL_SECRET', 'ADMIN_API_TOKEN', 'METRICS_TOKEN', 'WHMCS_API_IDENTIFIER', 'WHMCS_API_SECRET', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN',
 ];
-export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
-
 const SECRET_KEY_SET = new Set(SECRET_KEYS);
 const CENSOR = '[redacted]';
 

@@ -1,12 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
-import type { Mount } from './http/routing.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { repairPendingBatches, syncWhmcsUses, whmcsReadiness } from './service/billing.js';
-import { closeCore, openCore, type Core } from './service/core.js';
+import { closeCore, coreOptionsFrom, openCore, type Core } from './service/core.js';
+import type { Mount } from './service/mount.js';
 import { Readiness } from './service/readiness.js';
+import { resolveWebhookHost } from './service/webhook-target.js';
 import { startSlack, type SlackTransport } from './slack/app.js';
 import { databaseState } from './store/db.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -34,16 +35,7 @@ export interface RunningService {
 
 /** The composition root: the core, then the transports on one HTTP port. */
 export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT)): Promise<RunningService> {
-  const core = await openCore({
-    databaseUrl: config.DATABASE_URL,
-    publicUrl: config.PUBLIC_URL,
-    timeZone: config.PROMO_TIMEZONE,
-    urlSecret: config.URL_SECRET,
-    whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
-    whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
-    webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
-    promoAdmins: config.PROMO_ADMINS,
-  });
+  const core = await openCore(coreOptionsFrom(config));
   const whmcsLoop = core.whmcs ? await startWhmcsLoop(core, logger) : undefined;
   // Only the database decides readiness: set URLs work without Slack (and WHMCS adds its own line).
   const readiness = new Readiness().add('database', () => databaseState(core.db), { required: true });
@@ -64,7 +56,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     server.listen(config.PORT, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const webhooks = startWebhookDispatcher(core, logger);
+  const webhooks = startWebhookDispatcher({ ...core, resolveHost: resolveWebhookHost }, logger);
   logger.info('promoset listening', { port, publicUrl: core.publicUrl, database: config.DATABASE_URL.startsWith('postgres') ? 'postgres' : 'sqlite' });
 
   let closing: Promise<void> | undefined;

@@ -33,6 +33,26 @@ export interface PromotionTerms {
   notes: string;
 }
 
+/**
+ * The 19 term columns, the one place they are listed: batches (store/schema.ts),
+ * tblpromotions (whmcs/db.ts) and every statement that writes them derive from
+ * this list. Checked against PromotionTerms both ways by the `satisfies`.
+ */
+export const PROMOTION_TERM_COLUMNS = Object.keys({
+  type: 1, recurring: 1, value: 1, cycles: 1, appliesto: 1, requires: 1, requiresexisting: 1, startdate: 1, expirationdate: 1, maxuses: 1,
+  lifetimepromo: 1, applyonce: 1, newsignups: 1, existingclient: 1, onceperclient: 1, recurfor: 1, upgrades: 1, upgradeconfig: 1, notes: 1,
+} satisfies Record<keyof PromotionTerms, 1>) as (keyof PromotionTerms)[];
+
+/** The terms as a database column holds them: text stays text, flags and numbers are plain integers. */
+export type StoredPromotionTerms = { [K in keyof PromotionTerms]: PromotionTerms[K] extends string ? string : number };
+
+/** Terms read back from columns: the stored values are the terms' own (written from PromotionTerms). */
+export function termsFromColumns(row: StoredPromotionTerms): PromotionTerms {
+  const terms: Record<string, unknown> = {};
+  for (const column of PROMOTION_TERM_COLUMNS) terms[column] = row[column];
+  return terms as unknown as PromotionTerms;
+}
+
 /** One promotion in WHMCS's shape (seed 001's POST response, seed 002's promotion[]). */
 export interface WhmcsPromotion extends PromotionTerms {
   id: number;
@@ -134,7 +154,11 @@ export function promotionTerms(set: PromoSet, overrides: PromotionOverrides, tod
   };
 }
 
-/** Key order matters to people diffing against the seed, so it is spelled out. */
+/**
+ * Key order matters to people diffing against the seed (uses sits among the
+ * terms, as in tblpromotions), so it is spelled out rather than derived; it is
+ * also the hot path of JSON exports.
+ */
 export function toWhmcsPromotion(id: number, code: string, uses: number, t: PromotionTerms): WhmcsPromotion {
   return {
     id, code, type: t.type, recurring: t.recurring, value: t.value, cycles: t.cycles,

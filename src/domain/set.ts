@@ -116,7 +116,7 @@ const validDays = z.unknown().transform((value, ctx): number | null => {
 
 /**
  * The shape of a webhook URL (http or https, a host, no credentials). Where it
- * points is checked by the service (src/webhooks/target.ts), which resolves it.
+ * points is checked by the service (src/service/webhook-target.ts), which resolves it.
  */
 export const webhookUrl = z.unknown().transform((value, ctx): string | null => {
   const text = typeof value === 'string' ? value.trim() : value === null || value === undefined ? '' : null;

@@ -77,3 +77,11 @@ export function retryDelaySeconds(baseSeconds: number, attempts: number): number
 
 /** Deliveries are retried for this long after the event was written, then marked failed. */
 export const RETRY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Config the webhook use cases and the dispatcher share. */
+export interface WebhookSettings {
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: deliver to loopback/private addresses (tests, internal receivers). */
+  allowPrivateNetworks: boolean;
+  /** WEBHOOK_RETRY_BASE_SECONDS: the first retry delay; each next one doubles. */
+  retryBaseSeconds: number;
+}

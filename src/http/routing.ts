@@ -47,9 +47,3 @@ export interface Route {
   pattern: RegExp;
   methods: Partial<Record<Method, RouteHandler>>;
 }
-
-/** Requests the HTTP router does not own (Slack's /slack/events) go to a mounted listener. */
-export interface Mount {
-  path: string;
-  listener: (req: IncomingMessage, res: ServerResponse) => void;
-}

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../domain/errors.js';
 import { PROMO_TYPES } from '../domain/fields.js';
 import { BULK_PARSERS, OVERRIDE_PARSERS, type WhmcsPromotion } from '../domain/promotion.js';
 import { SET_FIELD_PARSERS, UPGRADE_TYPES, type toSetAdminDetails, type toSetDetails, type toSetResponse } from '../domain/set.js';
-import type { AuditAction } from '../store/audit.js';
+import type { AuditAction } from '../domain/audit.js';
 
 /**
  * The zod schemas of the HTTP API: request bodies are the very field parsers

@@ -14,7 +14,8 @@ import { opsRoutes } from './routes/ops.js';
 import { redemptionRoutes } from './routes/redemptions.js';
 import { setUrlRoutes } from './routes/set-url.js';
 import { whmcsRoutes } from './routes/whmcs.js';
-import type { AppContext, HttpContext, Method, Mount, Route } from './routing.js';
+import type { Mount } from '../service/mount.js';
+import type { AppContext, HttpContext, Method, Route } from './routing.js';
 
 /**
  * The HTTP server, top-down: every request gets a request id, is dispatched

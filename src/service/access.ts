@@ -33,7 +33,7 @@ import {
   putGroupMembers, releaseUsage, reserveUsage, upsertGrant, usageOn, type AccessEventRow, type GrantRow,
 } from '../store/access.js';
 import type { Db } from '../store/db.js';
-import { inWriteTransaction } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import { findSetById, findSetByName } from '../store/sets.js';
 import { getSetting } from '../store/settings.js';
 import { nowIso, today, type Core } from './core.js';

@@ -1,5 +1,5 @@
 import { toWhmcsPromotion, type PromotionTerms } from '../domain/promotion.js';
-import type { Batch } from '../store/promotions.js';
+import type { Batch } from '../domain/batch.js';
 import type { Core } from './core.js';
 import { eachPromotionRow } from './promotions.js';
 
@@ -24,7 +24,7 @@ export async function* batchJsonElements(core: Core, batch: Batch): AsyncGenerat
   for await (const page of eachPromotionRow(core, { batchId: batch.id })) {
     let piece = '';
     for (const row of page) {
-      piece += (first ? '' : ',') + render(row.id, row.code, row.uses);
+      piece += (first ? '' : ',') + render(row.shown_id, row.code, row.uses);
       first = false;
     }
     yield piece;

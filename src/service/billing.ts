@@ -1,11 +1,14 @@
 import { PromoError } from '../domain/errors.js';
 import type { PromotionTerms } from '../domain/promotion.js';
 import type { CodeFormat } from '../domain/codes.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
-import { countPublishedInSpace, deleteBatchesWithCodes, findBatch, finishWhmcsBatches, listBatchCodes, listBatchIssued, listPendingBatches, setUsesByWhmcsId, type IssuedCode } from '../store/promotions.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
+import { countInSpace } from '../store/batches.js';
+import { deleteBatchesWithCodes, finishWhmcsBatches, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
+import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import {
-  WhmcsCodeTaken, countWhmcsCodesInSpace, findPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
+  WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, usedRowsAfter, type WhmcsBatchWriter,
 } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
 import type { Core } from './core.js';
@@ -143,7 +146,7 @@ export async function whmcsSpaceUse(whmcs: WhmcsHandle, trx: Db): Promise<{ boun
       } catch {
         throw billingUnavailable();
       }
-      return Math.max(0, inWhmcs - (await countPublishedInSpace(trx, format.prefix.toLowerCase(), format.length)));
+      return Math.max(0, inWhmcs - (await countInSpace(trx, format.prefix.toLowerCase(), format.length, { publishedOnly: true })));
     },
   };
 }
@@ -157,9 +160,9 @@ export function whmcsGroupSink(core: Core, whmcs: WhmcsHandle): GroupSink {
       const ids = await publishToWhmcs(
         core,
         whmcs,
-        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [{ id: row.seq, code: row.code }] })),
+        members.map(({ row, batch }) => ({ batchId: row.batch_id, createdAt: batch.created_at, terms: batch.terms, codes: [{ id: row.row_id, code: row.code }] })),
       );
-      return members.map(({ row }) => ({ ...row, id: ids.get(row.code.toLowerCase())! }));
+      return members.map(({ row }) => ({ ...row, shown_id: ids.get(row.code.toLowerCase())! }));
     },
   };
 }
@@ -181,7 +184,7 @@ export async function repairPendingBatches(core: Core): Promise<RepairReport> {
   const cutoff = new Date(core.now().getTime() - 2 * core.whmcsPendingTimeoutMs).toISOString();
   for (const pending of await listPendingBatches(core.db, cutoff)) {
     const issued = await listBatchIssued(core.db, pending.id);
-    const found = await findPromotionsByCodes(whmcs.db, issued.map((row) => row.code));
+    const found = await findWhmcsPromotionsByCodes(whmcs.db, issued.map((row) => row.code));
     if (found.size > 0) {
       // WHMCS committed them (one transaction: all or none), so promoset shows them now.
       const pairs = issued.flatMap(({ id, code }): [number, number][] => {
@@ -223,11 +226,6 @@ export async function syncWhmcsUses(core: Core): Promise<number> {
     if (page.length < SYNC_PAGE) return seen;
     afterId = page[page.length - 1].id;
   }
-}
-
-/** A batch's codes, for repair and tests. */
-export async function batchCodes(core: Core, batchId: number): Promise<string[]> {
-  return (await findBatch(core.db, batchId)) ? listBatchCodes(core.db, batchId) : [];
 }
 
 /** For /readyz: 'ok' when WHMCS answers a trivial query, 'unreachable' otherwise; undefined when not configured. */

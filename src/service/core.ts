@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
 import { todayIn } from '../domain/dates.js';
-import { migrateToLatest, openDatabase, type Db } from '../store/db.js';
+import type { WebhookSettings } from '../domain/webhooks.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { openDatabase, type Db } from '../store/db.js';
 import { getOrCreateSetting } from '../store/settings.js';
 import { openWhmcs, type WhmcsHandle } from '../whmcs/db.js';
 
@@ -51,14 +54,6 @@ export interface AccessOptions {
   directory?: Directory;
 }
 
-/** Config the webhook use cases and the dispatcher share. */
-export interface WebhookSettings {
-  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: deliver to loopback/private addresses (tests, internal receivers). */
-  allowPrivateNetworks: boolean;
-  /** WEBHOOK_RETRY_BASE_SECONDS: the first retry delay; each next one doubles. */
-  retryBaseSeconds: number;
-}
-
 export interface CoreOptions {
   databaseUrl?: string;
   publicUrl: string;
@@ -71,6 +66,30 @@ export interface CoreOptions {
   webhooks?: Partial<WebhookSettings>;
   /** PROMO_ADMINS */
   promoAdmins?: readonly string[];
+}
+
+/** The core's options from the configuration: built here once for main.ts and the CLI. */
+export function coreOptionsFrom(config: Config): CoreOptions {
+  return {
+    databaseUrl: config.DATABASE_URL,
+    publicUrl: config.PUBLIC_URL,
+    timeZone: config.PROMO_TIMEZONE,
+    urlSecret: config.URL_SECRET,
+    whmcsDatabaseUrl: config.WHMCS_DATABASE_URL,
+    whmcsPendingTimeoutSeconds: config.WHMCS_PENDING_TIMEOUT_SECONDS,
+    webhooks: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS },
+    promoAdmins: config.PROMO_ADMINS,
+  };
+}
+
+/** `promoset migrate`: bring the schema up to date without starting anything; the names of the migrations that ran. */
+export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
+  const db = openDatabase(databaseUrl);
+  try {
+    return await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 export async function openCore(options: CoreOptions): Promise<Core> {

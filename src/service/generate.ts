@@ -3,13 +3,17 @@ import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides, promotionTerms, toWhmcsPromotion, type BulkRequest, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import { codesIssued, sourceOfActor } from '../metrics.js';
-import { inWriteTransaction, isPostgres, type Db } from '../store/db.js';
-import { copyCodes, countIssuedInSpace, deleteBatchCodes, insertBatch, insertCodes, markBatchesPending, maxPromotionId, type IssuedCode } from '../store/promotions.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { isPostgres, type Db } from '../store/db.js';
+import { copyCodes, insertCodes, maxPromotionId } from '../store/promotion-inserts.js';
+import { countInSpace, insertBatch } from '../store/batches.js';
+import { deleteBatchCodes, markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import type { WhmcsBatchWriter } from '../whmcs/promotions.js';
 import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
-import { archived } from './sets.js';
+import { setArchived } from './sets.js';
 import { issueSingleCode } from './single-codes.js';
 import { recordBatchIssued, singleIssuedRow } from './webhook-events.js';
 
@@ -47,7 +51,7 @@ export interface GenerationOptions {
  */
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
-  if (set.archived_at !== null) throw archived(set);
+  if (set.archived_at !== null) throw setArchived(set);
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
   const row = await issueSingleCode(core.db, {
@@ -59,10 +63,10 @@ export async function generatePromotion(core: Core, set: PromoSet, input: Record
     },
     // Only sets with a webhook pay for the event (one more row in the group's transaction).
     // With WHMCS, the event waits for WHMCS to hold the code (billing.ts).
-    issuedEvent: set.webhook_url && !core.whmcs ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.id, stored.code, stored.uses, terms)) : undefined,
+    issuedEvent: set.webhook_url && !core.whmcs ? (stored) => singleIssuedRow(core, set, stored.batch_id, toWhmcsPromotion(stored.shown_id, stored.code, stored.uses, terms)) : undefined,
   }, core.whmcs && whmcsGroupSink(core, core.whmcs));
   codesIssued.inc({ source: sourceOfActor(actor, false) });
-  return toWhmcsPromotion(row.id, row.code, row.uses, terms);
+  return toWhmcsPromotion(row.shown_id, row.code, row.uses, terms);
 }
 
 /** Many promotions in one transaction: all of them or none. `input` holds the bulk fields, raw. */
@@ -165,7 +169,7 @@ export async function checkGenerationRequest(core: Core, set: PromoSet, input: R
 
 async function prepareBulk(core: Core, set: PromoSet, input: Record<string, unknown> | BulkRequest): Promise<{ request: BulkRequest; terms: PromotionTerms; format: CodeFormat }> {
   const request = 'overrides' in input && 'format' in input ? (input as BulkRequest) : parseBulkRequest(input);
-  if (set.archived_at !== null) throw archived(set);
+  if (set.archived_at !== null) throw setArchived(set);
   const terms = promotionTerms(set, request.overrides, today(core));
   const format: CodeFormat = {
     prefix: request.format.prefix ?? set.code_prefix,
@@ -188,7 +192,7 @@ async function checkFeasible(db: Db, format: CodeFormat, amount: number, ownBatc
   const storedBound = (await maxPromotionId(db)) + (whmcsUse?.bound ?? 0);
   if (codeSpace(format) - storedBound >= 2 * amount) return storedBound;
   const inWhmcs = whmcsUse ? await whmcsUse.inSpace(format) : 0;
-  assertFeasible(format, amount, (await countIssuedInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
+  assertFeasible(format, amount, (await countInSpace(db, format.prefix.toLowerCase(), format.length)) - ownBatch + inWhmcs);
   return storedBound;
 }
 

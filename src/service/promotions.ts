@@ -1,6 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
-import { findBatch, listPromotionRows, listRecentBatches, redeemedByBatch, type Batch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findBatch, listRecentBatches } from '../store/batches.js';
+import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { type Batch } from '../domain/batch.js';
 import type { Core } from './core.js';
 
 const PAGE = 10_000;
@@ -12,7 +14,7 @@ export async function* eachPromotionRow(core: Core, filter: PromotionFilter): As
     const page = await listPromotionRows(core.db, filter, afterId, PAGE);
     if (page.length > 0) yield page;
     if (page.length < PAGE) return;
-    afterId = page[page.length - 1].seq;
+    afterId = page[page.length - 1].row_id;
     // SQLite reads are synchronous: let other requests (Slack acks) in between pages.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -41,7 +43,7 @@ export async function* eachPromotion(core: Core, filter: PromotionFilter): Async
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
     for (const row of page) {
-      yield { ...toWhmcsPromotion(row.id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
+      yield { ...toWhmcsPromotion(row.shown_id, row.code, row.uses, await termsOf(row.batch_id)), set_id: row.set_id, batch_id: row.batch_id };
     }
   }
 }
@@ -71,7 +73,7 @@ export async function* promotionsCsv(core: Core, filter: PromotionFilter): Async
   const termsOf = termsLookup(core);
   for await (const page of eachPromotionRow(core, filter)) {
     let piece = '';
-    for (const row of page) piece += promotionCsvLine(row.id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null);
+    for (const row of page) piece += promotionCsvLine(row.shown_id, row.code, row.uses, await termsOf(row.batch_id), row.voided_at !== null);
     yield piece;
   }
 }

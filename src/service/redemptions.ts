@@ -2,9 +2,12 @@ import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type RefusalReason } from '../domain/redemption.js';
 import type { PromoSet } from '../domain/set.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
-import { findBatch, type PromotionRow } from '../store/promotions.js';
-import { countUse, countWhmcsCountedUse, findPromotionById, findRedemption, findSetPromotion, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
+import { findBatch } from '../store/batches.js';
+import { type PromotionRow } from '../store/promotions.js';
+import { countUse, countWhmcsCountedUse, findRedemption, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
+import { findPromotionById, findSetPromotion } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
 import { billingUnavailable } from './billing.js';
@@ -38,7 +41,7 @@ export async function batchTerms(core: Core, db: Db, batchId: number): Promise<P
 }
 
 async function whmcsShape(core: Core, db: Db, row: PromotionRow): Promise<WhmcsPromotion> {
-  return toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, db, row.batch_id));
+  return toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, db, row.batch_id));
 }
 
 export interface Validation {
@@ -108,7 +111,7 @@ async function recordOrGiveBack(trx: Db, counted: PromotionRow, record: () => Pr
   try {
     return await record();
   } catch (error) {
-    if (error instanceof PromoError) await releaseUse(trx, counted.seq);
+    if (error instanceof PromoError) await releaseUse(trx, counted.row_id);
     throw error;
   }
 }
@@ -118,7 +121,7 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
   if (terms.onceperclient && clientId === null) throw clientIdRequired(counted.code);
   const redemptionId = await insertRedemption(trx, {
     set_id: set.id,
-    promotion_id: counted.seq,
+    promotion_id: counted.row_id,
     client_id: clientId,
     // The unique (promotion_id, once_key) index is the once-per-client rule, for every instance at once.
     once_key: terms.onceperclient ? clientId : null,
@@ -127,7 +130,7 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
     created_at: nowIso(core),
   });
   if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
-  const promotion = toWhmcsPromotion(counted.id, counted.code, counted.uses, terms);
+  const promotion = toWhmcsPromotion(counted.shown_id, counted.code, counted.uses, terms);
   // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
   await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
   return { result: 'success', redemption_id: redemptionId, promotion };
@@ -169,7 +172,7 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   const counted = uses;
   try {
     return await inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
-      const stored = await countWhmcsCountedUse(trx, row.seq);
+      const stored = await countWhmcsCountedUse(trx, row.row_id);
       if (!stored) throw refusal('voided', row.code, terms);
       // The reply shows WHMCS's count right after this use; promoset's copy moved by the same one use.
       return recordOrGiveBack(trx, stored, () => recordRedemption(core, trx, set, { ...stored, uses: counted }, terms, clientId, actor, options));

@@ -1,5 +1,6 @@
 import { PromoError } from '../domain/errors.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { GroupQueue } from './group-queue.js';
 
 /**

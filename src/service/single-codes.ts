@@ -1,9 +1,13 @@
 import { assertFeasible, codeGenerator, codeSpace, type CodeFormat } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
-import { countIssuedInSpace, deleteBatch, insertBatches, insertPromotionsReturning, markBatchesPending, type NewBatch, type PromotionRow } from '../store/promotions.js';
+import { countInSpace, deleteBatch, insertBatches, type NewBatch } from '../store/batches.js';
+import { insertPromotionsReturning } from '../store/promotion-inserts.js';
+import { markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
 import { GroupQueue } from './group-queue.js';
 
@@ -190,7 +194,7 @@ async function feasibleMembers(trx: Db, group: Waiting[], candidates: number[], 
       try {
         let stored = storedInSpace.get(space);
         if (stored === undefined) {
-          stored = (await countIssuedInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
+          stored = (await countInSpace(trx, batch.prefix_key, batch.code_length)) + (sinkUse ? await sinkUse.inSpace(format) : 0);
           storedInSpace.set(space, stored);
         }
         assertFeasible(format, 1, stored + (acceptedInSpace.get(space) ?? 0));

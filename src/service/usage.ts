@@ -1,8 +1,7 @@
-import { NO_USAGE, usageByBatch, usageBySet, type Usage } from '../store/redemptions.js';
+import { NO_USAGE, type Usage } from '../domain/usage.js';
+import { usageByBatch, usageBySet } from '../store/usage.js';
 import type { Core } from './core.js';
 
-export type { Usage } from '../store/redemptions.js';
-export { NO_USAGE } from '../store/redemptions.js';
 
 /** Issued, redeemed, voided and used-up counts of every set (App Home, list views). */
 export function usageOfSets(core: Core): Promise<Map<number, Usage>> {

@@ -1,11 +1,14 @@
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type WhmcsPromotion } from '../domain/promotion.js';
 import { insertAuditEvent } from '../store/audit.js';
-import { inWriteTransaction, type Db } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
+import { type Db } from '../store/db.js';
 import { insertEvents, outboxRow } from '../store/outbox.js';
 import { listPromotionRows, type PromotionRow } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
-import { findPromotionsByCodes, listBatchWhmcsIds, setBatchVoided, setVoided } from '../store/redemptions.js';
+import { findPromotionsByCodes } from '../store/promotions.js';
+import { listBatchWhmcsIds } from '../store/whmcs-bookkeeping.js';
+import { setBatchVoided, setVoided } from '../store/voiding.js';
 import { nowIso, today, type Core } from './core.js';
 import { addDays } from '../domain/dates.js';
 import { setWhmcsDates } from '../whmcs/promotions.js';
@@ -54,27 +57,27 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
   /** The rows whose WHMCS dates this attempt moved while promoset's state changed: undone if promoset does not commit. */
   let movedInWhmcs: PromotionRow[] = [];
   const changed = await withWhmcsUndo(core, () => movedInWhmcs, !restore, () => inWriteTransaction(core.db, async (trx) => {
-    const ids = new Set(await setVoided(trx, inScope.map((row) => row.seq), voidedAt));
+    const ids = new Set(await setVoided(trx, inScope.map((row) => row.row_id), voidedAt));
     // WHMCS's dates follow for every named code (not only the changed ones), so repeating a command settles WHMCS
     // after a crash between the two commits. Inside promoset's transaction: WHMCS unreachable → nothing changes here.
     await moveWhmcsDates(core, trx, inScope, restore);
-    movedInWhmcs = inScope.filter((row) => ids.has(row.seq));
+    movedInWhmcs = inScope.filter((row) => ids.has(row.row_id));
     const bySet = new Map<number, string[]>();
-    for (const row of inScope) if (ids.has(row.seq)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
+    for (const row of inScope) if (ids.has(row.row_id)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
     for (const [setId, setCodes] of bySet) {
       await insertAuditEvent(trx, { set_id: setId, action: options.restore ? 'unvoided' : 'voided', actor, detail: { codes: setCodes.slice(0, AUDIT_CODES), count: setCodes.length }, created_at: now });
     }
     // A `promotion.voided` / `promotion.unvoided` webhook event per changed code, in this transaction.
     // With WHMCS connected, its expirationdate moves to yesterday here (restored from the batch's terms on unvoid).
-    await recordVoidEvents(core, trx, inScope.filter((row) => ids.has(row.seq)), !!options.restore, now);
+    await recordVoidEvents(core, trx, inScope.filter((row) => ids.has(row.row_id)), !!options.restore, now);
     return ids;
   }));
   return Promise.all(
     inScope.map(async (row) => ({
-      promotion: toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
+      promotion: toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, core.db, row.batch_id)),
       set_id: row.set_id,
       voided: !options.restore,
-      changed: changed.has(row.seq),
+      changed: changed.has(row.row_id),
     })),
   );
 }
@@ -93,7 +96,7 @@ async function recordVoidEvents(core: Core, trx: Db, rows: PromotionRow[], resto
   for (const row of rows) {
     if (!hooked.has(row.set_id)) hooked.set(row.set_id, (await webhookUrlOf(trx, row.set_id)) !== null);
     if (!hooked.get(row.set_id)) continue;
-    const promotion = toWhmcsPromotion(row.id, row.code, row.uses, await batchTerms(core, trx, row.batch_id));
+    const promotion = toWhmcsPromotion(row.shown_id, row.code, row.uses, await batchTerms(core, trx, row.batch_id));
     events.push(outboxRow(row.set_id, restore ? 'promotion.unvoided' : 'promotion.voided', { promotion }, now));
   }
   for (let i = 0; i < events.length; i += EVENT_PAGE) await insertEvents(trx, events.slice(i, i + EVENT_PAGE));
@@ -175,7 +178,7 @@ export async function voidBatch(core: Core, batchId: number, actor: string, opti
         const page = await listPromotionRows(trx, { batchId: batch.id }, afterId, EVENT_PAGE);
         await recordVoidEvents(core, trx, page.filter((row) => (row.voided_at === now) === !options.restore), !!options.restore, now);
         if (page.length < EVENT_PAGE) break;
-        afterId = page[page.length - 1].seq;
+        afterId = page[page.length - 1].row_id;
       }
     }
     return n;

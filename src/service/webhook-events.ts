@@ -3,10 +3,11 @@ import type { PromoSet } from '../domain/set.js';
 import { MAX_INLINE_PROMOTIONS } from '../domain/webhooks.js';
 import type { Db } from '../store/db.js';
 import { outboxRow, recordEvent } from '../store/outbox.js';
-import { batchesOfSetsWithWebhooks, findBatch, listPromotionRows } from '../store/promotions.js';
+import { batchesOfSetsWithWebhooks, findBatch } from '../store/batches.js';
+import { listPromotionRows } from '../store/promotions.js';
 import { findSetById } from '../store/sets.js';
 import type { Core } from './core.js';
-import { setUrl } from './sets.js';
+import { setUrl } from './set-urls.js';
 
 /**
  * `promotions.issued` events, built by the generation use cases inside their
@@ -28,7 +29,7 @@ function issuedData(core: Core, set: PromoSet, batchId: number, count: number, p
 export async function recordBatchIssued(trx: Db, core: Core, set: PromoSet, batchId: number, count: number, terms: PromotionTerms): Promise<void> {
   if (!set.webhook_url) return;
   const promotions = count <= MAX_INLINE_PROMOTIONS
-    ? (await listPromotionRows(trx, { batchId }, 0, MAX_INLINE_PROMOTIONS)).map((row) => toWhmcsPromotion(row.id, row.code, row.uses, terms))
+    ? (await listPromotionRows(trx, { batchId }, 0, MAX_INLINE_PROMOTIONS)).map((row) => toWhmcsPromotion(row.shown_id, row.code, row.uses, terms))
     : undefined;
   await recordEvent(trx, { set, type: 'promotions.issued', data: issuedData(core, set, batchId, count, promotions), createdAt: core.now().toISOString() });
 }

@@ -1,7 +1,7 @@
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
 import { insertAuditEvent } from '../store/audit.js';
-import { inWriteTransaction } from '../store/db.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import { countSetEvents, findSetEvent, listSetEvents, requeueEvent, type OutboxEvent } from '../store/outbox.js';
 import { nowIso, type Core } from './core.js';
 import { getSet } from './sets.js';

@@ -2,7 +2,9 @@ import type { App, BlockButtonAction, webApi } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import type { PromoSet } from '../domain/set.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, getSet, rotateSetKey, setUrl } from '../service/sets.js';
+import { asPromoError } from '../service/errors.js';
+import { archiveSet, editableFields, getSet, rotateSetKey } from '../service/sets.js';
+import { setUrl } from '../service/set-urls.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
 import { ACTIONS, codesMessage, setUpdatedMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
@@ -52,7 +54,7 @@ export function register(app: App, deps: SlackDeps): void {
         await handle({ set, body, reply, client, value: action.value ?? '' });
       } catch (error) {
         if (respond) await replyError(respond, error, deps);
-        else await postToUser(client, userId, { text: `:warning: ${error instanceof PromoError ? error.message : 'Something went wrong on our side; nothing was saved.'}` }).catch(() => undefined);
+        else await postToUser(client, userId, { text: `:warning: ${asPromoError(error)?.message ?? 'Something went wrong on our side; nothing was saved.'}` }).catch(() => undefined);
       }
     });
   };

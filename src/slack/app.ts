@@ -1,13 +1,14 @@
+import type { ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import type { Config } from '../config.js';
 import { PromoError } from '../domain/errors.js';
-import type { Mount } from '../http/routing.js';
-import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import { slackAcks } from '../metrics.js';
 import type { Core } from '../service/core.js';
 import type { Readiness } from '../service/readiness.js';
 import { pruneDeliveries } from '../service/deliveries.js';
+import { errorReply } from '../service/errors.js';
+import type { Mount } from '../service/mount.js';
 import * as actions from './actions.js';
 import * as commands from './commands.js';
 import { classifySlackError, SLACK_UNAVAILABLE_TEXT, SlackConnection } from './connection.js';
@@ -135,12 +136,12 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
       path: SLACK_EVENTS_PATH,
       listener: (req, res) => {
         if (req.method !== 'POST') {
-          sendError(res, new PromoError('method_not_allowed', 'Slack posts its requests here; use POST.'), logger);
+          sendErrorReply(res, new PromoError('method_not_allowed', 'Slack posts its requests here; use POST.'), logger);
           return;
         }
         guardSlackRequest(req, config.SLACK_SIGNING_SECRET!, HANDLED)
           .then((verdict) => (verdict.ok ? listener(req, res) : refuse(res, verdict)))
-          .catch((error) => sendError(res, error, logger));
+          .catch((error) => sendErrorReply(res, error, logger));
       },
     });
   } else {
@@ -177,6 +178,19 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
       await jobs.idle();
     },
   };
+}
+
+/** Errors on /slack/events, in the API's one error shape (service/errors.ts decides status and body). */
+function sendErrorReply(res: ServerResponse, error: unknown, logger: Logger): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const reply = errorReply(error);
+  if (reply.unexpected) logger.error('unhandled error on /slack/events', { error: error instanceof Error ? error.stack : String(error) });
+  const text = JSON.stringify(reply.body);
+  res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...reply.headers });
+  res.end(text);
 }
 
 /**

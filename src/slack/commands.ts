@@ -1,18 +1,21 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { generatePromotion } from '../service/generate.js';
-import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebhookSecret, setAuditPage, setUrl } from '../service/sets.js';
+import { archiveSet, editableFields, findSet, listSets, rotateSetKey, rotateWebhookSecret } from '../service/sets.js';
+import { setAuditPage } from '../service/set-audit.js';
+import { setUrl } from '../service/set-urls.js';
 import { resendDelivery, webhookOverview } from '../service/webhooks.js';
 import { pageWindow } from '../domain/pages.js';
 import { generateCodesModal } from './blocks/codes-modal.js';
-import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, usageMessage, webhooksMessage, type Message } from './blocks/messages.js';
+import { AUDIT_EVENTS_PER_PAGE, auditMessage, codesMessage, errorMessage, SETS_PER_PAGE, setInfoMessage, setListMessage, setUpdatedMessage, helpMessage, webhooksMessage, type Message } from './blocks/messages.js';
 import { editSetModal, newSetModal } from './blocks/set-modal.js';
 import { codeOverrides, pageArgument, parseCommandText, setRefAndAmount } from './command-args.js';
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { errorText } from './edge.js';
 import { recentBatches } from '../service/promotions.js';
-import { NO_USAGE, usageOfBatches, usageOfSet } from '../service/usage.js';
+import { NO_USAGE } from '../domain/usage.js';
+import { usageOfBatches, usageOfSet } from '../service/usage.js';
 import { voidFromSlack, voidTarget } from './voiding.js';
 import { accessAuditReply } from './access.js';
 import { truncate } from '../domain/text.js';
@@ -41,7 +44,7 @@ export function register(app: App, deps: SlackDeps): void {
       switch (subcommand) {
         case '':
         case 'help':
-          await reply(usageMessage());
+          await reply(helpMessage());
           return;
         case 'list': {
           const { rest, page } = pageArgument(positional);
@@ -162,7 +165,7 @@ export function register(app: App, deps: SlackDeps): void {
           await reply(await settingsCommand(deps, actor, positional, options));
           return;
         default:
-          await reply(usageMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
+          await reply(helpMessage(`I don't know \`${truncate(subcommand, 30).replace(/`/g, "'")}\`. Here is what I can do:`));
       }
     } catch (error) {
       await replyError(respond, error, deps);

@@ -1,6 +1,6 @@
-import { PromoError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { truncate } from '../domain/text.js';
+import { asPromoError, INTERNAL_ERROR_TEXT } from '../service/errors.js';
 
 /**
  * The Slack edge's one mapping of errors: a PromoError's sentence goes to the
@@ -8,9 +8,10 @@ import { truncate } from '../domain/text.js';
  * told nothing was saved (no stack traces in Slack either).
  */
 export function errorText(error: unknown, logger: Logger): string {
-  if (error instanceof PromoError) return error.message;
+  const known = asPromoError(error);
+  if (known) return known.message;
   logger.error('unhandled error in Slack listener', { error: error instanceof Error ? error.stack : String(error) });
-  return 'Something went wrong on our side; nothing was saved. Please try again.';
+  return INTERNAL_ERROR_TEXT;
 }
 
 /**
@@ -19,8 +20,9 @@ export function errorText(error: unknown, logger: Logger): string {
  */
 export function viewErrors(error: unknown, blockIds: string[], fallbackBlock: string, logger: Logger): Record<string, string> {
   const errors: Record<string, string> = {};
-  if (error instanceof PromoError) {
-    for (const [field, message] of Object.entries(error.fields)) {
+  const known = asPromoError(error);
+  if (known) {
+    for (const [field, message] of Object.entries(known.fields)) {
       if (blockIds.includes(field)) errors[field] = truncate(message, 150);
     }
   }

@@ -1,16 +1,7 @@
+import type { AuditAction, AuditEvent } from '../domain/audit.js';
 import type { Db } from './db.js';
 
-export type AuditAction = 'created' | 'edited' | 'rotated' | 'archived' | 'generated' | 'voided' | 'unvoided' | 'webhook_secret_rotated' | 'webhook_resent'
-  | 'approval_requested' | 'approval_approved' | 'approval_denied' | 'approval_expired' | 'approval_issued';
-
-export interface AuditEvent {
-  id: number;
-  set_id: number;
-  action: AuditAction;
-  actor: string;
-  detail: Record<string, unknown>;
-  created_at: string;
-}
+export type { AuditAction, AuditEvent };
 
 export async function insertAuditEvent(db: Db, event: Omit<AuditEvent, 'id'>): Promise<void> {
   await db.insertInto('audit_events').values({ ...event, detail: JSON.stringify(event.detail) }).execute();

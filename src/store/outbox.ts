@@ -1,7 +1,8 @@
 import { sql, type Selectable } from 'kysely';
 import { customAlphabet } from 'nanoid';
 import { RETRY_WINDOW_MS, type WebhookEventBody, type WebhookEventType } from '../domain/webhooks.js';
-import { inWriteTransaction, isPostgres, type Db } from './db.js';
+import { inWriteTransaction } from './transactions.js';
+import { isPostgres, type Db } from './db.js';
 import type { WebhookEventsTable } from './schema.js';
 
 /**

@@ -1,4 +1,5 @@
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
+import type { StoredPromotionTerms } from '../domain/promotion.js';
 
 /**
  * Table types. Booleans are 0/1 integers and dates ISO text on both dialects,
@@ -74,7 +75,7 @@ export interface ApprovalRequestsTable {
   messages: string;
 }
 
-export interface SettingsTable {
+interface SettingsTable {
   key: string;
   value: string;
 }
@@ -122,8 +123,8 @@ export interface PromoSetsTable {
   webhook_secret: string | null;
 }
 
-/** One generation request: its terms (shared by all its codes) and who asked. */
-export interface BatchesTable {
+/** One generation request: its terms (shared by all its codes; the columns come from domain/promotion.ts) and who asked. */
+interface BatchesTable extends StoredPromotionTerms {
   id: Generated<number>;
   set_id: number;
   /** 'single' for one code on demand, 'bulk' for a generate-many request. */
@@ -136,33 +137,14 @@ export interface BatchesTable {
   /** "slack:U123", "http:203.0.113.7", "cli:alice", "admin-api:…". */
   created_by: string;
   created_at: string;
-  /** The Idempotency-Key claim this batch answers, if any (see http/idempotency.ts). */
+  /** The Idempotency-Key claim this batch answers, if any (see service/idempotency.ts). */
   request_key: string | null;
   /** 'pending' while its codes are being written to WHMCS, 'done' after; null without WHMCS. */
   whmcs_state: string | null;
-  type: string;
-  recurring: number;
-  value: string;
-  cycles: string;
-  appliesto: string;
-  requires: string;
-  requiresexisting: number;
-  startdate: string;
-  expirationdate: string;
-  maxuses: number;
-  lifetimepromo: number;
-  applyonce: number;
-  newsignups: number;
-  existingclient: number;
-  onceperclient: number;
-  recurfor: number;
-  upgrades: number;
-  upgradeconfig: string;
-  notes: string;
 }
 
 /** Kept narrow (the terms live on the batch) so inserting 100,000 is cheap. */
-export interface PromotionsTable {
+interface PromotionsTable {
   id: Generated<number>;
   set_id: number;
   batch_id: number;
@@ -182,7 +164,7 @@ export interface RedemptionsTable {
   client_id: string | null;
   /** client_id while the promotion is once-per-client and this redemption stands (unique with promotion_id). */
   once_key: string | null;
-  /** The Idempotency-Key claim this redemption answers, written in its transaction (see http/idempotency.ts). */
+  /** The Idempotency-Key claim this redemption answers, written in its transaction (see service/idempotency.ts). */
   request_key: string | null;
   created_by: string;
   created_at: string;
@@ -207,18 +189,16 @@ export interface IdempotencyKeysTable {
 }
 
 /** Keys of Slack deliveries already acted on (event_id, trigger_id, view id): retries are not acted on twice. */
-export interface SlackDeliveriesTable {
+interface SlackDeliveriesTable {
   key: string;
   created_at: string;
 }
 
 export type PromoSetRow = Selectable<PromoSetsTable>;
-export type NewPromoSetRow = Insertable<PromoSetsTable>;
 export type BatchRow = Selectable<BatchesTable>;
-export type NewBatchRow = Insertable<BatchesTable>;
 
 /** Who did what to a set, from where: the audit trail. */
-export interface AuditEventsTable {
+interface AuditEventsTable {
   id: Generated<number>;
   set_id: number;
   /** created | edited | rotated | archived | generated | voided | unvoided */

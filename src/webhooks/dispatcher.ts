@@ -2,13 +2,25 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { PromoError } from '../domain/errors.js';
-import { EVENT_ID_HEADER, retryDelaySeconds, SIGNATURE_HEADER, signWebhook } from '../domain/webhooks.js';
+import { EVENT_ID_HEADER, retryDelaySeconds, SIGNATURE_HEADER, signWebhook, type WebhookSettings } from '../domain/webhooks.js';
 import type { Logger } from '../log.js';
 import { webhookDeliveries } from '../metrics.js';
-import type { Core } from '../service/core.js';
 import { claimDueEvents, nextDueAt, onOutboxWrite, recordAttempt, type AttemptResult, type OutboxEvent } from '../store/outbox.js';
+import type { Db } from '../store/db.js';
 import { findSetById } from '../store/sets.js';
-import { resolveWebhookHost } from './target.js';
+
+/**
+ * What the dispatcher needs, passed in by main.ts: it is a worker beside the
+ * service, not part of it, so it reads the store itself and gets the one
+ * check of a webhook target (service/webhook-target.ts) as a function.
+ */
+export interface DispatcherDeps {
+  db: Db;
+  now: () => Date;
+  webhooks: WebhookSettings;
+  /** Resolve a webhook host and refuse private addresses unless allowed; throws a PromoError saying why. */
+  resolveHost: (hostname: string, allowPrivate: boolean) => Promise<{ address: string; family: 4 | 6 }>;
+}
 
 /**
  * The outbox dispatcher: claims due events (a lease, so only one instance
@@ -35,7 +47,7 @@ export interface WebhookDispatcher {
 
 const MAX_ERROR_LENGTH = 300;
 
-export function startWebhookDispatcher(core: Core, logger: Logger, options: DispatcherOptions = {}): WebhookDispatcher {
+export function startWebhookDispatcher(deps: DispatcherDeps, logger: Logger, options: DispatcherOptions = {}): WebhookDispatcher {
   const pollMs = options.pollMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const batchSize = options.batchSize ?? 20;
@@ -80,13 +92,13 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
   /** Deliver everything due; returns how long to sleep. */
   const pass = async (): Promise<number> => {
     while (!stopping) {
-      const now = core.now();
-      const due = await nextDueAt(core.db, now.toISOString());
+      const now = deps.now();
+      const due = await nextDueAt(deps.db, now.toISOString());
       if (due === undefined || due > now.toISOString()) {
         const untilDue = due === undefined ? pollMs : Math.min(pollMs, Date.parse(due) - now.getTime());
         return Date.now() < eagerUntil ? Math.min(untilDue, 50) : untilDue;
       }
-      const events = await claimDueEvents(core.db, { now: now.toISOString(), leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), limit: batchSize });
+      const events = await claimDueEvents(deps.db, { now: now.toISOString(), leaseUntil: new Date(now.getTime() + leaseMs).toISOString(), limit: batchSize });
       if (events.length === 0) return Math.min(pollMs, 50);
       await Promise.all(events.map((event) => deliverAndRecord(event)));
     }
@@ -94,15 +106,15 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
   };
 
   const deliverAndRecord = async (event: OutboxEvent): Promise<void> => {
-    const outcome = await deliver(core, event, timeoutMs);
-    const at = core.now();
+    const outcome = await deliver(deps, event, timeoutMs);
+    const at = deps.now();
     const attempts = event.attempts + 1;
     let result: AttemptResult;
     if (outcome.ok) {
       result = { id: event.id, attempts, outcome: 'delivered', at: at.toISOString(), status: outcome.status };
     } else {
       const windowEnd = Date.parse(event.retry_until);
-      const next = Math.min(at.getTime() + retryDelaySeconds(core.webhooks.retryBaseSeconds, attempts) * 1000, windowEnd);
+      const next = Math.min(at.getTime() + retryDelaySeconds(deps.webhooks.retryBaseSeconds, attempts) * 1000, windowEnd);
       const givingUp = outcome.final || at.getTime() >= windowEnd;
       result = {
         id: event.id, attempts, outcome: givingUp ? 'failed' : 'retry', at: at.toISOString(), status: outcome.status,
@@ -112,7 +124,7 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
         eventId: event.event_id, setId: event.set_id, type: event.type, attempts, error: result.error, nextAttemptAt: result.nextAttemptAt,
       });
     }
-    await recordAttempt(core.db, result);
+    await recordAttempt(deps.db, result);
     webhookDeliveries.inc({ outcome: result.outcome });
   };
 
@@ -138,13 +150,13 @@ export function startWebhookDispatcher(core: Core, logger: Logger, options: Disp
 type Outcome = { ok: true; status: number } | { ok: false; status?: number; error: string; final?: boolean };
 
 /** One attempt: resolve and check the target, sign with the set's current secret, POST, read the status. */
-async function deliver(core: Core, event: OutboxEvent, timeoutMs: number): Promise<Outcome> {
-  const set = await findSetById(core.db, event.set_id);
+async function deliver(deps: DispatcherDeps, event: OutboxEvent, timeoutMs: number): Promise<Outcome> {
+  const set = await findSetById(deps.db, event.set_id);
   if (!set?.webhook_url || !set.webhook_secret) return { ok: false, error: 'The set no longer has a webhook URL.', final: true };
   const url = new URL(set.webhook_url);
   let target;
   try {
-    target = await resolveWebhookHost(url.hostname, core.webhooks.allowPrivateNetworks);
+    target = await deps.resolveHost(url.hostname, deps.webhooks.allowPrivateNetworks);
   } catch (error) {
     return { ok: false, error: error instanceof PromoError ? error.message : String(error) };
   }
@@ -153,7 +165,7 @@ async function deliver(core: Core, event: OutboxEvent, timeoutMs: number): Promi
     if ((opts as { all?: boolean }).all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
     else callback(null, target.address, target.family);
   };
-  const timestamp = Math.floor(core.now().getTime() / 1000);
+  const timestamp = Math.floor(deps.now().getTime() / 1000);
   const body = Buffer.from(event.body);
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<Outcome>((resolve) => {

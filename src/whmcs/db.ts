@@ -1,34 +1,18 @@
 import { Kysely, MysqlDialect, sql, type Generated } from 'kysely';
 import { createPool } from 'mysql2';
+import type { StoredPromotionTerms } from '../domain/promotion.js';
 
 /**
  * WHMCS's promotions table, as WHMCS 8.x defines it (../shared/whmcs/tblpromotions.sql).
  * promoset never creates or alters it: its grants are SELECT, INSERT, UPDATE.
  */
-export interface TblPromotionsTable {
+export interface TblPromotionsTable extends Omit<StoredPromotionTerms, 'recurring' | 'expirationdate'> {
   id: Generated<number>;
   code: string;
-  type: string;
+  /** WHMCS allows NULL in these two; promoset always writes a value. */
   recurring: number | null;
-  /** decimal(16,2): written and read as a string like "25.50". */
-  value: string;
-  cycles: string;
-  appliesto: string;
-  requires: string;
-  requiresexisting: number;
-  startdate: string;
   expirationdate: string | null;
-  maxuses: number;
   uses: number;
-  lifetimepromo: number;
-  applyonce: number;
-  newsignups: number;
-  existingclient: number;
-  onceperclient: number;
-  recurfor: number;
-  upgrades: number;
-  upgradeconfig: string;
-  notes: string;
 }
 
 export interface WhmcsDatabase {

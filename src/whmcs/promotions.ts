@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type Insertable } from 'kysely';
-import type { PromotionTerms } from '../domain/promotion.js';
+import { PROMOTION_TERM_COLUMNS, type PromotionTerms } from '../domain/promotion.js';
 import { hasConsecutiveIds, type TblPromotionsTable, type WhmcsDb, type WhmcsHandle } from './db.js';
 
 /**
@@ -12,11 +12,8 @@ export const WHMCS_CHUNK = 2000;
 /** Codes per lookup: an IN list the code index answers in one pass. */
 const LOOKUP_CHUNK = 2000;
 
-/** The 21 columns besides `id`, in table order: all written explicitly, none left to defaults. */
-export const TBL_COLUMNS = [
-  'code', 'type', 'recurring', 'value', 'cycles', 'appliesto', 'requires', 'requiresexisting', 'startdate', 'expirationdate', 'maxuses',
-  'uses', 'lifetimepromo', 'applyonce', 'newsignups', 'existingclient', 'onceperclient', 'recurfor', 'upgrades', 'upgradeconfig', 'notes',
-] as const satisfies readonly (keyof Insertable<TblPromotionsTable>)[];
+/** The 21 columns besides `id` (the code, the terms, uses): all written explicitly, none left to defaults. */
+export const TBL_COLUMNS = ['code', ...PROMOTION_TERM_COLUMNS, 'uses'] as const satisfies readonly (keyof Insertable<TblPromotionsTable>)[];
 
 export type TblPromotionRow = Required<Omit<Insertable<TblPromotionsTable>, 'id'>>;
 
@@ -27,13 +24,7 @@ export type TblPromotionRow = Required<Omit<Insertable<TblPromotionsTable>, 'id'
  * URL returns, so the row and the reply cannot differ.
  */
 export function toTblPromotion(code: string, terms: PromotionTerms): TblPromotionRow {
-  return {
-    code, type: terms.type, recurring: terms.recurring, value: terms.value, cycles: terms.cycles, appliesto: terms.appliesto,
-    requires: terms.requires, requiresexisting: terms.requiresexisting, startdate: terms.startdate, expirationdate: terms.expirationdate,
-    maxuses: terms.maxuses, uses: 0, lifetimepromo: terms.lifetimepromo, applyonce: terms.applyonce, newsignups: terms.newsignups,
-    existingclient: terms.existingclient, onceperclient: terms.onceperclient, recurfor: terms.recurfor, upgrades: terms.upgrades,
-    upgradeconfig: terms.upgradeconfig, notes: terms.notes,
-  };
+  return { code, ...terms, uses: 0 };
 }
 
 export interface NewWhmcsPromotion {
@@ -121,7 +112,7 @@ export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWri
       const first = Number(result.insertId);
       for (let i = 0; i < free.length; i++) ids.set(free[i].code.toLowerCase(), first + i);
     } else {
-      for (const [code, row] of await findPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
+      for (const [code, row] of await findWhmcsPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
     }
   };
 
@@ -179,7 +170,7 @@ export interface WhmcsPromotionState {
 }
 
 /** Rows found for `codes`, by lower-cased code (the lowest id when WHMCS holds duplicates). */
-export async function findPromotionsByCodes(db: WhmcsDb, codes: string[]): Promise<Map<string, WhmcsPromotionState>> {
+export async function findWhmcsPromotionsByCodes(db: WhmcsDb, codes: string[]): Promise<Map<string, WhmcsPromotionState>> {
   const found = new Map<string, WhmcsPromotionState>();
   for (let i = 0; i < codes.length; i += LOOKUP_CHUNK) {
     const rows = await db.selectFrom('tblpromotions').select(['id', 'code', 'uses']).where('code', 'in', codes.slice(i, i + LOOKUP_CHUNK)).orderBy('id').execute();

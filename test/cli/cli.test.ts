@@ -48,6 +48,27 @@ describeEachDialect('promoset CLI', (dialect) => {
     expect(JSON.parse(shown.stdout)).toMatchObject({ name: 'Spring Sale', promotions: 100_000, batches: 1, promo_code_type: 'Fixed Amount', promo_value: 25 });
   });
 
+  it('prints the generated codes one a line, whatever the set\'s notes hold (commas, line breaks)', async () => {
+    const created = await runCli(['sets', 'create', 'Noted Sale', 'promo_code_type=Percentage', 'promo_value=10', 'notes=a, b\nc'], env());
+    expect(created.code).toBe(0);
+    const generated = await runCli(['codes', 'noted sale', '--amount', '5'], env());
+    expect(generated.code).toBe(0);
+    const printed = generated.stdout.split('\n');
+    expect(printed.at(-1)).toBe('');
+    const codes = printed.slice(0, -1);
+    expect(codes).toHaveLength(5);
+    for (const code of codes) expect(code).toMatch(/^[A-Z0-9]{6,}$/);
+
+    const batchId = Number(/batch (\d+)/.exec(generated.stderr)?.[1]);
+    const db = openDatabase(ctx.database.url);
+    try {
+      const stored = await db.selectFrom('promotions').select(['code']).where('batch_id', '=', batchId).orderBy('id').execute();
+      expect(codes).toEqual(stored.map((s) => s.code));
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('errors exit non-zero with one clear line and no stack trace', async () => {
     const missing = await runCli(['codes', 'sprung sale', '--amount', '5'], env());
     expect(missing.code).toBe(1);

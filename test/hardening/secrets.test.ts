@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getSet, rotateSetKey, setToken } from '../../src/service/sets.js';
+import { getSet, rotateSetKey } from '../../src/service/sets.js';
+import { setToken } from '../../src/service/set-urls.js';
 import { localSetUrl, makeSet, rawRequest } from '../http/helpers.js';
 import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';

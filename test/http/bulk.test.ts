@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromoSet } from '../../src/domain/set.js';
-import { requestFingerprint, requestKeyFor } from '../../src/http/idempotency.js';
+import { requestFingerprint, requestKeyFor } from '../../src/service/idempotency.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
 import { claimIdempotencyKey } from '../../src/store/idempotency.js';
 import { countPromotions } from '../../src/store/promotions.js';

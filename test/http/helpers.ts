@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import type { PromoSet } from '../../src/domain/set.js';
-import { createSet, setUrl } from '../../src/service/sets.js';
+import { createSet } from '../../src/service/sets.js';
+import { setUrl } from '../../src/service/set-urls.js';
 import { checkAgainstOpenApi } from '../support/openapi-contract.js';
 import type { TestService } from '../support/service.js';
 

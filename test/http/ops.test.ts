@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { generatePromotions } from '../../src/service/generate.js';
-import { setToken } from '../../src/service/sets.js';
+import { setToken } from '../../src/service/set-urls.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm, postJson, rawRequest } from './helpers.js';

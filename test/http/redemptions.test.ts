@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
-import { requestFingerprint, requestKeyFor } from '../../src/http/idempotency.js';
+import { requestFingerprint, requestKeyFor } from '../../src/service/idempotency.js';
 import { redeemPromotion } from '../../src/service/redemptions.js';
 import { claimIdempotencyKey } from '../../src/store/idempotency.js';
 import { describeEachDialect, useTestDatabase } from '../support/databases.js';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATE_RULES } from '../../src/domain/rules.js';
 import type { PromoSet } from '../../src/domain/set.js';
-import { archiveSet, getSet, rotateSetKey, setUrl } from '../../src/service/sets.js';
+import { archiveSet, getSet, rotateSetKey } from '../../src/service/sets.js';
+import { setUrl } from '../../src/service/set-urls.js';
 import { countPromotions } from '../../src/store/promotions.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { SEED_SET_FIELDS, jsonTypes, localSetUrl, makeSet, postForm, postJson, rawRequest, shell } from './helpers.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromoSet } from '../../src/domain/set.js';
-import { WRITE_TRANSACTION_ATTEMPTS } from '../../src/store/db.js';
+import { WRITE_TRANSACTION_ATTEMPTS } from '../../src/store/transactions.js';
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from '../support/databases.js';
 import { startTestService, type TestService } from '../support/service.js';
 import { localSetUrl, makeSet, postForm } from './helpers.js';

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { generatePromotion } from '../../src/service/generate.js';
-import { createSet, setAuditPage, setAuditTrail, updateSet } from '../../src/service/sets.js';
+import { createSet, updateSet } from '../../src/service/sets.js';
+import { setAuditPage, setAuditTrail } from '../../src/service/set-audit.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 
 describeEachDialect('audit trail pages', (dialect) => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCore, type Core } from '../../src/service/core.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
-import { archiveSet, createSet, rotateSetKey, setAuditTrail, updateSet } from '../../src/service/sets.js';
+import { archiveSet, createSet, rotateSetKey, updateSet } from '../../src/service/sets.js';
+import { setAuditTrail } from '../../src/service/set-audit.js';
 
 describe('audit trail', () => {
   let core: Core;

@@ -1,7 +1,9 @@
 import { expect, it, vi } from 'vitest';
 import { PromoError } from '../../src/domain/errors.js';
 import type { PromotionTerms } from '../../src/domain/promotion.js';
-import { countPromotions, insertBatch, insertCodes } from '../../src/store/promotions.js';
+import { countPromotions } from '../../src/store/promotions.js';
+import { insertBatch } from '../../src/store/batches.js';
+import { insertCodes } from '../../src/store/promotion-inserts.js';
 import type { Core } from '../../src/service/core.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
 import { listPromotions } from '../../src/service/promotions.js';
@@ -9,8 +11,8 @@ import { archiveSet, createSet } from '../../src/service/sets.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 
 // Wrap the repository's insert so the test can see regeneration rounds happen.
-vi.mock('../../src/store/promotions.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../src/store/promotions.js')>();
+vi.mock('../../src/store/promotion-inserts.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/store/promotion-inserts.js')>();
   return { ...actual, insertCodes: vi.fn(actual.insertCodes) };
 });
 

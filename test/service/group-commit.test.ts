@@ -3,13 +3,18 @@ import { PromoError } from '../../src/domain/errors.js';
 import type { PromotionTerms } from '../../src/domain/promotion.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
 import { createSet, getSet, updateSet } from '../../src/service/sets.js';
-import { insertBatch, insertBatches, insertPromotionsReturning } from '../../src/store/promotions.js';
+import { insertBatch, insertBatches } from '../../src/store/batches.js';
+import { insertPromotionsReturning } from '../../src/store/promotion-inserts.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 
 // Count the group commit's statements: fewer batch INSERTs than requests proves requests were coalesced.
-vi.mock('../../src/store/promotions.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../src/store/promotions.js')>();
-  return { ...actual, insertBatches: vi.fn(actual.insertBatches), insertPromotionsReturning: vi.fn(actual.insertPromotionsReturning) };
+vi.mock('../../src/store/batches.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/store/batches.js')>();
+  return { ...actual, insertBatches: vi.fn(actual.insertBatches) };
+});
+vi.mock('../../src/store/promotion-inserts.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/store/promotion-inserts.js')>();
+  return { ...actual, insertPromotionsReturning: vi.fn(actual.insertPromotionsReturning) };
 });
 
 const TERMS = { type: 'Percentage', recurring: 0, value: '10.00', cycles: '', appliesto: '', requires: '', requiresexisting: 0, startdate: '0000-00-00', expirationdate: '0000-00-00', maxuses: 1, lifetimepromo: 0, applyonce: 0, newsignups: 0, existingclient: 0, onceperclient: 0, recurfor: 0, upgrades: 0, upgradeconfig: '', notes: '' } satisfies PromotionTerms;

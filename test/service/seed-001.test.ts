@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { toSetResponse } from '../../src/domain/set.js';
 import { generatePromotion } from '../../src/service/generate.js';
 import { findPromotionByCode } from '../../src/service/promotions.js';
-import { createSet, setToken } from '../../src/service/sets.js';
+import { createSet } from '../../src/service/sets.js';
+import { setToken } from '../../src/service/set-urls.js';
 import { SEED_001_GET, SEED_001_POST_BARE, SEED_001_POST_FIELDS, SEED_001_POST_WITH_FIELDS, SEED_UPGRADECONFIG } from '../fixtures/seed-001.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 

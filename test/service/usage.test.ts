@@ -5,7 +5,8 @@ import { generatePromotion, generatePromotions } from '../../src/service/generat
 import { listPromotions, recentBatches } from '../../src/service/promotions.js';
 import { redeemPromotion, rollbackRedemption } from '../../src/service/redemptions.js';
 import { createSet, listSets } from '../../src/service/sets.js';
-import { usageOfBatches, usageOfSet, usageOfSets, type Usage } from '../../src/service/usage.js';
+import type { Usage } from '../../src/domain/usage.js';
+import { usageOfBatches, usageOfSet, usageOfSets } from '../../src/service/usage.js';
 import { voidBatch, voidPromotions } from '../../src/service/voiding.js';
 import { isPostgres, type Db } from '../../src/store/db.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';

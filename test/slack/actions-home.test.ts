@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { findPromotionByCode } from '../../src/service/promotions.js';
-import { createSet, getSet, setUrl } from '../../src/service/sets.js';
+import { createSet, getSet } from '../../src/service/sets.js';
+import { setUrl } from '../../src/service/set-urls.js';
 import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 
 describe('buttons (admin) and the App Home tab', () => {

@@ -3,7 +3,8 @@ import { addDays, todayIn } from '../../src/domain/dates.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { generatePromotion } from '../../src/service/generate.js';
 import { findPromotionByCode, listPromotions } from '../../src/service/promotions.js';
-import { createSet, getSet, setUrl } from '../../src/service/sets.js';
+import { createSet, getSet } from '../../src/service/sets.js';
+import { setUrl } from '../../src/service/set-urls.js';
 import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 
 const replyText = (call: { body: Record<string, any> }) => `${call.body.text}\n${JSON.stringify(call.body.blocks ?? [])}`;

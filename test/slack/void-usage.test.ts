@@ -3,7 +3,8 @@ import type { PromoSet } from '../../src/domain/set.js';
 import { generatePromotion, generatePromotions } from '../../src/service/generate.js';
 import { listPromotions } from '../../src/service/promotions.js';
 import { redeemPromotion, validatePromotion } from '../../src/service/redemptions.js';
-import { createSet, setAuditTrail } from '../../src/service/sets.js';
+import { createSet } from '../../src/service/sets.js';
+import { setAuditTrail } from '../../src/service/set-audit.js';
 import { ADMIN, OTHER, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 
 describe('Slack: /promo void, /promo unvoid, the Void batch button, and usage in info and App Home', () => {

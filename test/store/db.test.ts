@@ -1,8 +1,12 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { migrations } from '../../src/store/migrations.js';
-import { inWriteTransaction, isPostgres, migrateToLatest, openDatabase, type Db } from '../../src/store/db.js';
-import { copyCodes, countPromotions, countsBySet, findBatch, insertBatch, insertCodes, listPromotionRows } from '../../src/store/promotions.js';
+import { inWriteTransaction } from '../../src/store/transactions.js';
+import { isPostgres, openDatabase, type Db } from '../../src/store/db.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { copyCodes, insertCodes } from '../../src/store/promotion-inserts.js';
+import { countPromotions, countsBySet, listPromotionRows } from '../../src/store/promotions.js';
+import { findBatch, insertBatch } from '../../src/store/batches.js';
 import { findSetById, findSetByName, insertSet, listSetRows } from '../../src/store/sets.js';
 import { getOrCreateSetting } from '../../src/store/settings.js';
 import { SET_DEFAULTS } from '../../src/domain/set.js';
@@ -66,9 +70,9 @@ describeEachDialect('storage', (dialect) => {
     expect(second.map((r) => r.code)).toEqual(['X-MNPQ']);
     const page = await listPromotionRows(db, { batchId }, 0, 10);
     // What the INSERT returned is what was stored, ids included (numbers on both dialects).
-    expect([...first, ...second].sort((a, b) => a.id - b.id)).toEqual(page.map(({ id, code }) => ({ id, code })));
+    expect([...first, ...second].sort((a, b) => a.id - b.id)).toEqual(page.map(({ row_id, code }) => ({ id: row_id, code })));
     expect(page.map((p) => p.code)).toEqual(['X-BCDF', 'X-GHJK', 'X-MNPQ']);
-    for (const { id, uses, set_id, batch_id } of page) {
+    for (const { row_id: id, uses, set_id, batch_id } of page) {
       expect([typeof id, typeof uses, typeof set_id, typeof batch_id]).toEqual(['number', 'number', 'number', 'number']);
       expect([uses, set_id, batch_id]).toEqual([0, set.id, batchId]);
     }
@@ -86,7 +90,7 @@ describeEachDialect('storage', (dialect) => {
     const first = await batch();
     const copied = await inWriteTransaction(db, (trx) => copyCodes(trx, set.id, first, ['C-BCDF', 'C-GHJK', 'C-MNPQ']));
     expect(copied?.map((r) => r.code)).toEqual(['C-BCDF', 'C-GHJK', 'C-MNPQ']);
-    expect(copied).toEqual((await listPromotionRows(db, { batchId: first }, 0, 10)).map(({ id, code }) => ({ id, code })));
+    expect(copied).toEqual((await listPromotionRows(db, { batchId: first }, 0, 10)).map(({ row_id, code }) => ({ id: row_id, code })));
 
     const second = await batch();
     const outcome = await inWriteTransaction(db, async (trx) => {

@@ -3,6 +3,7 @@ import { createLogger } from '../../src/log.js';
 import { generatePromotion } from '../../src/service/generate.js';
 import { createSet } from '../../src/service/sets.js';
 import { resendDelivery, webhookOverview } from '../../src/service/webhooks.js';
+import { resolveWebhookHost } from '../../src/service/webhook-target.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
@@ -21,7 +22,7 @@ describeEachDialect('webhook dispatcher', (dialect) => {
     receiver = await startWebhookReceiver('', { nowMs: () => clock });
     ctx.core.webhooks.allowPrivateNetworks = true;
     ctx.core.webhooks.retryBaseSeconds = 60;
-    dispatcher = startWebhookDispatcher(ctx.core, createLogger('silent'), { pollMs: 50, timeoutMs: 300 });
+    dispatcher = startWebhookDispatcher({ ...ctx.core, resolveHost: resolveWebhookHost }, createLogger('silent'), { pollMs: 50, timeoutMs: 300 });
   });
   afterAll(async () => {
     await dispatcher?.stop();

@@ -5,10 +5,10 @@ import { batchJsonElements, whmcsJsonRenderer } from '../../service/batches.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine } from '../../domain/promotion.js';
 import { promotionsCsv } from '../../service/promotions.js';
 import { getBatch } from '../../service/promotions.js';
-import type { Batch } from '../../store/promotions.js';
+import type { Batch } from '../../domain/batch.js';
 import type { Core } from '../../service/core.js';
 import { readBody } from '../body.js';
-import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import type { Route, RouteRequest } from '../routing.js';
 import { streamPieces } from '../stream.js';
 import { enforceRateLimit, resolveCaller } from './set-url.js';
@@ -37,7 +37,7 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   const body = await readBody(req);
   const { format: bodyFormat, ...fields } = body.fields;
   const format = chooseFormat(query.get('format') ?? bodyFormat, req.headers.accept);
-  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['bulk', query.get('format') ?? '', body.raw], format);
+  const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['bulk', query.get('format') ?? '', body.raw], format);
   if (claim?.kind === 'replay') {
     // The first response, re-rendered from its batch (in its format), not a stored 100k-code body.
     const batch = await getBatch(app.core, claim.record.batchId ?? 0, caller.set.id);

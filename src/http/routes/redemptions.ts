@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
 import { redeemPromotion, rollbackRedemption, validatePromotion } from '../../service/redemptions.js';
 import { readBody } from '../body.js';
-import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import { redemptions } from '../../metrics.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteRequest } from '../routing.js';
@@ -41,7 +41,7 @@ async function validate({ req, res, app, params }: RouteRequest): Promise<void> 
 async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
   const body = await readBody(req);
-  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['redeem', body.raw]);
+  const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['redeem', body.raw]);
   if (claim?.kind === 'replay') {
     sendStored(res, claim.record.status ?? 200, claim.record.body ?? '{}');
     return;

@@ -3,10 +3,10 @@ import { PromoError } from '../../domain/errors.js';
 import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
-import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/sets.js';
+import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/set-urls.js';
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
-import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../idempotency.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import { rateLimitClient, rateLimited, type RateLimiter } from '../rate-limit.js';
 import { sendJson } from '../respond.js';
 import type { AppContext, Route, RouteRequest } from '../routing.js';
@@ -57,7 +57,7 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   let caller = await resolveCaller(app, req, params[0], { cached: true });
   enforceRateLimit(app.rateLimits.single, res, caller, 'code');
   const body = await readBody(req);
-  const claim = await beginIdempotent(app.core, req, res, caller.set.id, ['single', body.raw]);
+  const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['single', body.raw]);
   if (claim?.kind === 'replay') {
     // A claim recovered from its batch (see recoverCommitted) has no stored body: render it from the batch.
     const { record } = claim;

@@ -1,7 +1,8 @@
 import type { types } from '@slack/bolt';
-import type { Batch } from '../../store/promotions.js';
+import type { Batch } from '../../domain/batch.js';
 import type { SetSummary } from '../../service/sets.js';
-import { NO_USAGE, usageText, type Usage } from '../../service/usage.js';
+import { NO_USAGE, type Usage } from '../../domain/usage.js';
+import { usageText } from '../../service/usage.js';
 import { ACTIONS, count, NAME_CHARS, SETS_PER_PAGE } from './messages.js';
 import { shortText, truncateMrkdwn } from './text.js';
 

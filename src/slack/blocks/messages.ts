@@ -1,10 +1,11 @@
-import type { AuditEvent } from '../../store/audit.js';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
 import { toSetDetails, type PromoSet } from '../../domain/set.js';
 import type { SetSummary } from '../../service/sets.js';
-import { usageText, type Usage } from '../../service/usage.js';
-import type { Batch } from '../../store/promotions.js';
+import type { Usage } from '../../domain/usage.js';
+import { usageText } from '../../service/usage.js';
+import type { Batch } from '../../domain/batch.js';
 import type { PageWindow } from '../../domain/pages.js';
 import { escapeText, shortText, truncate, truncateMrkdwn } from './text.js';
 import type { WebhookOverview } from '../../service/webhooks.js';
@@ -43,7 +44,7 @@ const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkd
 const context = (text: string): Block => ({ type: 'context', elements: [{ type: 'mrkdwn', text: truncateMrkdwn(text || ' ', SECTION_CHARS) }] });
 const setName = (set: PromoSet) => shortText(set.name, NAME_CHARS);
 
-export const USAGE = [
+export const HELP_TEXT = [
   '*/promo* manages promo sets and their codes:',
   '• `/promo new [name]`: create a promo set (a form opens)',
   '• `/promo list [page N]`: all sets, one line each, 100 a page',
@@ -60,8 +61,8 @@ export const USAGE = [
   '• `/promo webhooks <set>`: recent webhook deliveries and failures; `/promo webhooks <set> resend <evt_…>`, `/promo webhooks <set> rotate-secret`',
 ].join('\n');
 
-export function usageMessage(prefix?: string): Message {
-  const text = prefix ? `${prefix}\n\n${USAGE}` : USAGE;
+export function helpMessage(prefix?: string): Message {
+  const text = prefix ? `${prefix}\n\n${HELP_TEXT}` : HELP_TEXT;
   return { text, blocks: [section(text)] };
 }
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../domain/errors.js';
-import type { Core } from '../service/core.js';
+import type { Core } from './core.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -11,9 +10,9 @@ import {
   releaseIdempotencyKey,
   type IdempotencyRecord,
 } from '../store/idempotency.js';
-import { findBatchIdByRequestKey } from '../store/promotions.js';
+import { findBatchIdByRequestKey } from '../store/batches.js';
 import { findRedemptionIdByRequestKey } from '../store/redemptions.js';
-import { redemptionResult } from '../service/redemptions.js';
+import { redemptionResult } from './redemptions.js';
 
 const KEEP_MS = 24 * 60 * 60 * 1000;
 /** A claim still pending after this long belongs to a request that died (crash, kill); it may be taken over. */
@@ -33,13 +32,18 @@ export function requestKeyFor(setId: number, key: string, claimedAt: string): st
 let lastPurge = 0;
 
 /**
+ * Idempotency-Key for the writes of a set URL (single codes, bulk, redemptions):
+ * a use case, not HTTP plumbing, since it reads three repositories and replays
+ * a redemption's result. The header's value comes from the transport.
+ */
+
+/**
  * Handle the Idempotency-Key header of a POST to a set URL. No header: null,
  * proceed as usual. A new key: claimed (a pending row), proceed, then
  * `finish` or `abandon`. A known key: the stored outcome, to be replayed.
  * A key whose first request is still running: 409, never a second batch.
  */
-export async function beginIdempotent(core: Core, req: IncomingMessage, res: ServerResponse, setId: number, request: (string | Buffer)[], format: string | null = null): Promise<IdempotencyOutcome | null> {
-  const header = req.headers['idempotency-key'];
+export async function beginIdempotent(core: Core, header: string | string[] | undefined, setId: number, request: (string | Buffer)[], format: string | null = null): Promise<IdempotencyOutcome | null> {
   if (header === undefined) return null;
   const key = Array.isArray(header) ? header[0] : header;
   if (!KEY_PATTERN.test(key)) {
@@ -65,8 +69,7 @@ export async function beginIdempotent(core: Core, req: IncomingMessage, res: Ser
       throw new PromoError('conflict', 'This Idempotency-Key was already used for a different request to this set. Use a new key for a new request.');
     }
     if (record.state === 'pending') {
-      res.setHeader('retry-after', '1');
-      throw new PromoError('conflict', 'A request with this Idempotency-Key is still being processed. Retry in a moment to get its response; nothing new will be created.');
+      throw new PromoError('conflict', 'A request with this Idempotency-Key is still being processed. Retry in a moment to get its response; nothing new will be created.', {}, { retryAfterSeconds: 1 });
     }
     return { kind: 'replay', record };
   }

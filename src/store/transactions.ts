@@ -1,0 +1,78 @@
+import { sql } from 'kysely';
+import { isPostgres, SQLITE_BUSY_TIMEOUT_MS, type Db } from './db.js';
+import { isRetryableConflict, StoreError } from './errors.js';
+
+/** How long a write transaction waits for another process's SQLite write lock before giving up. */
+const SQLITE_LOCK_WAIT_MS = 120_000;
+/** Attempts in all; PostgreSQL aborts only one side of a deadlock, so the other always proceeds. */
+export const WRITE_TRANSACTION_ATTEMPTS = 8;
+const RETRY_BASE_MS = 25;
+const RETRY_MAX_MS = 2_000;
+
+/**
+ * Run `work` in one write transaction. On SQLite it starts with BEGIN IMMEDIATE,
+ * so a second process waits for the lock up front instead of failing with
+ * SQLITE_BUSY when a read turns into a write halfway through.
+ *
+ * On PostgreSQL a deadlock or serialization failure runs the WHOLE of `work`
+ * again, after a jittered exponential backoff, up to WRITE_TRANSACTION_ATTEMPTS
+ * times; then it throws StoreError('busy') (a 503 `database_busy` at the edges). So `work` must keep no state
+ * between runs: everything it decides lives inside the callback.
+ */
+export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  if (!isPostgres(db)) return inSqliteWriteTransaction(db, work);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(work);
+    } catch (error) {
+      if (!isRetryableConflict(error)) throw error;
+      if (attempt >= WRITE_TRANSACTION_ATTEMPTS) throw new StoreError('busy', 'write conflicts outlasted the retries');
+      await sleep(retryDelayMs(attempt));
+    }
+  }
+}
+
+/** "Full jitter": a random wait up to an exponentially growing bound, so the losers of one race do not meet again. */
+export function retryDelayMs(attempt: number): number {
+  return Math.random() * Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+}
+
+async function inSqliteWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await beginImmediate(conn);
+    try {
+      const result = await work(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(conn);
+      throw error;
+    }
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * BEGIN IMMEDIATE on SQLite, waiting for another process's write lock without
+ * blocking the event loop: each attempt runs with busy_timeout 0 (SQLite does
+ * not sleep at all), then backs off with a timer, until SQLITE_LOCK_WAIT_MS
+ * have passed. busy_timeout is restored for the connection's next user.
+ */
+export async function beginImmediate(conn: Db): Promise<void> {
+  const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    await sql`pragma busy_timeout = 0`.execute(conn);
+    try {
+      await sql`begin immediate`.execute(conn);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      // Other instances held the write lock for minutes: a retryable failure (503), not a bug (500).
+      if (Date.now() > deadline) throw new StoreError('busy', 'another process held the SQLite write lock too long');
+    } finally {
+      await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
+    }
+    await sleep(delay + Math.random() * delay);
+  }
+}
