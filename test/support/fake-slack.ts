@@ -5,6 +5,12 @@ import { checkPayload } from './block-kit-limits.js';
 /** Every fake still running, so the per-test guard (block-kit-guard.ts) can fail a test whose payloads broke a limit. */
 export const liveFakes = new Set<FakeSlack>();
 
+/*
+ * Methods answered with plain `{ok:true}` and recorded like every other call:
+ * functions.completeSuccess (body.outputs) and functions.completeError (body.error),
+ * which end a workflow step.
+ */
+
 /** One request the fake received: a Web API method, the upload POST, or a response_url reply. */
 export interface RecordedCall {
   /** "chat.postMessage", …, "upload" for the file bytes, "response_url" for respond(). */
@@ -212,6 +218,8 @@ export class FakeSlack {
         return { ok: true, message_ts: `1700000000.${String(n).padStart(6, '0')}` };
       case 'chat.update':
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
+      case 'chat.getPermalink':
+        return { ok: true, channel: body.channel, permalink: `https://fake.slack.com/archives/${body.channel}/p${String(body.message_ts ?? '').replace('.', '')}` };
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(body.users ?? 'X').replace(/^U/, '')}` } };
       case 'users.info': {
