@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialect, useTestDatabase } from '../support/databases.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { grantAccess, operatorActor } from '../../src/service/access.js';
 import { archiveSet, createSet } from '../../src/service/sets.js';
@@ -59,13 +60,14 @@ async function setUp(service: TestService) {
   return { alpha, beta, old };
 }
 
-describe('Workflow Builder steps and shortcuts (HTTP mode, Events API)', () => {
+describeEachDialect('Workflow Builder steps and shortcuts (HTTP mode, Events API)', (dialect) => {
+  const db = useTestDatabase(dialect);
   let slack: SlackHarness;
   let alpha: PromoSet;
   let beta: PromoSet;
 
   beforeAll(async () => {
-    slack = await startSlackHarness(WHMCS_ENV);
+    slack = await startSlackHarness({ ...WHMCS_ENV, DATABASE_URL: db.database.url });
     ({ alpha, beta } = await setUp(slack.service));
   });
   afterAll(async () => {
@@ -134,6 +136,18 @@ describe('Workflow Builder steps and shortcuts (HTTP mode, Events API)', () => {
     // An amount out of range names the range.
     const zero = await step('issue_promo_codes', { set: 'apology-10', requested_by: ADMIN, amount: 0 });
     expect(zero.body.error).toMatch(/1.*100,?000/);
+  });
+
+  it('a function_executed retried by Slack (same event_id) runs the step once', async () => {
+    const before = await promotionCount();
+    const { event, executionId } = functionExecuted('issue_promo_code', { set: 'apology-10', requested_by: ADMIN });
+    expect((await slack.event(event, { eventId: 'EvRETRIEDSTEP' })).status).toBe(200);
+    const end = await stepEnd(slack.fake, executionId);
+    expect((await slack.event(event, { eventId: 'EvRETRIEDSTEP', sign: { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } } })).status).toBe(200);
+    await slack.service.slack!.idle();
+    expect(end.method).toBe('functions.completeSuccess');
+    expect(slack.fake.calls.filter((c) => c.method.startsWith('functions.complete') && c.body.function_execution_id === executionId)).toHaveLength(1);
+    expect(await promotionCount()).toBe(before + 1);
   });
 
   it('check_promo_code and void_promo_code: real values; a code of another set is not found; voiding takes a manager', async () => {
