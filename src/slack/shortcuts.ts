@@ -33,8 +33,12 @@ export function register(app: App, deps: SlackDeps): void {
 
   app.shortcut(SHORTCUTS.issueCode, async ({ ack, shortcut, client }) => {
     await ack();
-    const sets = await issuableSets(deps, shortcut.user.id);
-    await client.views.open({ trigger_id: shortcut.trigger_id, view: issueCodeModal(sets, {}) });
+    try {
+      const sets = await issuableSets(deps, shortcut.user.id);
+      await client.views.open({ trigger_id: shortcut.trigger_id, view: issueCodeModal(sets, {}) });
+    } catch (error) {
+      await postToUser(client, shortcut.user.id, errorMessage(errorText(error, logger))).catch(() => undefined);
+    }
   });
 
   app.shortcut(SHORTCUTS.issueCodeForMessage, async ({ ack, shortcut, client, respond }) => {
@@ -42,7 +46,10 @@ export function register(app: App, deps: SlackDeps): void {
     if (shortcut.type !== 'message_action') return;
     // The trigger is good for 3 seconds: the link and the sets are read at once, before the modal opens.
     const [sets, permalink] = await Promise.all([
-      issuableSets(deps, shortcut.user.id),
+      issuableSets(deps, shortcut.user.id).catch(async (error) => {
+        await respond({ response_type: 'ephemeral', ...errorMessage(errorText(error, logger)) }).catch(() => undefined);
+        return undefined;
+      }),
       client.chat.getPermalink({ channel: shortcut.channel.id, message_ts: shortcut.message.ts }).then((r) => r.permalink, (error: Error) => error),
     ]);
     if (typeof permalink !== 'string') {
@@ -50,6 +57,7 @@ export function register(app: App, deps: SlackDeps): void {
       await respond({ response_type: 'ephemeral', text: ':warning: promoset cannot link to this message (it cannot see this conversation). Invite the app to the channel, or use the *Issue a promo code* shortcut instead.' });
       return;
     }
+    if (!sets) return;
     await client.views.open({ trigger_id: shortcut.trigger_id, view: issueCodeModal(sets, { permalink }) });
   });
 

@@ -37,7 +37,15 @@ export const STEPS = {
 export function register(app: App, deps: SlackDeps): void {
   const step = (callbackId: string, work: (inputs: Inputs, client: WebClient) => Promise<Outputs>) => {
     app.function(callbackId, async ({ inputs, complete, fail, client, body }) => {
-      if (!(await firstDelivery(deps, body))) return;
+      let first: boolean;
+      try {
+        first = await firstDelivery(deps, body);
+      } catch (error) {
+        // promoset's database cannot record the delivery: end the step rather than leave it pending.
+        await runStep(deps, callbackId, () => Promise.reject(error), complete, fail);
+        return;
+      }
+      if (!first) return;
       deps.jobs.run(`workflow step ${callbackId}`, () => runStep(deps, callbackId, () => work(inputs ?? {}, client), complete, fail));
     });
   };

@@ -33,7 +33,8 @@ async function until<T>(probe: () => T | undefined | false | Promise<T | undefin
 /** The call that ended a step: functions.completeSuccess or functions.completeError for its execution id. */
 function stepEnd(fake: FakeSlack, executionId: string, timeoutMs?: number): Promise<RecordedCall> {
   return until(
-    () => fake.calls.find((c) => (c.method === 'functions.completeSuccess' || c.method === 'functions.completeError') && c.body.function_execution_id === executionId),
+    // A call the fake refused at the HTTP level (429, 503) did not end the step.
+    () => fake.calls.find((c) => (c.method === 'functions.completeSuccess' || c.method === 'functions.completeError') && c.body.function_execution_id === executionId && c.response?.http_status === undefined),
     `the end of step ${executionId}`,
     timeoutMs,
   );
@@ -148,6 +149,17 @@ describeEachDialect('Workflow Builder steps and shortcuts (HTTP mode, Events API
     expect(end.method).toBe('functions.completeSuccess');
     expect(slack.fake.calls.filter((c) => c.method.startsWith('functions.complete') && c.body.function_execution_id === executionId)).toHaveLength(1);
     expect(await promotionCount()).toBe(before + 1);
+  });
+
+  it('a rate-limited functions.completeSuccess is sent again after Slack\'s Retry-After, not before', async () => {
+    slack.fake.rateLimit('functions.completeSuccess', 1);
+    const accepted = await step('issue_promo_code', { set: 'apology-10', requested_by: ADMIN });
+    expect(accepted.method).toBe('functions.completeSuccess');
+    const limited = slack.fake.calls.filter((c) => c.method === 'functions.completeSuccess' && c.response?.http_status === 429);
+    expect(limited).toHaveLength(1);
+    // The same execution, asked again once Retry-After (1 s) had passed.
+    expect(accepted.body.function_execution_id).toBe(limited[0].body.function_execution_id);
+    expect(accepted.at! - limited[0].at!).toBeGreaterThanOrEqual(950);
   });
 
   it('check_promo_code and void_promo_code: real values; a code of another set is not found; voiding takes a manager', async () => {

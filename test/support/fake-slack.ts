@@ -23,6 +23,8 @@ export interface RecordedCall {
   file?: { name: string; text: string };
   /** What the fake answered. */
   response?: Record<string, any>;
+  /** When it arrived (Date.now()). */
+  at?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class FakeSlack {
   private server: Server;
   private counter = 0;
   private failures = new Map<string, string>();
-  private httpFailures = new Map<string, { status: number; left: number }>();
+  private httpFailures = new Map<string, { status: number; left: number; retryAfter?: number }>();
   private answers = new Map<string, (body: Record<string, any>) => Record<string, unknown>>();
   /**
    * Block Kit limit breaches seen in views.*, chat.* and response_url payloads
@@ -59,9 +61,9 @@ export class FakeSlack {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        void this.handle(req, Buffer.concat(chunks)).then(({ status, body }) => {
+        void this.handle(req, Buffer.concat(chunks)).then(({ status, body, headers }) => {
           const text = typeof body === 'string' ? body : JSON.stringify(body);
-          res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+          res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers });
           res.end(text);
         });
       });
@@ -124,6 +126,11 @@ export class FakeSlack {
     this.httpFailures.set(method, { status, left: times });
   }
 
+  /** Answer the next `times` calls of `method` with 429 and `Retry-After: seconds`, as Slack does past a method's tier. */
+  rateLimit(method: string, seconds: number, times = 1): void {
+    this.httpFailures.set(method, { status: 429, left: times, retryAfter: seconds });
+  }
+
   /** Answer every call of `method` with `answer(body)` instead of the built-in reply. */
   answerWith(method: string, answer: (body: Record<string, any>) => Record<string, unknown>): void {
     this.answers.set(method, answer);
@@ -151,7 +158,7 @@ export class FakeSlack {
     }
   }
 
-  private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown }> {
+  private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
     const path = (req.url ?? '/').split('?')[0];
     const contentType = String(req.headers['content-type'] ?? '');
     if (path.startsWith('/upload/')) {
@@ -161,20 +168,21 @@ export class FakeSlack {
         if (typeof value !== 'string') file = { name: value.name, text: await value.text() };
       }
       file ??= { name: '', text: raw.toString('utf8') };
-      this.calls.push({ method: 'upload', path, headers: req.headers, body: {}, file });
+      this.calls.push({ at: Date.now(), method: 'upload', path, headers: req.headers, body: {}, file });
       return { status: 200, body: `OK - ${raw.length}` };
     }
     const body = parseBody(contentType, raw.toString('utf8'));
     if (path.startsWith('/respond/')) {
       const problems = this.check('response_url', body);
-      this.calls.push({ method: 'response_url', path, headers: req.headers, body, response: problems ? { ok: false, error: 'invalid_blocks' } : { ok: true } });
+      this.calls.push({ at: Date.now(), method: 'response_url', path, headers: req.headers, body, response: problems ? { ok: false, error: 'invalid_blocks' } : { ok: true } });
       return problems ? { status: 400, body: 'invalid_blocks' } : { status: 200, body: 'ok' };
     }
     const method = path.replace(/^\/api\//, '');
     const httpFailure = this.httpFailures.get(method);
     if (httpFailure && httpFailure.left > 0) {
       httpFailure.left -= 1;
-      this.calls.push({ method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      this.calls.push({ at: Date.now(), method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      if (httpFailure.retryAfter !== undefined) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(httpFailure.retryAfter) } };
       return { status: httpFailure.status, body: 'Service Unavailable' };
     }
     const failure = this.failures.get(method);
@@ -189,7 +197,7 @@ export class FakeSlack {
         : custom
           ? custom(body)
           : this.answer(method, body);
-    this.calls.push({ method, path, headers: req.headers, body, response });
+    this.calls.push({ at: Date.now(), method, path, headers: req.headers, body, response });
     return { status: 200, body: response };
   }
 
