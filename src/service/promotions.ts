@@ -2,7 +2,7 @@ import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { PROMOTION_CSV_HEADER, promotionCsvLine, toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { findBatch, listRecentBatches } from '../store/batches.js';
-import { listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
+import { findPromotionsByCodes, listPromotionRows, redeemedByBatch, type PromotionFilter, type PromotionRow } from '../store/promotions.js';
 import { type Batch } from '../domain/batch.js';
 import { bindingsInRange, listBatchBindings } from '../store/bindings.js';
 import type { Core } from './core.js';
@@ -57,6 +57,12 @@ export async function listPromotions(core: Core, filter: PromotionFilter): Promi
   const all: WhmcsPromotion[] = [];
   for await (const { set_id: _s, batch_id: _b, ...promotion } of eachPromotion(core, filter)) all.push(promotion);
   return all;
+}
+
+/** A code's ids: the one every reply shows (GetPromotions' id) and its tblpromotions id when WHMCS holds it. */
+export async function promotionIds(core: Core, code: string): Promise<{ id: number; whmcs_id: number | null } | undefined> {
+  const [row] = await findPromotionsByCodes(core.db, [code]);
+  return row && { id: row.shown_id, whmcs_id: row.whmcs_id ?? null };
 }
 
 /** Case-insensitive, as codes are unique case-insensitively. */

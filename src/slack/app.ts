@@ -25,12 +25,15 @@ import { describeOwners } from '../service/access.js';
 import * as views from './views.js';
 import { startDigests, type DigestRunner } from '../service/digests.js';
 import { digestSender } from './charts.js';
+import * as shortcuts from './shortcuts.js';
+import * as workflowSteps from './workflow-steps.js';
+import { ISSUE_CODE_CALLBACK } from './blocks/issue-code-modal.js';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
 const HANDLED: Handled = {
   commands: [commands.COMMAND],
-  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK, access.ACCESS_CALLBACK, approvals.DENY_CALLBACK],
+  callbackIds: [NEW_SET_CALLBACK, EDIT_SET_CALLBACK, GENERATE_CODES_CALLBACK, access.ACCESS_CALLBACK, approvals.DENY_CALLBACK, ISSUE_CODE_CALLBACK, ...Object.values(shortcuts.SHORTCUTS), ...Object.values(workflowSteps.STEPS)],
   actionIds: [...Object.values(ACTIONS), ...Object.values(approvals.APPROVAL_ACTIONS)],
 };
 
@@ -125,6 +128,8 @@ export async function startSlack(core: Core, config: Config, logger: Logger, rea
   events.register(app, deps);
   access.register(app, deps);
   approvals.register(app, deps);
+  shortcuts.register(app, deps);
+  workflowSteps.register(app, deps);
   // Roles of user groups and the bootstrap owners come from Slack's directory.
   // Work that no Slack request starts (the directory, the expiry sweep) uses its own client with the bot token.
   const botClient = new webApi.WebClient(token, { ...clientOptions, logger: boltLogger });

@@ -97,23 +97,12 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
     }
 
     update(`:outbox_tray: ${label} are stored (batch ${result.batchId}); uploading the CSV…`);
-    let csv = '';
-    for await (const piece of promotionsCsv(deps.core, { batchId: result.batchId })) csv += piece;
-    const filename = `${set.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60)}-batch-${result.batchId}.csv`;
-    const upload = (channel: string) =>
-      client.files.uploadV2({
-        channel_id: channel,
-        content: csv,
-        filename,
-        title: `${set.name}: ${count(result.count, 'code')} (batch ${result.batchId})`,
-        initial_comment: `${count(result.count, 'new code')} from ${set.name} (batch ${result.batchId}), requested by <@${userId}>.`,
-      });
     const channel = progress?.channel ?? (await directChannel(client, userId));
     try {
-      await upload(channel);
+      await uploadBatchCsv(deps, client, channel, set, result.batchId, result.count, userId);
     } catch (error) {
       deps.logger.warn('CSV upload to the channel failed; sending it by DM', { error: error instanceof Error ? error.message : String(error) });
-      await upload(await directChannel(client, userId));
+      await uploadBatchCsv(deps, client, await directChannel(client, userId), set, result.batchId, result.count, userId);
     }
     const done = `:white_check_mark: ${label}: done, batch ${result.batchId}; the CSV file is attached below.`;
     // The batch's message keeps a *Void batch* button (with a confirm dialog) for as long as it exists.
@@ -126,4 +115,22 @@ export async function deliverBatch(deps: SlackDeps, client: WebClient, order: Ba
   } finally {
     await updates;
   }
+}
+
+/** A batch's codes as a CSV file in `channel` (files.uploadV2: three Web API calls); the file's id. */
+export async function uploadBatchCsv(deps: SlackDeps, client: WebClient, channel: string, set: PromoSet, batchId: number, codes: number, userId: string): Promise<string> {
+  let csv = '';
+  for await (const piece of promotionsCsv(deps.core, { batchId })) csv += piece;
+  const filename = `${set.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60)}-batch-${batchId}.csv`;
+  const uploaded = await client.files.uploadV2({
+    channel_id: channel,
+    content: csv,
+    filename,
+    title: `${set.name}: ${count(codes, 'code')} (batch ${batchId})`,
+    initial_comment: `${count(codes, 'new code')} from ${set.name} (batch ${batchId}), requested by <@${userId}>.`,
+  });
+  // One completeUploadExternal answer per file, each listing its files.
+  const fileId = (uploaded as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id;
+  if (!fileId) throw new Error('files.uploadV2 returned no file id');
+  return fileId;
 }

@@ -74,10 +74,28 @@ export function malformedReason(body: unknown, handled?: Handled): string | unde
       if (handled && !actions.every((a) => handled.actionIds.includes((a as Body).action_id as string))) return 'This button is not handled here.';
       return undefined;
     }
+    case 'shortcut':
+    case 'message_action': {
+      if (!isObject(user) || !isText(user.id)) return 'A shortcut needs user.id.';
+      if (!isText(body.callback_id) || !isText(body.trigger_id)) return 'A shortcut needs callback_id and trigger_id.';
+      if (body.type === 'message_action') {
+        const channel = body.channel;
+        const message = body.message;
+        if (!isObject(channel) || !isText(channel.id) || !isObject(message) || !isText(message.ts)) return 'A message shortcut needs channel.id and message.ts.';
+      }
+      if (handled && !handled.callbackIds.includes(body.callback_id)) return 'This shortcut is not handled here.';
+      return undefined;
+    }
     case 'event_callback': {
       const event = body.event;
       if (!isText(body.event_id) || !isObject(event) || !isText(event.type)) return 'An event callback needs event_id and an event with a type.';
       if (event.type === 'app_home_opened' && !isText(event.user)) return 'app_home_opened needs a user.';
+      if (event.type === 'function_executed') {
+        const fn = event.function;
+        if (!isObject(fn) || !isText(fn.callback_id) || !isText(event.function_execution_id)) return 'function_executed needs function.callback_id and function_execution_id.';
+        if (event.inputs !== undefined && !isObject(event.inputs)) return 'function_executed inputs must be an object.';
+        if (handled && !handled.callbackIds.includes(fn.callback_id)) return 'This workflow step is not handled here.';
+      }
       return undefined;
     }
     default:

@@ -10,6 +10,8 @@ import { HELP_TEXT } from '../../src/slack/blocks/messages.js';
 import { readSharedFile } from '../support/shared-files.js';
 import { startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { waitFor } from '../support/wait-for.js';
+import { SHORTCUTS } from '../../src/slack/shortcuts.js';
+import { STEPS } from '../../src/slack/workflow-steps.js';
 
 // Paths relative to the repository root: CI checks out ../shared beside the clone.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,11 +36,46 @@ describe('manifest.yml', () => {
     expect(new URL(manifest.settings.interactivity.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(new URL(manifest.settings.event_subscriptions.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
-    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened', 'subteam_members_changed']);
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened', 'subteam_members_changed', 'function_executed']);
     // Mentions in /promo access and /promo settings arrive as ids.
     expect(command.should_escape).toBe(true);
     expect(manifest.features.app_home.home_tab_enabled).toBe(true);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(['chat:write', 'commands', 'files:write', 'im:write', 'usergroups:read', 'users:read']);
+  });
+
+  it('declares the workflow steps with exactly the inputs and outputs of DESIGN.md, and the two shortcuts, all handled by the app', () => {
+    // Custom steps appear in Workflow Builder only for an org-ready app.
+    expect(manifest.settings.org_deploy_enabled).toBe(true);
+    const shape = Object.fromEntries(Object.entries(manifest.functions as Record<string, any>).map(([id, f]) => [id, {
+      inputs: Object.keys(f.input_parameters),
+      required: Object.entries(f.input_parameters).filter(([, p]: [string, any]) => p.is_required).map(([name]) => name),
+      outputs: Object.keys(f.output_parameters),
+    }]));
+    expect(shape).toEqual({
+      issue_promo_code: {
+        inputs: ['set', 'requested_by', 'recipient', 'client_id', 'client_email', 'value', 'expiry_date', 'note'],
+        required: ['set', 'requested_by'],
+        outputs: ['code', 'promotion_id', 'expiration_date', 'whmcs_id'],
+      },
+      issue_promo_codes: {
+        inputs: ['set', 'requested_by', 'amount', 'client_id', 'client_email', 'value', 'expiry_date', 'note'],
+        required: ['set', 'requested_by', 'amount'],
+        outputs: ['batch_id', 'count', 'file_id'],
+      },
+      check_promo_code: { inputs: ['set', 'code'], required: ['set', 'code'], outputs: ['valid', 'reason', 'uses', 'max_uses'] },
+      void_promo_code: { inputs: ['code', 'requested_by'], required: ['code', 'requested_by'], outputs: ['voided'] },
+    });
+    for (const [id, f] of Object.entries(manifest.functions as Record<string, any>)) {
+      expect(Object.values(STEPS)).toContain(id);
+      expect(f.title.length).toBeGreaterThan(0);
+      expect(f.description.length).toBeGreaterThan(0);
+      for (const [name, p] of Object.entries({ ...f.input_parameters, ...f.output_parameters }) as [string, any][]) {
+        expect({ id, name, named: p.name, titled: typeof p.title === 'string' && typeof p.description === 'string' }).toEqual({ id, name, named: name, titled: true });
+      }
+      expect(f.input_parameters.requested_by?.type ?? 'slack#/types/user_id').toBe('slack#/types/user_id');
+    }
+    expect(manifest.functions.issue_promo_code.input_parameters.recipient.type).toBe('slack#/types/user_id');
+    expect(manifest.features.shortcuts.map((s: any) => [s.type, s.callback_id])).toEqual([['global', SHORTCUTS.issueCode], ['message', SHORTCUTS.issueCodeForMessage]]);
   });
 
   it('the schema check can fail: a manifest with an unknown key is rejected', () => {
@@ -46,6 +83,8 @@ describe('manifest.yml', () => {
     const validate = new Ajv({ strict: false, validateFormats: false }).compile(schema);
     expect(validate({ ...manifest, settings: { ...manifest.settings, colour: 'red' } })).toBe(false);
     expect(validate({ features: manifest.features })).toBe(false);
+    const { title: _title, ...untitled } = manifest.functions.issue_promo_code;
+    expect(validate({ ...manifest, functions: { ...manifest.functions, issue_promo_code: untitled } })).toBe(false);
   });
 
   it('its comments point to files and README sections that exist', () => {

@@ -6,6 +6,12 @@ import { waitFor } from './wait-for.js';
 /** Every fake still running, so the per-test guard (block-kit-guard.ts) can fail a test whose payloads broke a limit. */
 export const liveFakes = new Set<FakeSlack>();
 
+/*
+ * Methods answered with plain `{ok:true}` and recorded like every other call:
+ * functions.completeSuccess (body.outputs) and functions.completeError (body.error),
+ * which end a workflow step.
+ */
+
 /** One request the fake received: a Web API method, the upload POST, or a response_url reply. */
 export interface RecordedCall {
   /** "chat.postMessage", …, "upload" for the file bytes, "response_url" for respond(). */
@@ -18,6 +24,8 @@ export interface RecordedCall {
   file?: { name: string; text: string; bytes: Buffer };
   /** What the fake answered. */
   response?: Record<string, any>;
+  /** When it arrived (Date.now()). */
+  at?: number;
 }
 
 /**
@@ -30,7 +38,7 @@ export class FakeSlack {
   private server: Server;
   private counter = 0;
   private failures = new Map<string, string>();
-  private httpFailures = new Map<string, { status: number; left: number }>();
+  private httpFailures = new Map<string, { status: number; left: number; retryAfter?: number }>();
   private answers = new Map<string, (body: Record<string, any>) => Record<string, unknown>>();
   /**
    * Block Kit limit breaches seen in views.*, chat.* and response_url payloads
@@ -56,9 +64,9 @@ export class FakeSlack {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        void this.handle(req, Buffer.concat(chunks)).then(({ status, body }) => {
+        void this.handle(req, Buffer.concat(chunks)).then(({ status, body, headers }) => {
           const text = typeof body === 'string' ? body : JSON.stringify(body);
-          res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+          res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers });
           res.end(text);
         });
       });
@@ -121,6 +129,11 @@ export class FakeSlack {
     this.httpFailures.set(method, { status, left: times });
   }
 
+  /** Answer the next `times` calls of `method` with 429 and `Retry-After: seconds`, as Slack does past a method's tier. */
+  rateLimit(method: string, seconds: number, times = 1): void {
+    this.httpFailures.set(method, { status: 429, left: times, retryAfter: seconds });
+  }
+
   /** Answer every call of `method` with `answer(body)` instead of the built-in reply. */
   answerWith(method: string, answer: (body: Record<string, any>) => Record<string, unknown>): void {
     this.answers.set(method, answer);
@@ -146,7 +159,7 @@ export class FakeSlack {
     return found!;
   }
 
-  private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown }> {
+  private async handle(req: IncomingMessage, raw: Buffer): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
     const path = (req.url ?? '/').split('?')[0];
     const contentType = String(req.headers['content-type'] ?? '');
     if (path.startsWith('/upload/')) {
@@ -159,20 +172,21 @@ export class FakeSlack {
         }
       }
       file ??= { name: '', text: raw.toString('utf8'), bytes: raw };
-      this.calls.push({ method: 'upload', path, headers: req.headers, body: {}, file });
+      this.calls.push({ at: Date.now(), method: 'upload', path, headers: req.headers, body: {}, file });
       return { status: 200, body: `OK - ${raw.length}` };
     }
     const body = parseBody(contentType, raw.toString('utf8'));
     if (path.startsWith('/respond/')) {
       const problems = this.check('response_url', body);
-      this.calls.push({ method: 'response_url', path, headers: req.headers, body, response: problems ? { ok: false, error: 'invalid_blocks' } : { ok: true } });
+      this.calls.push({ at: Date.now(), method: 'response_url', path, headers: req.headers, body, response: problems ? { ok: false, error: 'invalid_blocks' } : { ok: true } });
       return problems ? { status: 400, body: 'invalid_blocks' } : { status: 200, body: 'ok' };
     }
     const method = path.replace(/^\/api\//, '');
     const httpFailure = this.httpFailures.get(method);
     if (httpFailure && httpFailure.left > 0) {
       httpFailure.left -= 1;
-      this.calls.push({ method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      this.calls.push({ at: Date.now(), method, path, headers: req.headers, body, response: { http_status: httpFailure.status } });
+      if (httpFailure.retryAfter !== undefined) return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(httpFailure.retryAfter) } };
       return { status: httpFailure.status, body: 'Service Unavailable' };
     }
     const failure = this.failures.get(method);
@@ -187,7 +201,7 @@ export class FakeSlack {
         : custom
           ? custom(body)
           : this.answer(method, body);
-    this.calls.push({ method, path, headers: req.headers, body, response });
+    this.calls.push({ at: Date.now(), method, path, headers: req.headers, body, response });
     return { status: 200, body: response };
   }
 
@@ -216,6 +230,8 @@ export class FakeSlack {
         return { ok: true, message_ts: `1700000000.${String(n).padStart(6, '0')}` };
       case 'chat.update':
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
+      case 'chat.getPermalink':
+        return { ok: true, channel: body.channel, permalink: `https://fake.slack.com/archives/${body.channel}/p${String(body.message_ts ?? '').replace('.', '')}` };
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(body.users ?? 'X').replace(/^U/, '')}` } };
       case 'users.info': {
