@@ -22,7 +22,7 @@ import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
 import { backfillWhmcs } from './service/whmcs-backfill.js';
 import { disconnectWhmcs, reconnectWhmcs, whmcsConnectionHistory, whmcsStatus } from './service/whmcs-connection.js';
-import { accessAuditPage, defaultRole, describeLimits, grantAccess, limitsFor, listAccess, operatorActor, parseLimitOptions, parseRole, resolveSets, revokeAccess, ROLES, setDefaultRole, setLimits } from './service/access.js';
+import { accessAuditPage, authorize, defaultRole, describeLimits, grantAccess, limitsFor, listAccess, operatorActor, parseLimitOptions, parseRole, resolveSets, revokeAccess, ROLES, setDefaultRole, setLimits, type Action } from './service/access.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
@@ -104,6 +104,8 @@ Voiding twice is harmless. Every void and unvoid is in the set's audit trail (pr
 };
 
 const actor = () => `cli:${safeUser()}`;
+/** The CLI's user holds the server's own keys: an operator, asked through the one permission path (service/access.ts). */
+const permit = (core: Core, action: Action, set?: PromoSet) => authorize(core, operatorActor(actor()), action, set);
 function safeUser(): string {
   try {
     return userInfo().username;
@@ -276,6 +278,7 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         const [name, ...fields] = rest;
         if (!name) throw new PromoError('bad_request', 'Give the new set a name: promoset sets create NAME [field=value ...]');
         const given = fieldArgs(fields);
+        await permit(core, 'create_set');
         const set = await createSet(core, { name, ...given }, actor());
         out(`Created set ${set.id} "${set.name}".`);
         out(`URL: ${printedUrl(core, set)}`);
@@ -290,6 +293,7 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         const [ref, ...fields] = rest;
         if (!ref || fields.length === 0) throw new PromoError('bad_request', 'Name the set and the fields to change: promoset sets update SET field=value ...');
         const before = await findSet(core, ref);
+        await permit(core, 'edit_set', before);
         const set = await updateSet(core, before.id, fieldArgs(fields), actor());
         out(`Updated set ${set.id} "${set.name}".`);
         if (set.webhook_secret && !before.webhook_secret) out(`Webhook signing secret: ${set.webhook_secret}`);
@@ -314,12 +318,16 @@ async function setsCommand(config: Config, args: string[]): Promise<number> {
         return 0;
       }
       case 'rotate': {
-        const set = await rotateSetKey(core, (await findSet(core, rest.join(' '))).id, actor());
+        const target = await findSet(core, rest.join(' '));
+        await permit(core, 'rotate_set', target);
+        const set = await rotateSetKey(core, target.id, actor());
         out(`Rotated. The old URL no longer works. New URL: ${printedUrl(core, set)}`);
         return 0;
       }
       case 'archive': {
-        const set = await archiveSet(core, (await findSet(core, rest.join(' '))).id, actor());
+        const target = await findSet(core, rest.join(' '));
+        await permit(core, 'archive_set', target);
+        const set = await archiveSet(core, target.id, actor());
         out(`Archived set ${set.id} "${set.name}". Its URL no longer issues codes.`);
         return 0;
       }
@@ -390,6 +398,7 @@ async function codesCommand(config: Config, args: string[]): Promise<number> {
     if (values.clients !== undefined) input.clients = readClientsFile(values.clients);
     const progress = process.stderr.isTTY || Number(values.amount) >= 10_000 ? progressPrinter(process.stderr, 'code') : undefined;
     const started = Date.now();
+    await permit(core, 'issue', set);
     const result = await generatePromotions(core, set, input, actor(), { onProgress: progress?.update });
     progress?.finish();
     if (values.csv) {
@@ -522,6 +531,7 @@ async function voidCommand(config: Config, restore: boolean, args: string[]): Pr
   if (values.batch === undefined && positionals.length === 0) throw new PromoError('bad_request', `Name the codes to ${verb} (promoset codes ${verb} CODE...) or a batch (--batch N).`);
   if (values.batch !== undefined && !/^\d{1,12}$/.test(values.batch)) throw new PromoError('bad_request', `--batch takes a batch number, like --batch 12.`);
   return withCore(config, async (core) => {
+    await permit(core, verb);
     if (values.batch !== undefined) {
       const result = await voidBatch(core, Number(values.batch), actor(), { restore });
       out(`Batch ${result.batch_id}: ${count(result.count, 'code')} ${restore ? 'restored' : 'voided'}.`);

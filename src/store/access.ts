@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
+import type { ApprovalRequestsTable } from './schema.js';
 
 /** Repository functions for grants, group members, daily usage, access audit events and approval requests. */
 
@@ -114,23 +116,8 @@ export async function countAccessEvents(db: Db): Promise<number> {
   return Number(row.n);
 }
 
-export interface ApprovalRow {
-  id: number;
-  set_id: number;
-  asker: string;
-  amount: number;
-  request: string;
-  reason: string;
-  over_limits: string;
-  status: string;
-  decided_by: string | null;
-  decision_reason: string | null;
-  decided_at: string | null;
-  batch_id: number | null;
-  created_at: string;
-  expires_at: string;
-  messages: string;
-}
+/** An approval request as read (service/approvals.ts parses its JSON columns). */
+export type ApprovalRow = Selectable<ApprovalRequestsTable>;
 
 const toApproval = (row: Record<string, any>): ApprovalRow => ({
   ...(row as ApprovalRow),

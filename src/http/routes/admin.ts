@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
 import { toSetAdminDetails, type PromoSet } from '../../domain/set.js';
+import { authorize, operatorActor, type Action } from '../../service/access.js';
 import type { Core } from '../../service/core.js';
 import { batchBindings, listPromotions, promotionsCsv } from '../../service/promotions.js';
 import { bindingNoteFor, promotionsForCustomer } from '../../service/bindings.js';
@@ -24,9 +25,11 @@ import { dailyUsage } from '../../service/charts.js';
 import { dailyUsageCsv, totalsOf } from '../../domain/daily-usage.js';
 
 const ACTOR = 'admin-api';
+/** The holder of ADMIN_API_TOKEN, as service/access.ts knows it: an operator, who may do everything. */
+const OPERATOR = operatorActor(ACTOR);
 
 /** Every admin route checks the bearer token first (constant time); with no ADMIN_API_TOKEN the API is off. */
-async function authorize(app: AppContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function checkToken(app: AppContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const token = app.config.ADMIN_API_TOKEN;
   if (token === undefined) {
     throw new PromoError('forbidden', 'The admin API is disabled on this server. Set ADMIN_API_TOKEN to enable it.');
@@ -40,10 +43,12 @@ async function authorize(app: AppContext, req: IncomingMessage, res: ServerRespo
   }
 }
 
+/** The token first, then the one permission path (service/access.ts), as every transport asks it. */
 export const withAuth =
-  (handler: RouteHandler): RouteHandler =>
+  (handler: RouteHandler, action: Action = 'view'): RouteHandler =>
   async (request) => {
-    await authorize(request.app, request.req, request.res);
+    await checkToken(request.app, request.req, request.res);
+    await authorize(request.app.core, OPERATOR, action);
     await handler(request);
   };
 
@@ -205,19 +210,19 @@ async function customerPromotions({ res, app, params }: RouteRequest): Promise<v
 }
 
 export const adminRoutes: Route[] = [
-  { name: '/api/sets/{id}/codes', pattern: /^\/api\/sets\/([^/]+)\/codes$/, methods: { POST: withAuth(issueCodes) } },
-  { name: '/api/clients/{client}/promotions', pattern: /^\/api\/clients\/([^/]{1,300})\/promotions$/, methods: { GET: withAuth(customerPromotions) } },
-  { name: '/api/sets', pattern: /^\/api\/sets$/, methods: { GET: withAuth(list), POST: withAuth(create) } },
-  { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show), PATCH: withAuth(update), DELETE: withAuth(archive) } },
-  { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate) } },
+  { name: '/api/sets/{id}/codes', pattern: /^\/api\/sets\/([^/]+)\/codes$/, methods: { POST: withAuth(issueCodes, 'issue') } },
+  { name: '/api/clients/{client}/promotions', pattern: /^\/api\/clients\/([^/]{1,300})\/promotions$/, methods: { GET: withAuth(customerPromotions, 'see_customers') } },
+  { name: '/api/sets', pattern: /^\/api\/sets$/, methods: { GET: withAuth(list, 'see_secrets'), POST: withAuth(create, 'create_set') } },
+  { name: '/api/sets/{id}', pattern: /^\/api\/sets\/([^/]+)$/, methods: { GET: withAuth(show, 'see_secrets'), PATCH: withAuth(update, 'edit_set'), DELETE: withAuth(archive, 'archive_set') } },
+  { name: '/api/sets/{id}/rotate', pattern: /^\/api\/sets\/([^/]+)\/rotate$/, methods: { POST: withAuth(rotate, 'rotate_set') } },
   { name: '/api/sets/{id}/promotions', pattern: /^\/api\/sets\/([^/]+)\/promotions$/, methods: { GET: withAuth(promotions) } },
   { name: '/api/sets/{id}/usage', pattern: /^\/api\/sets\/([^/]+)\/usage$/, methods: { GET: withAuth(usage) } },
-  { name: '/api/sets/{id}/audit', pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit) } },
-  { name: '/api/sets/{id}/webhooks/deliveries', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries) } },
-  { name: '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend) } },
-  { name: '/api/sets/{id}/webhooks/rotate-secret', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook) } },
-  { name: '/api/sets/{id}/batches/{batch}/void', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/void$/, methods: { POST: withAuth(voidSetBatch(false)) } },
-  { name: '/api/sets/{id}/batches/{batch}/unvoid', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/unvoid$/, methods: { POST: withAuth(voidSetBatch(true)) } },
-  { name: '/api/promotions/{code}/void', pattern: /^\/api\/promotions\/([^/]{1,600})\/void$/, methods: { POST: withAuth(voidCode(false)) } },
-  { name: '/api/promotions/{code}/unvoid', pattern: /^\/api\/promotions\/([^/]{1,600})\/unvoid$/, methods: { POST: withAuth(voidCode(true)) } },
+  { name: '/api/sets/{id}/audit', pattern: /^\/api\/sets\/([^/]+)\/audit$/, methods: { GET: withAuth(audit, 'audit') } },
+  { name: '/api/sets/{id}/webhooks/deliveries', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries$/, methods: { GET: withAuth(deliveries, 'manage_webhooks') } },
+  { name: '/api/sets/{id}/webhooks/deliveries/{eventId}/resend', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/deliveries\/([^/]+)\/resend$/, methods: { POST: withAuth(resend, 'manage_webhooks') } },
+  { name: '/api/sets/{id}/webhooks/rotate-secret', pattern: /^\/api\/sets\/([^/]+)\/webhooks\/rotate-secret$/, methods: { POST: withAuth(rotateWebhook, 'manage_webhooks') } },
+  { name: '/api/sets/{id}/batches/{batch}/void', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/void$/, methods: { POST: withAuth(voidSetBatch(false), 'void') } },
+  { name: '/api/sets/{id}/batches/{batch}/unvoid', pattern: /^\/api\/sets\/([^/]+)\/batches\/(\d{1,12})\/unvoid$/, methods: { POST: withAuth(voidSetBatch(true), 'unvoid') } },
+  { name: '/api/promotions/{code}/void', pattern: /^\/api\/promotions\/([^/]{1,600})\/void$/, methods: { POST: withAuth(voidCode(false), 'void') } },
+  { name: '/api/promotions/{code}/unvoid', pattern: /^\/api\/promotions\/([^/]{1,600})\/unvoid$/, methods: { POST: withAuth(voidCode(true), 'unvoid') } },
 ];
