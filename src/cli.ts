@@ -1,4 +1,9 @@
 #!/usr/bin/env node
+/**
+ * `promoset …`: each command parses its words, calls the service and prints.
+ * Over 300 lines because it holds every command and its help side by side;
+ * option parsing and progress live in cli-options.ts.
+ */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { finished } from 'node:stream/promises';

@@ -1,3 +1,8 @@
+/**
+ * The promo set: its type, the rules of its fields and its JSON shapes. One
+ * file over 300 lines on purpose: the field list, its rules and its shapes
+ * change together.
+ */
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { CODE_ALPHABET_NAMES, DEFAULT_CODE_LENGTH, MAX_CODE_LENGTH, MIN_CODE_LENGTH, type CodeAlphabet } from './codes.js';

@@ -1,3 +1,9 @@
+/**
+ * Issuing a batch, from request to committed codes: feasibility, drawing,
+ * inserting, WHMCS, bindings and the outbox event. One file over 300 lines on
+ * purpose: each step hands the next its transaction and its codes, and the
+ * all-or-nothing protocol reads best in one place.
+ */
 import { assertFeasible, codeGenerator, codeSpace, numberedCodeSource, type CodeFormat } from '../domain/codes.js';
 import { bindingOf, type Binding } from '../domain/binding.js';
 import { PromoError } from '../domain/errors.js';

@@ -1,3 +1,8 @@
+/**
+ * Every Block Kit message promoset posts (modals and App Home have their own
+ * files). One file over 300 lines on purpose: the wording stays consistent
+ * when it is read side by side.
+ */
 import type { AuditEvent } from '../../domain/audit.js';
 import type { types } from '@slack/bolt';
 import type { WhmcsPromotion } from '../../domain/promotion.js';
