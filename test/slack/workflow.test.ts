@@ -10,6 +10,7 @@ import { startTestService, type TestService } from '../support/service.js';
 import { ADMIN, SIGNING_SECRET, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { send, signInteractive } from '../support/slack-signing.js';
 import { FUNCTION_TOKEN, functionExecuted, globalShortcut, messageShortcut } from '../support/workflow.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ISSUER = 'UISSUER01';
 const AGENT = 'UAGENT001';
@@ -21,13 +22,7 @@ const dm = (user: string) => `D${user.slice(1)}`;
 const blocksText = (call: RecordedCall) => `${call.body.text ?? ''} ${JSON.stringify(call.body.blocks ?? [])}`;
 
 async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return (await waitFor(probe, (value) => Boolean(value), what, { timeoutMs, intervalMs: 20 })) as T;
 }
 
 /** The call that ended a step: functions.completeSuccess or functions.completeError for its execution id. */

@@ -4,17 +4,13 @@ import type { RecordedCall } from '../support/fake-slack.js';
 import { ADMIN, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';
 import { describeWithWhmcs, useWhmcsDatabase } from '../support/whmcs.js';
 import { functionExecuted } from '../support/workflow.js';
+import { waitFor } from '../support/wait-for.js';
 
 async function stepEnd(harness: SlackHarness, callbackId: string, inputs: Record<string, unknown>): Promise<RecordedCall> {
   const { event, executionId } = functionExecuted(callbackId, inputs);
   expect((await harness.event(event)).status).toBe(200);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const end = harness.fake.calls.find((c) => c.method.startsWith('functions.complete') && c.body.function_execution_id === executionId);
-    if (end) return end;
-    if (Date.now() > deadline) throw new Error(`step ${executionId} did not end`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const end = await waitFor(() => harness.fake.calls.find((c) => c.method.startsWith('functions.complete') && c.body.function_execution_id === executionId), (call) => call !== undefined, `step ${executionId} to end`, { timeoutMs: 60_000, intervalMs: 20 });
+  return end!;
 }
 
 describeWithWhmcs('Workflow steps with the WHMCS sink (real MariaDB)', () => {
