@@ -129,8 +129,8 @@ describe('Slack charts (HTTP mode)', () => {
     expect(images[0].slack_file.id).toMatch(/^F\d+$/);
   });
 
-  it('/promo digest: admins only; a channel promoset is not in, or plain #text, gets a sentence; a good one is confirmed there', async () => {
-    expect((await reply(`digest <#${CHANNEL}|promos> daily`, OTHER)).text).toContain('Only promo admins may schedule digests');
+  it('/promo digest: managers only; a channel promoset is not in, or plain #text, gets a sentence; a good one is confirmed there', async () => {
+    expect((await reply(`digest <#${CHANNEL}|promos> daily`, OTHER)).text).toContain('Only managers of every set may schedule digests.');
     slack.fake.failNext('chat.postMessage', 'not_in_channel');
     const refused = (await reply('digest <#C0OUTSIDE|secret> daily')).text;
     expect(refused).toContain('promoset is not in <#C0OUTSIDE>');
