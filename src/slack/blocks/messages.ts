@@ -63,7 +63,7 @@ export const HELP_TEXT = [
   '• `/promo audit <set> [page N]`: who created, changed, rotated or archived it, and who generated codes from where, newest first, 50 a page',
   'Name a set whose name ends in "page 2" in quotes: `/promo audit "Landing page 2"`.',
   '• `/promo report <set> [30d|90d]`: a chart of codes issued and redeemed per day, and the daily figures as a CSV file',
-  '• `/promo digest #channel daily|weekly|off`: a scheduled summary of every live set, with a chart and alerts (admins)',
+  '• `/promo digest #channel daily|weekly|off`: a scheduled summary of every live set, with a chart and alerts (managers)',
   '• `/promo access`: who may do what (a form); `/promo access grant @person|@group viewer|issuer|manager|owner [set, set…]`, `/promo access revoke @person|@group [set…]`, `/promo access list`',
   '• `/promo settings`: default role, limits, approvals channel (owners change them: `/promo settings approvals #channel`, `/promo settings default-role viewer`, `/promo settings limits issuer per_request=20 per_day=200`)',
   '• `/promo audit`: grants, revokes and settings changes',
