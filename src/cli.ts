@@ -180,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       // One logger for the service and its shutdown, so LOG_FORMAT=json logs stay JSON to the last line.
-      const logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT);
+      const logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT, config.LOG_BUFFER_BYTES);
       const service = await startService(config, logger);
       const stop = (signal: string) => {
         logger.info(`${signal}: no new connections; finishing in-flight requests and batches, then exiting`, { signal });
