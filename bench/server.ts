@@ -26,8 +26,13 @@ export async function startServerProcess(env: Record<string, string>, nodeArgs: 
   const logFile = join(dir, 'server.log');
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve'], {
-    // BENCH_RATE_LIMIT measures the limiter's cost (shared through PostgreSQL there); off by default.
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '0', ...env },
+    // One load generator is one client address: the per-client limits would answer it 429 and the bench
+    // would time refusals. BENCH_RATE_LIMIT measures the limiters' cost (shared through PostgreSQL there).
+    env: {
+      ...process.env, PORT: '0', LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '0', REDEMPTION_RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', fd],
   });
   closeSync(fd);
