@@ -5,6 +5,7 @@ import { slackOffMount } from './http/routes/slack-off.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { repairPendingBatches, syncWhmcsUses } from './service/billing.js';
+import { repairPreparedChanges, REPAIR_INTERVAL_MS } from './service/whmcs-two-phase.js';
 import { PromoError } from './domain/errors.js';
 import { connectWhmcs, whmcsStatus } from './service/whmcs-connection.js';
 import { closeCore, coreOptionsFrom, openCore, type Core } from './service/core.js';
@@ -40,6 +41,7 @@ export interface RunningService {
 export async function startService(config: Config, logger: Logger = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT, config.LOG_BUFFER_BYTES), options: { now?: () => Date } = {}): Promise<RunningService> {
   // `now`: an injected clock (tests of the digest schedule and the chart redraw rule).
   const core = await openCore({ ...coreOptionsFrom(config), ...(options.now ? { now: options.now } : {}) });
+  core.faults = testFaults(process.env.PROMOSET_TEST_FAULTS);
   try {
     await checkWhmcsAtStart(core, config, logger);
   } catch (error) {
@@ -142,12 +144,23 @@ async function checkWhmcsAtStart(core: Core, config: Config, logger: Logger): Pr
 
 /**
  * At start-up, then every WHMCS_SYNC_MS: settle batches a crash left between
- * the two databases, and copy WHMCS's uses. A WHMCS outage is logged, never
- * fatal: the HTTP API keeps serving (issuing answers 503 until it is back).
+ * the two databases, and copy WHMCS's uses; and every REPAIR_INTERVAL_MS,
+ * settle redemptions and rollbacks a crash left prepared in WHMCS (their row
+ * is locked until then). A WHMCS outage is logged, never fatal: the HTTP API
+ * keeps serving (issuing answers 503 until it is back).
  */
 async function startWhmcsLoop(core: Core, logger: Logger): Promise<{ stop(): Promise<void> }> {
   let running: Promise<void> = Promise.resolve();
+  const repairPrepared = async () => {
+    try {
+      const settled = await repairPreparedChanges(core);
+      if (settled.committed + settled.rolledBack > 0) logger.warn('settled redemptions a crash left prepared in WHMCS', { ...settled });
+    } catch (error) {
+      logger.warn('repairing prepared WHMCS changes failed; retrying shortly', { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
   const round = async () => {
+    await repairPrepared();
     try {
       const repaired = await repairPendingBatches(core);
       if (repaired.finished + repaired.removed > 0) logger.warn('repaired batches left between promoset and WHMCS by a crash', { ...repaired });
@@ -161,11 +174,34 @@ async function startWhmcsLoop(core: Core, logger: Logger): Promise<{ stop(): Pro
   const timer = setInterval(() => {
     running = running.then(round);
   }, WHMCS_SYNC_MS);
+  // Its own pace, one at a time: a slow uses sync must not hold a locked WHMCS row.
+  let repairing: Promise<void> | undefined;
+  const fast = setInterval(() => {
+    repairing ??= repairPrepared().finally(() => (repairing = undefined));
+  }, REPAIR_INTERVAL_MS);
   timer.unref();
+  fast.unref();
   return {
     async stop() {
       clearInterval(timer);
+      clearInterval(fast);
       await running;
+      await repairing;
     },
+  };
+}
+
+/**
+ * PROMOSET_TEST_FAULTS, for crash tests only: `point=kill` (SIGKILL itself) or
+ * `point=pause:ms`, comma-separated, at the steps of the two-phase commit
+ * with WHMCS (FaultPoint). Unset in production: no hook at all.
+ */
+function testFaults(spec: string | undefined): Core['faults'] {
+  if (!spec) return undefined;
+  const actions = new Map(spec.split(',').map((part) => part.split('=') as [string, string]));
+  return async (point) => {
+    const action = actions.get(point);
+    if (action === 'kill') process.kill(process.pid, 'SIGKILL');
+    else if (action?.startsWith('pause:')) await new Promise((resolve) => setTimeout(resolve, Number(action.slice(6))));
   };
 }

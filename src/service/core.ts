@@ -37,7 +37,12 @@ export interface Core {
   whmcsLink: WhmcsLink;
   /** PROMO_ADMINS, and Slack's directory once the Slack transport has started (service/access.ts). */
   access: AccessOptions;
+  /** Tests only (PROMOSET_TEST_FAULTS, main.ts): a kill -9 or a pause at a named step of the two-phase commit with WHMCS. */
+  faults?: (point: FaultPoint) => Promise<void>;
 }
+
+/** The steps of service/whmcs-two-phase.ts where a test may crash or stall the process. */
+export type FaultPoint = 'redeem.prepared' | 'redeem.committed' | 'rollback.prepared' | 'rollback.committed';
 
 /** This process's side of the WHMCS connection: its own target, and the database's record, cached briefly. */
 export interface WhmcsLink {

@@ -12,7 +12,9 @@ import { type PromotionRow } from '../store/promotions.js';
 import { countUse, countWhmcsCountedUse, findRedemption, insertRedemption, markRolledBack, releaseUse } from '../store/redemptions.js';
 import { findPromotionById, findSetPromotion } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
-import { readUses, redeemWhmcsPromotion, restoreWhmcsUse, rollbackWhmcsUse } from '../whmcs/promotions.js';
+import { readUses } from '../whmcs/promotions.js';
+import { prepareUseChange, type PreparedUseChange } from '../whmcs/xa.js';
+import { newXid, settleAfterFailure, underCommitDecision } from './whmcs-two-phase.js';
 import { billingUnavailable } from './billing.js';
 import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
@@ -162,18 +164,18 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
 
 /**
  * With WHMCS connected, tblpromotions.uses is the one counter: WHMCS's
- * checkout increments it too. Order across the two databases:
+ * checkout increments it too. A two-phase commit across the two databases
+ * (whmcs-two-phase.ts has the protocol and its crash repair):
  *  1. promoset's own checks (found, not voided, within its dates), reading only;
- *  2. WHMCS's guarded increment (uses < maxuses) decides: refused → used_up;
- *     unreachable → 503 billing_unavailable, nothing counted anywhere;
- *  3. promoset records the use and the redemption in its own transaction
- *     (re-checking the void atomically); if that refuses or fails, the use is
- *     given back in WHMCS before the error is answered.
- * A crash between 2 and 3 leaves one use counted in WHMCS with no redemption
- * in promoset (README, "Connect WHMCS"): the uses sync shows WHMCS's count,
- * so the two never disagree, but that use has no redemption to roll back.
- * The WHMCS step runs outside promoset's transaction, so a group commit or a
- * write retry re-running step 3 never counts twice.
+ *  2. WHMCS prepares the guarded increment (uses < maxuses) under an XA xid:
+ *     refused → used_up; unreachable → 503 billing_unavailable, nothing counted;
+ *  3. promoset records the use, the redemption and the decision 'commit' in
+ *     its own transaction (re-checking the void atomically);
+ *  4. XA COMMIT; XA ROLLBACK if step 3 refused or failed.
+ * A crash or cut anywhere leaves WHMCS's change prepared, and repair commits
+ * it exactly when step 3 committed. Step 2 runs outside promoset's
+ * transaction, so a group commit or a write retry re-running step 3 never
+ * counts twice.
  */
 async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const row = await findSetPromotion(core.db, set.id, code);
@@ -186,27 +188,33 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   const reason = refusalReason(terms, 0, row.voided_at !== null, today(core));
   if (reason !== null) throw refusal(reason, row.code, terms);
   if (terms.onceperclient && clientId === null) throw clientIdRequired(row.code);
-  let uses: number | undefined;
+  let change: PreparedUseChange | undefined;
   try {
-    uses = await redeemWhmcsPromotion(whmcs.db, whmcsId);
+    change = await prepareUseChange(whmcs.db, whmcsId, 'count', newXid());
   } catch (error) {
     throw billingUnavailable('the code was not redeemed and no use was counted', error);
   }
-  if (uses === undefined) throw refusal('used_up', row.code, terms);
-  const counted = uses;
+  if (change === undefined) throw refusal('used_up', row.code, terms);
+  const prepared = change;
+  await core.faults?.('redeem.prepared');
+  let result: RedemptionResult;
   try {
-    return await inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
+    result = await inSharedTransaction(core.db, code.toLowerCase(), (trx) => underCommitDecision(core, trx, prepared.xid, async () => {
       const stored = await countWhmcsCountedUse(trx, row.row_id);
       if (!stored) throw refusal('voided', row.code, terms);
       // The reply shows WHMCS's count right after this use; promoset's copy moved by the same one use.
-      return recordOrGiveBack(trx, stored, () => recordRedemption(core, trx, set, { ...stored, uses: counted }, terms, clientId, actor, options));
-    });
+      return recordOrGiveBack(trx, stored, () => recordRedemption(core, trx, set, { ...stored, uses: prepared.uses }, terms, clientId, actor, options));
+    }, (redeemed) => redeemed.redemption_id));
   } catch (error) {
-    await rollbackWhmcsUse(whmcs.db, whmcsId).catch(() => {
-      // WHMCS went away in between: that one use stays counted there (see the crash window above).
-    });
+    const settled = await settleAfterFailure(core, prepared, error);
+    // promoset's COMMIT went through after all (the decision is written in it): the redemption stands, so say so.
+    const stands = settled?.decision === 'commit' && settled.redemptionId !== null ? await redemptionResult(core, settled.redemptionId).catch(() => undefined) : undefined;
+    if (stands) return stands;
     throw error;
   }
+  await core.faults?.('redeem.committed');
+  await prepared.commit(); // false: the decision is written, repair commits it
+  return result;
 }
 
 /**
@@ -245,46 +253,79 @@ const redemptionNotFound = (id: string) => new PromoError('redemption_not_found'
 
 /**
  * `POST {set URL}/redemptions/{id}/rollback`: give the use back, once (an order
- * cancelled, a payment failed). With WHMCS connected, its uses goes down in the
- * same step, inside promoset's transaction (so a refused or failed rollback
- * changes neither side): WHMCS unreachable → 503, nothing changed; promoset's
- * commit failing after WHMCS gave the use back → the use is counted in WHMCS again.
+ * cancelled, a payment failed). With WHMCS connected, the same two-phase
+ * commit as a redemption (whmcs-two-phase.ts): WHMCS prepares `uses - 1`,
+ * promoset marks the redemption rolled back with the decision, then XA
+ * COMMIT. WHMCS unreachable → 503, nothing changed; a refusal (already rolled
+ * back) or a failure in promoset → XA ROLLBACK, WHMCS unchanged.
  */
 export async function rollbackRedemption(core: Core, set: PromoSet, idText: string): Promise<RollbackResult> {
   if (!/^\d{1,12}$/.test(idText)) throw redemptionNotFound(idText);
   await assertBillingReady(core, 'the redemption was not rolled back');
   const id = Number(idText);
   const now = nowIso(core);
-  const whmcs = core.whmcs;
-  /** Set once WHMCS gave the use back: a retried transaction must not give it back twice. */
-  let releasedInWhmcs: { whmcsId: number; uses: number } | undefined;
+  const change = await prepareGiveBack(core, set, id, idText);
+  if (change) await core.faults?.('rollback.prepared');
+  let result: RollbackResult;
   try {
-    return await inWriteTransaction(core.db, async (trx) => {
-      const promotionId = await markRolledBack(trx, id, set.id, now);
-      if (promotionId === undefined) {
-        const redemption = await findRedemption(trx, id);
-        if (!redemption || redemption.set_id !== set.id) throw redemptionNotFound(idText);
-        throw new PromoError('redemption_already_rolled_back', `Redemption ${id} was already rolled back on ${redemption.rolled_back_at?.slice(0, 19).replace('T', ' ')} UTC; its use was given back then.`);
-      }
-      let row = (await releaseUse(trx, promotionId)) ?? (await findPromotionById(trx, promotionId));
-      if (!row) throw redemptionNotFound(idText);
-      if (whmcs && row.whmcs_id != null) {
-        if (!releasedInWhmcs) {
-          let uses: number | undefined;
-          try {
-            uses = await rollbackWhmcsUse(whmcs.db, row.whmcs_id);
-          } catch (error) {
-            throw billingUnavailable('the redemption was not rolled back', error);
-          }
-          // Undefined: WHMCS's uses was 0 already (reset by hand); nothing to give back there.
-          if (uses !== undefined) releasedInWhmcs = { whmcsId: row.whmcs_id, uses };
-        }
-        if (releasedInWhmcs) row = { ...row, uses: releasedInWhmcs.uses };
-      }
-      return { result: 'success', redemption_id: id, rolled_back_at: now, promotion: await whmcsShape(core, trx, row) };
+    result = await inWriteTransaction(core.db, async (trx) => {
+      const markRolledBackHere = async (): Promise<RollbackResult> => {
+        const promotionId = await markRolledBack(trx, id, set.id, now);
+        if (promotionId === undefined) throw await whyNotRolledBack(trx, set, id, idText);
+        const row = (await releaseUse(trx, promotionId)) ?? (await findPromotionById(trx, promotionId));
+        if (!row) throw redemptionNotFound(idText);
+        // With WHMCS, the reply shows its count right after giving the use back.
+        return { result: 'success', redemption_id: id, rolled_back_at: now, promotion: await whmcsShape(core, trx, change ? { ...row, uses: change.uses } : row) };
+      };
+      return change ? underCommitDecision(core, trx, change.xid, markRolledBackHere, () => id) : markRolledBackHere();
     });
   } catch (error) {
-    if (releasedInWhmcs && whmcs) await restoreWhmcsUse(whmcs.db, releasedInWhmcs.whmcsId).catch(() => {});
+    if (change && (await settleAfterFailure(core, change, error))?.decision === 'commit') {
+      // promoset's COMMIT went through after all: the rollback stands.
+      const done = await rolledBackResult(core, id, change.uses).catch(() => undefined);
+      if (done) return done;
+    }
     throw error;
   }
+  if (change) {
+    await core.faults?.('rollback.committed');
+    await change.commit(); // false: the decision is written, repair commits it
+  }
+  return result;
+}
+
+/**
+ * Phase one of a rollback with WHMCS: the redemption's code, read first (a
+ * redemption's promotion never changes), gives one use back, prepared.
+ * Undefined without WHMCS, for a code WHMCS does not hold, or when WHMCS's
+ * uses is 0 already (reset by hand: nothing to give back there).
+ */
+async function prepareGiveBack(core: Core, set: PromoSet, id: number, idText: string): Promise<PreparedUseChange | undefined> {
+  const whmcs = core.whmcs;
+  if (!whmcs) return undefined;
+  const redemption = await findRedemption(core.db, id);
+  if (!redemption || redemption.set_id !== set.id) throw redemptionNotFound(idText);
+  if (redemption.rolled_back_at !== null) throw alreadyRolledBack(id, redemption.rolled_back_at);
+  const row = await findPromotionById(core.db, redemption.promotion_id);
+  if (row?.whmcs_id == null) return undefined;
+  try {
+    return await prepareUseChange(whmcs.db, row.whmcs_id, 'give back', newXid());
+  } catch (error) {
+    throw billingUnavailable('the redemption was not rolled back', error);
+  }
+}
+
+async function whyNotRolledBack(db: Db, set: PromoSet, id: number, idText: string): Promise<PromoError> {
+  const redemption = await findRedemption(db, id);
+  if (!redemption || redemption.set_id !== set.id) return redemptionNotFound(idText);
+  return alreadyRolledBack(id, redemption.rolled_back_at ?? '');
+}
+
+const alreadyRolledBack = (id: number, at: string) => new PromoError('redemption_already_rolled_back', `Redemption ${id} was already rolled back on ${at.slice(0, 19).replace('T', ' ')} UTC; its use was given back then.`);
+
+async function rolledBackResult(core: Core, id: number, whmcsUses: number): Promise<RollbackResult | undefined> {
+  const redemption = await findRedemption(core.db, id);
+  const row = redemption && (await findPromotionById(core.db, redemption.promotion_id));
+  if (!redemption?.rolled_back_at || !row) return undefined;
+  return { result: 'success', redemption_id: id, rolled_back_at: redemption.rolled_back_at, promotion: await whmcsShape(core, core.db, { ...row, uses: whmcsUses }) };
 }

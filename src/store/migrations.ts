@@ -461,6 +461,21 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '017_whmcs_decisions': {
+    async up(db: Kysely<any>) {
+      // promoset coordinates a two-phase commit with WHMCS (service/whmcs-two-phase.ts): a use counted
+      // or given back in WHMCS is prepared (MariaDB XA) under this xid, and this row, written first,
+      // decides its fate. A redemption or rollback writes 'commit' in its own transaction; repair
+      // writes 'rollback' for a prepared xid left behind; whichever insert comes first wins.
+      await db.schema.createTable('whmcs_decisions')
+        .addColumn('xid', 'text', (c) => c.primaryKey())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('redemption_id', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('whmcs_decisions_created_idx').on('whmcs_decisions').column('created_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -14,6 +14,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   slack_deliveries: SlackDeliveriesTable;
   redemptions: RedemptionsTable;
+  whmcs_decisions: WhmcsDecisionsTable;
   webhook_events: WebhookEventsTable;
   rate_limits: RateLimitsTable;
   code_spaces: CodeSpacesTable;
@@ -217,6 +218,15 @@ export interface RedemptionsTable {
   created_by: string;
   created_at: string;
   rolled_back_at: string | null;
+}
+
+/** The coordinator's decision on one prepared WHMCS change (service/whmcs-two-phase.ts). */
+export interface WhmcsDecisionsTable {
+  xid: string;
+  decision: 'commit' | 'rollback';
+  /** The redemption a committed change belongs to (its result is replayed from it after an unclear commit). */
+  redemption_id: number | null;
+  created_at: string;
 }
 
 /** A POST's Idempotency-Key, scoped to its set, kept 24 hours. */

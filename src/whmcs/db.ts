@@ -1,5 +1,5 @@
 import { Kysely, MysqlDialect, sql, type Generated } from 'kysely';
-import { createPool } from 'mysql2';
+import { createPool, type Pool } from 'mysql2';
 import type { StoredPromotionTerms } from '../domain/promotion.js';
 
 /**
@@ -32,8 +32,12 @@ export interface WhmcsHandle {
   consecutiveIds?: boolean;
 }
 
-/** Connections to WHMCS are few: one batch at a time per process writes there. */
-const POOL_SIZE = 4;
+/**
+ * Connections to WHMCS are few: one batch at a time per process writes there,
+ * and each redemption or rollback holds one while its prepared XA transaction
+ * waits for promoset's commit (whmcs/xa.ts).
+ */
+const POOL_SIZE = 12;
 /** A WHMCS that does not answer fails the request quickly (503), instead of holding it. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -59,7 +63,7 @@ export function openWhmcsDatabase(url: string): WhmcsDb {
     // The table's own character set: a utf8mb4 literal would make MariaDB convert the column and skip its index.
     charset: 'UTF8_UNICODE_CI',
   });
-  return new Kysely<WhmcsDatabase>({
+  const db = new Kysely<WhmcsDatabase>({
     dialect: new MysqlDialect({
       pool,
       async onCreateConnection(connection) {
@@ -67,6 +71,17 @@ export function openWhmcsDatabase(url: string): WhmcsDb {
       },
     }),
   });
+  pools.set(db, pool);
+  return db;
+}
+
+/** The pool under each handle: an XA transaction needs a connection it can close instead of returning (whmcs/xa.ts). */
+const pools = new WeakMap<WhmcsDb, Pool>();
+
+export function poolOf(db: WhmcsDb): Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('this WHMCS handle was not opened by openWhmcsDatabase');
+  return pool;
 }
 
 /** Compiles the one SET statement above; it never executes anything itself. */
