@@ -513,7 +513,11 @@ async function main(): Promise<void> {
   for (;;) {
     const events = await db.selectFrom('webhook_events').select(['event_id', 'status']).execute();
     const pendingBatches = await db.selectFrom('batches').select('id').where('whmcs_state', '=', 'pending').execute();
-    const done = events.every((e) => e.status !== 'pending' && receiver.received.has(e.event_id)) && pendingBatches.length === 0;
+    // Redemptions and rollbacks a kill -9 or a cut left prepared in WHMCS (XA) are settled by repair within seconds.
+    const install = await db.selectFrom('settings').select('value').where('key', '=', 'whmcs_xa_install').executeTakeFirst();
+    const [recovered] = await whmcs.query('xa recover');
+    const prepared = install ? (recovered as { data: string | Buffer }[]).filter((row) => String(row.data).startsWith(`promoset:${install.value}:`)).length : 0;
+    const done = events.every((e) => e.status !== 'pending' && receiver.received.has(e.event_id)) && pendingBatches.length === 0 && prepared === 0;
     if ((done && Date.now() >= settled) || Date.now() > drainEnd) break;
     await sleep(500);
   }

@@ -190,7 +190,7 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
   if (terms.onceperclient && clientId === null) throw clientIdRequired(row.code);
   let change: PreparedUseChange | undefined;
   try {
-    change = await prepareUseChange(whmcs.db, whmcsId, 'count', newXid());
+    change = await prepareUseChange(whmcs.db, whmcsId, 'count', await newXid(core));
   } catch (error) {
     throw billingUnavailable('the code was not redeemed and no use was counted', error);
   }
@@ -309,7 +309,7 @@ async function prepareGiveBack(core: Core, set: PromoSet, id: number, idText: st
   const row = await findPromotionById(core.db, redemption.promotion_id);
   if (row?.whmcs_id == null) return undefined;
   try {
-    return await prepareUseChange(whmcs.db, row.whmcs_id, 'give back', newXid());
+    return await prepareUseChange(whmcs.db, row.whmcs_id, 'give back', await newXid(core));
   } catch (error) {
     throw billingUnavailable('the redemption was not rolled back', error);
   }

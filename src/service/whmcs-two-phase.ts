@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PromoError } from '../domain/errors.js';
 import type { Db } from '../store/db.js';
 import { inWriteTransaction } from '../store/transactions.js';
+import { getOrCreateSetting } from '../store/settings.js';
 import { claimDecision, deleteDecision, deleteDecisionsBefore, findDecision, setDecisionRedemption, type WhmcsDecision } from '../store/whmcs-decisions.js';
 import { finishPrepared, recoverPrepared, type PreparedUseChange } from '../whmcs/xa.js';
 import { nowIso, type Core } from './core.js';
@@ -26,8 +27,24 @@ import { nowIso, type Core } from './core.js';
  * databases thus end up agreeing with what the client was told.
  */
 
-/** Every xid promoset makes starts so; the time in it is what repair's timeout counts from. */
-export const XID_PREFIX = 'promoset:';
+/**
+ * An xid is `promoset:{install}:{ms}:{random}`. XA RECOVER lists every prepared
+ * transaction of the MariaDB server, so `install` (random, kept in promoset's
+ * settings) keeps repair to this promoset database's own; the time is what
+ * repair's timeout counts from.
+ */
+const XID_HEAD = 'promoset:';
+const installIds = new WeakMap<Db, Promise<string>>();
+
+async function xidPrefix(core: Core): Promise<string> {
+  let id = installIds.get(core.db);
+  if (id === undefined) {
+    id = getOrCreateSetting(core.db, 'whmcs_xa_install', () => randomBytes(4).toString('hex'));
+    installIds.set(core.db, id);
+    id.catch(() => installIds.delete(core.db));
+  }
+  return `${XID_HEAD}${await id}:`;
+}
 /** Repair looks for prepared changes left behind this often. */
 export const REPAIR_INTERVAL_MS = 2_000;
 /** A prepared change holds WHMCS's row lock (its own checkout waits): settled after 10 s at most. */
@@ -35,12 +52,12 @@ const MAX_PREPARED_TIMEOUT_MS = 10_000;
 /** Decisions outlive any prepared change they could settle by far. */
 const KEEP_DECISIONS_MS = 7 * 24 * 60 * 60 * 1000;
 
-export function newXid(): string {
-  return `${XID_PREFIX}${Date.now()}:${randomBytes(8).toString('hex')}`;
+export async function newXid(core: Core): Promise<string> {
+  return `${await xidPrefix(core)}${Date.now()}:${randomBytes(8).toString('hex')}`;
 }
 
-function preparedAt(xid: string): number | undefined {
-  const time = Number(xid.slice(XID_PREFIX.length).split(':')[0]);
+function preparedAt(prefix: string, xid: string): number | undefined {
+  const time = Number(xid.slice(prefix.length).split(':')[0]);
   return Number.isFinite(time) ? time : undefined;
 }
 
@@ -117,8 +134,9 @@ export async function repairPreparedChanges(core: Core): Promise<PreparedRepairR
   const whmcs = core.whmcs;
   if (!whmcs) return report;
   const cutoff = Date.now() - preparedTimeoutMs(core);
-  for (const xid of await recoverPrepared(whmcs.db, XID_PREFIX)) {
-    const at = preparedAt(xid);
+  const prefix = await xidPrefix(core);
+  for (const xid of await recoverPrepared(whmcs.db, prefix)) {
+    const at = preparedAt(prefix, xid);
     if (at === undefined || at > cutoff) continue;
     const { decision } = await decide(core, xid);
     if ((await finishPrepared(whmcs.db, xid, decision)) === 'done') report[decision === 'commit' ? 'committed' : 'rolledBack']++;
