@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -191,6 +191,25 @@ let loadRunning = true;
 
 const logDir = mkdtempSync(join(tmpdir(), 'promoset-chaos-'));
 let instanceEnv: Record<string, string> = {};
+
+/** The instances' own log lines (service/whmcs-two-phase.ts repair, logged by main.ts), summed. */
+function preparedSettledByRepair(): { committed: number; rolledBack: number } {
+  const total = { committed: 0, rolledBack: 0 };
+  for (const instance of instances) {
+    let text = '';
+    try {
+      text = readFileSync(instance.logFile, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes('settled redemptions a crash left prepared in WHMCS')) continue;
+      total.committed += Number(/"committed":(\d+)/.exec(line)?.[1] ?? 0);
+      total.rolledBack += Number(/"rolledBack":(\d+)/.exec(line)?.[1] ?? 0);
+    }
+  }
+  return total;
+}
 
 async function startInstance(instance: Instance): Promise<void> {
   const deadline = Date.now() + 90_000;
@@ -528,6 +547,7 @@ async function main(): Promise<void> {
   const maxDelay = delays.length ? Math.max(...delays) : 0;
   const broken = rows.reduce((n, r) => n + r.broken, 0);
   const n503 = stats.byStatus.get(503) ?? 0;
+  const settledByRepair = preparedSettledByRepair();
   const table = invariantTable(rows);
   const figures = [
     '| figure | value |',
@@ -542,6 +562,7 @@ async function main(): Promise<void> {
     `| faults injected | ${stats.kills + stats.pgCuts + stats.mariadbCuts + stats.receiverFailing + stats.receiverHanging}: ${stats.kills} kill -9, ${stats.pgCuts} PostgreSQL cuts, ${stats.mariadbCuts} MariaDB cuts (5 s each), ${stats.receiverFailing} receiver 500 spells (8 s), ${stats.receiverHanging} receiver hangs (15 s) |`,
     `| webhook events delivered (distinct ids) / deliveries (with duplicates) / bad signatures | ${receiver.received.size} / ${receiver.deliveries} / ${receiver.rejected} |`,
     `| maximum delivery delay (event created → first arrival) | ${(maxDelay / 1000).toFixed(1)} s |`,
+    `| redemptions/rollbacks a fault left prepared in WHMCS (XA), settled by repair: committed / rolled back | ${settledByRepair.committed} / ${settledByRepair.rolledBack} |`,
   ].join('\n');
   process.stdout.write(`\n${table}\n\n${figures}\n\n${broken === 0 ? 'All invariants hold.' : `${broken} invariant violation(s).`}\n`);
   const command = `CHAOS_SECONDS=${SECONDS} TEST_DATABASE_URL=postgres://… TEST_WHMCS_DATABASE_URL=mysql://… npm run chaos`;
@@ -557,9 +578,10 @@ Slack commands) to random live instances, retrying a network error or a 503 with
 another instance, as a careful client does. Meanwhile: kill -9 of a random instance every ~20 s (restarted
 at once), PostgreSQL and MariaDB each cut for 5 s (every 100 s), the receiver answering 500 for 8 s and
 hanging for 15 s (every 100 s). Webhook retries start at 1 s (WEBHOOK_RETRY_BASE_SECONDS=1) and batches a kill -9 leaves
-between the two databases are repaired after 20 s (WHMCS_PENDING_TIMEOUT_SECONDS=10), so both settle within
-the run; the checks run once the outbox is drained, no batch is pending and a WHMCS uses sync has run (at
-least 35 s, at most 2 minutes after the load).
+between the two databases are repaired after 20 s (WHMCS_PENDING_TIMEOUT_SECONDS=10); redemptions and rollbacks
+a fault leaves prepared in WHMCS (their two-phase commit, README "Connect WHMCS") are settled by repair after
+10 s; so both settle within the run. The checks run once the outbox is drained, no batch is pending, no
+redemption is left prepared in WHMCS and a WHMCS uses sync has run (at least 35 s, at most 2 minutes after the load).
 
 The machine is shared (2 cores, other sessions' test suites running beside it): the figures are what this run
 saw, not a benchmark.

@@ -38,6 +38,8 @@ export interface WhmcsHandle {
  * waits for promoset's commit (whmcs/xa.ts).
  */
 const POOL_SIZE = 12;
+/** The longest any promoset statement waits for a tblpromotions row lock (see onCreateConnection). */
+export const LOCK_WAIT_SECONDS = 10;
 /** A WHMCS that does not answer fails the request quickly (503), instead of holding it. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -67,7 +69,10 @@ export function openWhmcsDatabase(url: string): WhmcsDb {
     dialect: new MysqlDialect({
       pool,
       async onCreateConnection(connection) {
-        await connection.executeQuery(sql`set session sql_mode = ''`.compile(nullKysely));
+        // A lock wait is bounded at 10 s (MariaDB's default is 50): a void waiting on a row that a
+        // redemption holds prepared (whmcs/xa.ts) while that redemption waits on the void's lock in
+        // promoset's database is a deadlock neither database sees; this timeout breaks it (503, retried).
+        await connection.executeQuery(sql`set session sql_mode = '', session innodb_lock_wait_timeout = ${sql.lit(LOCK_WAIT_SECONDS)}`.compile(nullKysely));
       },
     }),
   });

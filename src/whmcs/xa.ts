@@ -1,5 +1,5 @@
 import type { Pool, PoolConnection } from 'mysql2';
-import { poolOf, type WhmcsDb } from './db.js';
+import { LOCK_WAIT_SECONDS, poolOf, type WhmcsDb } from './db.js';
 
 /**
  * One use counted or given back in WHMCS as the first phase of a two-phase
@@ -28,9 +28,9 @@ export type UseChange = 'count' | 'give back';
 
 const STATEMENTS: Record<UseChange, string> = {
   // The guard of WHMCS's own checkout: maxuses 0 is unlimited. LAST_INSERT_ID(expr) hands this connection's own new value back.
-  count: 'update tblpromotions set uses = last_insert_id(uses + 1) where id = ? and (maxuses = 0 or uses < maxuses)',
+  count: `set statement innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS} for update tblpromotions set uses = last_insert_id(uses + 1) where id = ? and (maxuses = 0 or uses < maxuses)`,
   // Never below zero (an admin may have reset it by hand).
-  'give back': 'update tblpromotions set uses = last_insert_id(uses - 1) where id = ? and uses > 0',
+  'give back': `set statement innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS} for update tblpromotions set uses = last_insert_id(uses - 1) where id = ? and uses > 0`,
 };
 
 /**

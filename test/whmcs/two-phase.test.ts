@@ -89,6 +89,7 @@ describeWithWhmcs('two-phase commit with WHMCS: kill -9 and races at each step (
 
       const server = await start();
       await repaired();
+      expect(server.log()).toMatch(/settled redemptions a crash left prepared in WHMCS.*"committed":0,"rolledBack":1/);
       expect(await whmcsUses(whmcsId)).toBe(0);
       expect(await standing(code)).toBe(0);
       const decisions = await db.selectFrom('whmcs_decisions').select('decision').where('redemption_id', 'is', null).execute();
@@ -118,6 +119,7 @@ describeWithWhmcs('two-phase commit with WHMCS: kill -9 and races at each step (
 
       const server = await start();
       await repaired();
+      expect(server.log()).toMatch(/settled redemptions a crash left prepared in WHMCS.*"committed":1,"rolledBack":0/);
       expect(await whmcsUses(whmcsId)).toBe(1);
       expect(await standing(code)).toBe(1);
       const retried = await redeem(server, path, code, key);
