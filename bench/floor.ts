@@ -13,17 +13,14 @@
  * Run: node dist/bench/floor.js  with FLOOR_DATABASE_URL (a SQLite path or a
  * postgres:// URL); it prints {"port":N} on stdout once listening.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import SQLite from 'better-sqlite3';
 import { customAlphabet } from 'nanoid';
 import pg from 'pg';
 import { serialize } from 'php-serialize';
+import { fail, serveInGroups, type FloorRequest } from './floor-server.js';
 
-interface Pending {
-  setId: number;
-  res: ServerResponse;
-}
+type Pending = FloorRequest;
 
 type SetRow = Record<string, string | number | null>;
 
@@ -68,11 +65,6 @@ function reply(res: ServerResponse, id: number, code: string, b: (string | numbe
   });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-function fail(res: ServerResponse, error: unknown): void {
-  res.writeHead(500, { 'content-type': 'text/plain' });
-  res.end(String(error));
 }
 
 /** better-sqlite3, WAL and synchronous=NORMAL as promoset opens it, three prepared statements. */
@@ -163,41 +155,8 @@ function main(): void {
   const postgres = /^postgres(ql)?:\/\//i.test(url);
   const write: (group: Pending[]) => void | Promise<void> = postgres ? postgresFloor(url) : sqliteFloor(url);
 
-  let waiting: Pending[] = [];
-  let scheduled = false;
-  let writing = false;
-  // Group commit: everything that arrived in this event-loop turn, one group in flight at a time.
-  const schedule = () => {
-    if (scheduled || writing || waiting.length === 0) return;
-    scheduled = true;
-    setImmediate(async () => {
-      scheduled = false;
-      writing = true;
-      const group = waiting.splice(0, 200);
-      try {
-        await write(group);
-      } finally {
-        writing = false;
-        schedule();
-      }
-    });
-  };
-
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    // The set id is the middle part of /sets/{api_key}-{id}-{hex}.
-    const setId = Number(/^\/sets\/[A-Z0-9]+-(\d+)-/.exec(req.url ?? '')?.[1]);
-    req.resume();
-    req.on('end', () => {
-      if (req.method !== 'POST' || !setId) {
-        res.writeHead(404).end();
-        return;
-      }
-      waiting.push({ setId, res });
-      schedule();
-    });
-  });
-  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+  // Group commit as in promoset: one event-loop turn's requests, one group in flight (floor-server.ts).
+  serveInGroups((req) => !/\/redemptions$/.test(req.url ?? ''), write);
 }
 
 main();

@@ -1,11 +1,13 @@
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
 import { generatePromotions } from '../src/service/generate.js';
 import { createSet } from '../src/service/sets.js';
 import { setToken } from '../src/service/set-urls.js';
 import { BULK, type FreshDatabase } from './bulk.js';
 import { startFloorProcess, startServerProcess, type ServerProcess } from './server.js';
 import { percentile, summarise, type Sample } from './stats.js';
+import type { LoadJob, LoadResult } from './load.js';
 
 export const URL_SECRET = 'bench-url-secret-0123456789abcdef';
 export const WHMCS = { WHMCS_API_IDENTIFIER: 'bench-identifier', WHMCS_API_SECRET: 'bench-secret-value' };
@@ -82,9 +84,25 @@ export interface Throughput {
   non2xx: number;
 }
 
-export async function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Throughput> {
-  const result = await autocannon({ url, connections: 50, duration: seconds, method });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
+
+/** bench/load.ts in a child process: the load generator shares no event loop with the bench or the server. */
+export function runLoad(job: LoadJob): Promise<Throughput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOAD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited ${code}`));
+      else resolve(JSON.parse(out) as LoadResult);
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
+}
+
+export function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Throughput> {
+  return runLoad({ url, method, seconds });
 }
 
 export interface SetPostFigures {

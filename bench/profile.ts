@@ -1,8 +1,13 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BULK, freshSqlite } from './bulk.js';
-import { load, serverWithSet, timedRequest } from './http.js';
+import { generatePromotions } from '../src/service/generate.js';
+import { listPromotions } from '../src/service/promotions.js';
+import { createSet } from '../src/service/sets.js';
+import { setToken } from '../src/service/set-urls.js';
+import { load, runLoad, serverWithSet, timedRequest, URL_SECRET } from './http.js';
 import { freshPostgres } from './postgres.js';
+import { startServerProcess } from './server.js';
 
 /**
  * Where a promoset server's CPU goes under one bench case: the server runs
@@ -13,6 +18,7 @@ import { freshPostgres } from './postgres.js';
  *
  *   npm run build && node dist/bench/profile.js setpost     # 50 connections of set-URL POSTs
  *   node dist/bench/profile.js bulk                         # one 100,000-code CSV request
+ *   node dist/bench/profile.js redeem                       # 50 connections of redemptions, random codes of 10,000
  *   PROFILE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/profile.js setpost
  *
  * BENCH_SECONDS (10) sets the load's length, PROFILE_TOP (30) the rows printed.
@@ -20,6 +26,7 @@ import { freshPostgres } from './postgres.js';
 const CASES = {
   setpost: { handler: 'postPromotion' },
   bulk: { handler: 'postCodes' },
+  redeem: { handler: 'redeem' },
 } as const;
 
 interface ProfileNode {
@@ -46,9 +53,23 @@ async function main(): Promise<void> {
   const fresh = pgUrl ? freshPostgres(pgUrl) : freshSqlite();
   const dir = resolve('profiles', `${name}-${pgUrl ? 'postgres' : 'sqlite'}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  const { server, setPath } = await serverWithSet(fresh, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const profiled = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  let codes: string[] = [];
+  let redemptionsPath = '';
+  if (name === 'redeem') {
+    const core = await fresh.open(URL_SECRET);
+    const set = await createSet(core, { name: `redeem-${Date.now()}`, max_uses: 0 }, 'bench');
+    const batch = await generatePromotions(core, set, { amount: 10_000 }, 'bench');
+    codes = (await listPromotions(core, { batchId: batch.batchId })).map((p) => p.code);
+    redemptionsPath = `/sets/${setToken(core, set)}/redemptions`;
+    await core.db.destroy();
+  }
+  const { server, setPath } = name === 'redeem' ? { server: await startServerProcess({ DATABASE_URL: fresh.url, URL_SECRET }, profiled), setPath: '' } : await serverWithSet(fresh, {}, profiled);
   try {
-    if (name === 'setpost') {
+    if (name === 'redeem') {
+      const t = await runLoad({ url: `${server.url}${redemptionsPath}`, method: 'POST', seconds, codes, pick: 'random' });
+      console.log(`redemptions under the profiler: ${t.rps.toFixed(0)} req/s, p50 ${t.p50} ms, p99 ${t.p99} ms, non-2xx ${t.non2xx}`);
+    } else if (name === 'setpost') {
       const t = await load(`${server.url}${setPath}`, 'POST', seconds);
       console.log(`set-URL POST under the profiler: ${t.rps.toFixed(0)} req/s, p50 ${t.p50} ms, p99 ${t.p99} ms, non-2xx ${t.non2xx}`);
     } else {

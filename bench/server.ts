@@ -69,11 +69,12 @@ export async function startServerProcess(env: Record<string, string>, nodeArgs: 
   };
 }
 
-const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
+const FLOORS = { setpost: 'floor.js', redeem: 'redeem-floor.js' } as const;
 
-/** bench/floor.ts in its own process, on a database promoset's migrations made. */
-export async function startFloorProcess(databaseUrl: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [FLOOR], { env: { ...process.env, FLOOR_DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** bench/floor.ts (or redeem-floor.ts) in its own process, on a database promoset's migrations made. */
+export async function startFloorProcess(databaseUrl: string, which: keyof typeof FLOORS = 'setpost'): Promise<ServerProcess> {
+  const floor = fileURLToPath(new URL(`./${FLOORS[which]}`, import.meta.url));
+  const child = spawn(process.execPath, [floor], { env: { ...process.env, FLOOR_DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {

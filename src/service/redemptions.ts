@@ -19,6 +19,7 @@ import { billingUnavailable } from './billing.js';
 import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction } from './shared-transactions.js';
+import { setIsStored, setUnchangedIn } from './set-cache.js';
 import { recordEvent } from '../store/outbox.js';
 
 /**
@@ -81,9 +82,14 @@ const NO_CUSTOMER: Customer = { clientId: null, clientEmail: null };
 
 /** A bound code for another customer (or none named) is refused before anything is counted. Bindings never change, so reading first is safe. */
 async function assertBindingAllows(core: Core, setId: number, code: string, customer: Customer): Promise<void> {
-  const binding = await findBindingByCode(core.db, code, setId);
+  const refused = await bindingRefusalOf(core.db, setId, code, customer);
+  if (refused) throw refused;
+}
+
+async function bindingRefusalOf(db: Db, setId: number, code: string, customer: Customer): Promise<PromoError | undefined> {
+  const binding = await findBindingByCode(db, code, setId);
   const mismatch = bindingMismatch(binding ?? null, customer);
-  if (mismatch && binding) throw bindingRefusal(mismatch, code.trim(), binding);
+  return mismatch && binding ? bindingRefusal(mismatch, code.trim(), binding) : undefined;
 }
 
 async function whmcsUses(whmcs: WhmcsHandle, whmcsId: number, fallback: number): Promise<number> {
@@ -102,6 +108,14 @@ export interface RedemptionResult {
 
 interface RedemptionOptions {
   requestKey?: string;
+  /**
+   * `set` may be this process's cached copy (the set URL's hot path): it is
+   * checked against the database inside the write transaction, and a
+   * difference fails with set_changed for the caller to decide again.
+   */
+  setMayBeStale?: boolean;
+  /** Who redeems, for bound codes; filled in by redeemPromotion. */
+  customer?: Customer;
 }
 
 /**
@@ -113,18 +127,34 @@ interface RedemptionOptions {
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
   const { code, clientId, clientEmail } = parseRedemptionRequest(input);
   await assertBillingReady(core, 'the code was not redeemed');
-  await assertBindingAllows(core, set.id, code, { clientId, clientEmail });
-  if (core.whmcs) return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, options);
-  return redeemInPromoset(core, set, code, clientId, actor, options);
+  const customer = { clientId, clientEmail };
+  if (core.whmcs) {
+    // WHMCS counts before promoset's transaction: the set and the binding are confirmed before it.
+    if (options.setMayBeStale && !(await setIsStored(core.db, set))) throw setChangedForRedemption();
+    await assertBindingAllows(core, set.id, code, customer);
+    return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, { ...options, customer });
+  }
+  return redeemInPromoset(core, set, code, clientId, actor, { ...options, customer });
 }
+
+const setChangedForRedemption = () =>
+  new PromoError('set_changed', 'The promo set was changed while this redemption was running, so no use was counted. Send the request again.');
 
 async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const day = today(core);
   // Concurrent redemptions share a transaction (group commit).
+  const customer = options.customer ?? NO_CUSTOMER;
   return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
+    // A cached set is read once per group, in the group's transaction (set-cache.ts).
+    if (options.setMayBeStale && !(await setUnchangedIn(trx, set))) throw setChangedForRedemption();
     const counted = await countUse(trx, set.id, code, day);
-    if (!counted) throw await whyRefused(core, trx, set, code, day);
-    return recordOrGiveBack(trx, counted, async () => recordRedemption(core, trx, set, counted, await batchTerms(core, trx, counted.batch_id), clientId, actor, options));
+    if (!counted) throw await whyRefused(core, trx, set, code, day, customer);
+    return recordOrGiveBack(trx, counted, async () => {
+      // Only a bound code (countUse says so) costs the binding read; a mismatch gives the use back.
+      const refused = counted.bound ? await bindingRefusalOf(trx, set.id, code, customer) : undefined;
+      if (refused) throw refused;
+      return recordRedemption(core, trx, set, counted, await batchTerms(core, trx, counted.batch_id), clientId, actor, options);
+    });
   });
 }
 
@@ -222,7 +252,10 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
  * PostgreSQL a concurrent rollback may have freed a use since, which shows as
  * "no reason", and the count is tried again (a few times, then used up).
  */
-async function whyRefused(core: Core, trx: Db, set: PromoSet, code: string, day: string): Promise<PromoError> {
+async function whyRefused(core: Core, trx: Db, set: PromoSet, code: string, day: string, customer: Customer): Promise<PromoError> {
+  // A binding speaks first, as when it was checked before counting.
+  const refused = await bindingRefusalOf(trx, set.id, code, customer);
+  if (refused) return refused;
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await findSetPromotion(trx, set.id, code);
     if (!row) return promotionNotFound(code);

@@ -14,11 +14,13 @@ import type { RedemptionsTable } from './schema.js';
  * cheap. Both databases re-check the WHERE on the row they lock (SQLite by
  * serialising writers, PostgreSQL by re-evaluating it after a concurrent
  * update), so N concurrent requests can never push uses past maxuses.
- * Returns the updated row, or undefined when nothing was counted.
+ * Returns the updated row, or undefined when nothing was counted; `bound`
+ * says whether the code has a customer binding (an index probe in the same
+ * statement, so an unbound code costs no second read).
  */
-export async function countUse(db: Db, setId: number, code: string, today: string): Promise<PromotionRow | undefined> {
-  const { rows } = await db.executeQuery<StoredPromotion>(CompiledQuery.raw(statement(db, COUNT_USE), [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today]));
-  return rows[0] && toPromotionRow(rows[0]);
+export async function countUse(db: Db, setId: number, code: string, today: string): Promise<(PromotionRow & { bound: boolean }) | undefined> {
+  const { rows } = await db.executeQuery<StoredPromotion & { bound: boolean | number }>(CompiledQuery.raw(statement(db, COUNT_USE), [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today]));
+  return rows[0] && { ...toPromotionRow(rows[0]), bound: rows[0].bound === true || rows[0].bound === 1 };
 }
 
 /** Hot-path statements are plain text (placeholders per dialect): building them through the query builder cost more than running them. */
@@ -30,7 +32,7 @@ const COUNT_USE = `update promotions set uses = uses + 1
           and (b.maxuses = 0 or promotions.uses < b.maxuses)
           and (b.startdate = ? or b.startdate <= ?)
           and (b.expirationdate = ? or b.expirationdate >= ?))
-    ${PROMOTION_RETURNING}`;
+    ${PROMOTION_RETURNING}, exists (select 1 from promotion_bindings pb where pb.promotion_id = promotions.id) as bound`;
 
 const INSERT_REDEMPTION = `insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
     values (?, ?, ?, ?, ?, ?, ?) on conflict (promotion_id, once_key) where once_key is not null do nothing returning id`;

@@ -1,12 +1,13 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
-import { redeemPromotion, rollbackRedemption, validatePromotion } from '../../service/redemptions.js';
+import { sameSet } from '../../domain/set.js';
+import { redeemPromotion, rollbackRedemption, validatePromotion, type RedemptionResult } from '../../service/redemptions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import { redemptions } from '../../metrics.js';
 import { sendJson } from '../respond.js';
-import type { Route, RouteRequest } from '../routing.js';
-import { enforceRateLimit, resolveCaller } from './set-url.js';
+import type { AppContext, Route, RouteRequest } from '../routing.js';
+import { enforceRateLimit, resolveCaller, type SetCaller } from './set-url.js';
 
 /**
  * The checkout's side of a set URL: validate a code, redeem it, roll a
@@ -18,6 +19,11 @@ import { enforceRateLimit, resolveCaller } from './set-url.js';
  */
 
 const ISSUED_CODES_OUTLIVE_ARCHIVING = { includeArchived: true };
+/** The redemption's hot path: the set from this process's cache, checked in the write transaction. */
+const CACHED_SET = { ...ISSUED_CODES_OUTLIVE_ARCHIVING, cached: true };
+
+/** How often a redemption is re-run against a set that changed under it before the client is told. */
+const SET_CHANGED_RETRIES = 3;
 
 function codeParam(text: string): string {
   try {
@@ -43,7 +49,7 @@ async function validate({ req, res, app, params, query }: RouteRequest): Promise
  * answer, and never a second use.
  */
 async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
-  const caller = await resolveCaller(app, req, params[0], ISSUED_CODES_OUTLIVE_ARCHIVING);
+  const caller = await resolveCaller(app, req, params[0], CACHED_SET);
   await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
   const body = await readBody(req);
   const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['redeem', body.raw]);
@@ -54,7 +60,7 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   let status = 200;
   let text: string;
   try {
-    const result = await redeemPromotion(app.core, caller.set, body.fields, `http:${caller.ip}`, { requestKey: claim?.kind === 'new' ? claim.requestKey : undefined });
+    const result = await redeemWithCachedSet(app, req, params[0], caller, body.fields, claim?.kind === 'new' ? claim.requestKey : undefined);
     text = JSON.stringify(result);
     redemptions.inc({ outcome: 'redeemed' });
   } catch (error) {
@@ -69,6 +75,25 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   }
   await finishIdempotent(app.core, claim, { status, body: text });
   sendStored(res, status, text, false);
+}
+
+/**
+ * Redeem against the cached set. If it changed meanwhile (set_changed), the
+ * token, allowlist and set are decided again from the database, as if the
+ * request had just arrived; a refusal made from the cached set is likewise
+ * confirmed against the database (a refusal writes nothing, so re-running is safe).
+ */
+async function redeemWithCachedSet(app: AppContext, req: IncomingMessage, token: string, caller: SetCaller, fields: Record<string, unknown>, requestKey: string | undefined): Promise<RedemptionResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await redeemPromotion(app.core, caller.set, fields, `http:${caller.ip}`, { requestKey, setMayBeStale: true });
+    } catch (error) {
+      if (!(error instanceof PromoError) || attempt > SET_CHANGED_RETRIES) throw error;
+      const fresh = await resolveCaller(app, req, token, ISSUED_CODES_OUTLIVE_ARCHIVING);
+      if (error.code !== 'set_changed' && sameSet(fresh.set, caller.set)) throw error;
+      caller = fresh;
+    }
+  }
 }
 
 function sendStored(res: ServerResponse, status: number, text: string, replayed = true): void {
