@@ -27,7 +27,11 @@ import { usageOfSet } from './service/usage.js';
 import { voidBatch, voidPromotions } from './service/voiding.js';
 import { backfillWhmcs } from './service/whmcs-backfill.js';
 import { disconnectWhmcs, reconnectWhmcs, whmcsConnectionHistory, whmcsStatus } from './service/whmcs-connection.js';
-import { accessAuditPage, authorize, defaultRole, describeLimits, grantAccess, limitsFor, listAccess, operatorActor, parseLimitOptions, parseRole, resolveSets, revokeAccess, ROLES, setDefaultRole, setLimits, type Action } from './service/access.js';
+import { authorize, operatorActor, type Action } from './service/access.js';
+import { grantAccess, listAccess, resolveSets, revokeAccess } from './service/access-grants.js';
+import { defaultRole, describeLimits, limitsFor, parseLimitOptions } from './service/access-policy.js';
+import { accessAuditPage, setDefaultRole, setLimits } from './service/access-settings.js';
+import { parseRole, ROLES } from './service/roles.js';
 
 const HELP = `promoset: promotion codes from Slack and HTTP, in WHMCS's shapes.
 
