@@ -18,7 +18,8 @@
  *      sentence to show as is.
  *   3. Before issuing codes: `await checkIssue(core, actor, set, ask)`. It
  *      answers `allowed` (the codes are already counted against today's
- *      limit: call `release()` if issuing then fails), `needs_approval` (with
+ *      limit: issue through `issueAllowed`, which calls `release()` if
+ *      issuing then fails), `needs_approval` (with
  *      the limits it goes over, as sentences: ask for a reason and call
  *      requestApproval in approvals.ts), or throws `forbidden`.
  *
@@ -79,6 +80,16 @@ export async function checkIssue(core: Core, actor: Actor, set: PromoSet, ask: I
   if (actor.kind === 'operator') return { kind: 'allowed', role, release: async () => undefined };
   const within = await reserveWithinLimits(core, actor.userId, role, set, ask);
   return 'over' in within ? { kind: 'needs_approval', role, over: within.over } : { kind: 'allowed', role, release: within.release };
+}
+
+/** Issue under an allowed decision: if issuing fails, the codes counted for it are given back and the failure passes on. */
+export async function issueAllowed<T>(decision: Extract<IssueDecision, { kind: 'allowed' }>, issue: () => Promise<T>): Promise<T> {
+  try {
+    return await issue();
+  } catch (error) {
+    await decision.release();
+    throw error;
+  }
 }
 
 function article(word: string): string {
