@@ -7,7 +7,8 @@ import { generatePromotions } from '../src/service/generate.js';
 import { createSet } from '../src/service/sets.js';
 import { listBatchCodes } from '../src/store/whmcs-bookkeeping.js';
 import { findBatch } from '../src/store/batches.js';
-import { TBL_COLUMNS, WHMCS_CHUNK, toTblPromotion } from '../src/whmcs/promotions.js';
+import { WHMCS_CHUNK } from '../src/whmcs/batch-writer.js';
+import { TBL_COLUMNS, toTblPromotion } from '../src/whmcs/promotions.js';
 import { BULK, freshSqlite } from './bulk.js';
 import { summarise, type Sample } from './stats.js';
 

@@ -9,6 +9,13 @@ const LOG_FORMATS = ['json', 'pretty'] as const;
 const perMinute = (fallback: number) =>
   z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (off) or more' }).max(1_000_000, { error: 'must be at most 1000000' }).default(fallback);
 
+/** true/false or 1/0, off unless set. */
+const onOff = () =>
+  z
+    .string()
+    .default('false')
+    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
+    .transform((v) => ['true', '1'].includes(v.toLowerCase()));
 const optionalSecret = (what: string) => z.string().trim().min(1, { error: `${what} must not be empty` }).optional();
 
 /** Every environment variable promoset reads, with its default (DESIGN.md, "Configuration"). */
@@ -44,17 +51,9 @@ const envSchema = z.object({
     .trim()
     .refine(isMysqlUrl, { error: 'must be a URL like mysql://user:password@host:3306/whmcs (or mariadb://…)' })
     .optional(),
-  WHMCS_REQUIRED: z
-    .string()
-    .default('false')
-    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
-    .transform((v) => ['true', '1'].includes(v.toLowerCase())),
+  WHMCS_REQUIRED: onOff(),
   WHMCS_PENDING_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).default(120),
-  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z
-    .string()
-    .default('false')
-    .refine((v) => ['true', 'false', '1', '0'].includes(v.toLowerCase()), { error: 'must be true or false' })
-    .transform((v) => ['true', '1'].includes(v.toLowerCase())),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: onOff(),
   WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0' }).max(3600, { error: 'must be at most 3600' }).default(10),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   LOG_FORMAT: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` }).default('json'),

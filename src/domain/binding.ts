@@ -45,23 +45,19 @@ export function parseClientEmail(value: unknown): string | null | 'invalid' {
   return text.length <= MAX_EMAIL_LENGTH && EMAIL_PATTERN.test(text) ? text : 'invalid';
 }
 
-const clientIdParser = z.unknown().transform((value, ctx): number | null => {
-  const id = parseClientId(value);
-  if (id === 'invalid') {
-    ctx.addIssue({ code: 'custom', message: CLIENT_ID_MESSAGE });
-    return z.NEVER;
-  }
-  return id;
-}).meta({ description: 'Bind the code to this WHMCS client id (a whole number from 1).' });
+/** A field parser from one of the parse functions above: 'invalid' becomes `message`. */
+const fieldParser = <T>(parse: (value: unknown) => T | null | 'invalid', message: string) =>
+  z.unknown().transform((value, ctx): T | null => {
+    const parsed = parse(value);
+    if (parsed === 'invalid') {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return parsed;
+  });
 
-const clientEmailParser = z.unknown().transform((value, ctx): string | null => {
-  const email = parseClientEmail(value);
-  if (email === 'invalid') {
-    ctx.addIssue({ code: 'custom', message: CLIENT_EMAIL_MESSAGE });
-    return z.NEVER;
-  }
-  return email;
-}).meta({ description: 'Bind the code to this customer e-mail (compared ignoring letter case).' });
+const clientIdParser = fieldParser(parseClientId, CLIENT_ID_MESSAGE).meta({ description: 'Bind the code to this WHMCS client id (a whole number from 1).' });
+const clientEmailParser = fieldParser(parseClientEmail, CLIENT_EMAIL_MESSAGE).meta({ description: 'Bind the code to this customer e-mail (compared ignoring letter case).' });
 
 /** The issue-time fields, shared by the set URL, bulk, the admin API and the CLI. */
 export const BINDING_PARSERS = { client_id: clientIdParser, client_email: clientEmailParser };

@@ -37,18 +37,16 @@ export const whmcsApiRequest = z
   .meta({ description: 'WHMCS API form fields.' });
 
 /* Query parameters the admin API validates. */
-export const auditLimit = z
-  .string()
-  .regex(/^\d{1,4}$/)
-  .transform(Number)
-  .pipe(z.number().int().min(1).max(1000))
-  .meta({ description: 'How many events, newest first: 1 to 1000 (default 50).' });
-export const usageDays = z
-  .string()
-  .regex(/^\d{1,3}$/)
-  .transform(Number)
-  .pipe(z.number().int().min(1).max(366))
-  .meta({ description: 'How many days, ending today in PROMO_TIMEZONE: 1 to 366 (default 30).' });
+/** A whole number from 1 to `max` in a query string, digits only. */
+const wholeQueryNumber = (max: number, description: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^\\d{1,${String(max).length}}$`))
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .meta({ description });
+export const auditLimit = wholeQueryNumber(1000, 'How many events, newest first: 1 to 1000 (default 50).');
+export const usageDays = wholeQueryNumber(366, 'How many days, ending today in PROMO_TIMEZONE: 1 to 366 (default 30).');
 export const listFormat = z.enum(['json', 'csv']).meta({ description: 'json (default) or csv.' });
 
 /* Responses. */

@@ -19,7 +19,9 @@ import { getApproval, insertApproval, listOverdueApprovals, listPendingApprovals
 import { insertAuditEvent, type AuditAction } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { inWriteTransaction } from '../store/transactions.js';
-import { actorName, authorize, countUsage, type Actor } from './access.js';
+import { authorize } from './access.js';
+import { countUsage } from './issue-limits.js';
+import { actorName, type Actor } from './roles.js';
 import { nowIso, type Core } from './core.js';
 import { getSet } from './sets.js';
 

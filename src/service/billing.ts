@@ -7,9 +7,8 @@ import { countInSpace } from '../store/batches.js';
 import { countedWhmcsRowsAfter, deleteBatchesWithCodes, finishWhmcsBatches, listBatchIssued, listPendingBatches, setUsesByWhmcsId } from '../store/whmcs-bookkeeping.js';
 import { type IssuedCode } from '../domain/batch.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
-import {
-  WhmcsCodeTaken, countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, openWhmcsBatch, readUses, usedRowsAfter, type WhmcsBatchWriter,
-} from '../whmcs/promotions.js';
+import { openWhmcsBatch, WhmcsCodeTaken, type WhmcsBatchWriter } from '../whmcs/batch-writer.js';
+import { countWhmcsCodesInSpace, findWhmcsPromotionsByCodes, findTakenCodes, maxWhmcsPromotionId, readUses, usedRowsAfter } from '../whmcs/promotions.js';
 import { whmcsWriteDuration } from '../metrics.js';
 import { classifyWhmcsError } from '../whmcs/probe.js';
 import { whmcsFailureSentence } from './whmcs-connection.js';

@@ -19,7 +19,7 @@ import { deleteBatchCodes, markBatchesPending } from '../store/whmcs-bookkeeping
 import { type IssuedCode } from '../domain/batch.js';
 import { lockCodeSpace } from '../store/code-spaces.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
-import type { WhmcsBatchWriter } from '../whmcs/promotions.js';
+import type { WhmcsBatchWriter } from '../whmcs/batch-writer.js';
 import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { assertOwnsSpace } from './code-spaces.js';

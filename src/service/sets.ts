@@ -46,16 +46,25 @@ export async function createSet(core: Core, input: Record<string, unknown>, acto
   if (await findSetByName(core.db, fields.name)) throw nameTaken(fields.name);
   await checkWebhookTarget(core, fields.webhook_url);
   await assertOwnSpaceFree(core, ownFormat(fields));
+  return writeSet(core, fields.name, async (trx) => {
+    const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core), webhook_secret: fields.webhook_url ? newWebhookSecret() : null });
+    await audit(trx, core, set.id, 'created', actor, { name: set.name });
+    return set;
+  });
+}
+
+/**
+ * Write a set in one transaction, then claim its own code space. The name was
+ * checked before, but another instance may have taken it in the meantime: the
+ * unique index says so, as the same sentence.
+ */
+async function writeSet(core: Core, name: string, write: (trx: Db) => Promise<PromoSet>): Promise<PromoSet> {
   try {
-    const set = await inWriteTransaction(core.db, async (trx) => {
-      const set = await insertSet(trx, fields, { api_key: newApiKey(), created_by: actor, now: nowIso(core), webhook_secret: fields.webhook_url ? newWebhookSecret() : null });
-      await audit(trx, core, set.id, 'created', actor, { name: set.name });
-      return set;
-    });
+    const set = await inWriteTransaction(core.db, write);
     await claimOwnSpace(core, set);
     return set;
   } catch (error) {
-    if (isUniqueViolation(error)) throw nameTaken(fields.name);
+    if (isUniqueViolation(error)) throw nameTaken(name);
     throw error;
   }
 }
@@ -68,20 +77,13 @@ export async function updateSet(core: Core, setId: number, changes: Record<strin
   const changed = Object.keys(fields).filter((key) => JSON.stringify(fields[key as keyof SetFields]) !== JSON.stringify(current[key as keyof SetFields]));
   await checkWebhookTarget(core, fields.webhook_url, current.webhook_url);
   await assertOwnSpaceFree(core, ownFormat(fields), setId);
-  try {
-    const updated = await inWriteTransaction(core.db, async (trx) => {
-      let set = await updateSetFields(trx, setId, fields, nowIso(core));
-      // The first webhook_url gets a secret; later ones keep it (rotate it explicitly).
-      if (set.webhook_url && !set.webhook_secret) set = await setWebhookSecret(trx, setId, newWebhookSecret(), nowIso(core));
-      await audit(trx, core, setId, 'edited', actor, { fields: changed });
-      return set;
-    });
-    await claimOwnSpace(core, updated);
-    return updated;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw nameTaken(fields.name);
-    throw error;
-  }
+  return writeSet(core, fields.name, async (trx) => {
+    let set = await updateSetFields(trx, setId, fields, nowIso(core));
+    // The first webhook_url gets a secret; later ones keep it (rotate it explicitly).
+    if (set.webhook_url && !set.webhook_secret) set = await setWebhookSecret(trx, setId, newWebhookSecret(), nowIso(core));
+    await audit(trx, core, setId, 'edited', actor, { fields: changed });
+    return set;
+  });
 }
 
 export function editableFields(set: PromoSet): SetFields {

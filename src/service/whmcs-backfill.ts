@@ -9,7 +9,8 @@ import {
 } from '../store/whmcs-connection.js';
 import { withWhmcsLock } from '../whmcs/lock.js';
 import { classifyWhmcsError } from '../whmcs/probe.js';
-import { addWhmcsUses, findWhmcsPromotionsByCodes, openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/promotions.js';
+import { openWhmcsBatch, WHMCS_CHUNK } from '../whmcs/batch-writer.js';
+import { addWhmcsUses, findWhmcsPromotionsByCodes } from '../whmcs/promotions.js';
 import { nowIso, today, type Core } from './core.js';
 import { batchTerms } from './redemptions.js';
 import { assertBillingReady, whmcsFailureSentence } from './whmcs-connection.js';

@@ -2,10 +2,12 @@ import type { App, SlashCommand, webApi } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { pageWindow } from '../domain/pages.js';
 import { truncate } from '../domain/text.js';
-import {
-  accessAuditPage, approvalsChannel, bestRole, defaultRole, describeLimits, grantAccess, limitsFor, listAccess, mention, parseLimitOptions, parseRole,
-  resolveSets, revokeAccess, revokeGrantIds, ROLES, setApprovalsChannel, setDefaultRole, setLimits, slackActor, type Actor, type GrantView,
-} from '../service/access.js';
+import { slackActor, type Actor } from '../service/access.js';
+import { grantAccess, listAccess, mention, resolveSets, revokeAccess, revokeGrantIds, type GrantView } from '../service/access-grants.js';
+import { approvalsChannel, defaultRole, describeLimits, limitsFor, parseLimitOptions } from '../service/access-policy.js';
+import { accessAuditPage, setApprovalsChannel, setDefaultRole, setLimits } from '../service/access-settings.js';
+import { bestRole } from '../service/role-resolution.js';
+import { parseRole, ROLES } from '../service/roles.js';
 import type { Core } from '../service/core.js';
 import { modal, readInputs, selectInput, textInput, userInput } from './blocks/inputs.js';
 import { sectionsOf, type Message } from './blocks/messages.js';

@@ -13,7 +13,7 @@ import { postToUser } from './batch-delivery.js';
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
 import { voidAuthorized, voidFromSlack } from './voiding.js';
-import { authorize, checkIssue, overLimitsSentence, slackActor, type Action } from '../service/access.js';
+import { authorize, checkIssue, issueAllowed, overLimitsSentence, slackActor, type Action } from '../service/access.js';
 
 /** Button presses. Permission is checked here again: a button outlives the message that showed it. */
 export function register(app: App, deps: SlackDeps): void {
@@ -63,13 +63,7 @@ export function register(app: App, deps: SlackDeps): void {
     const target = await set();
     const decision = await checkIssue(core, slackActor(body.user.id), target, { amount: 1, overrides: {} });
     if (decision.kind === 'needs_approval') throw new PromoError('forbidden', `${overLimitsSentence(decision.over)} To ask a manager, use \`/promo codes ${target.id} 1\` and give a reason in the form.`);
-    let promotion;
-    try {
-      promotion = await generatePromotion(core, target, {}, `slack:${body.user.id}`);
-    } catch (error) {
-      await decision.release();
-      throw error;
-    }
+    const promotion = await issueAllowed(decision, () => generatePromotion(core, target, {}, `slack:${body.user.id}`));
     await reply(codesMessage(target, [promotion], promotion.id));
   });
 

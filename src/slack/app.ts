@@ -21,7 +21,7 @@ import { EDIT_SET_CALLBACK, NEW_SET_CALLBACK } from './blocks/set-modal.js';
 import * as access from './access.js';
 import * as approvals from './approvals.js';
 import { slackDirectory } from './directory.js';
-import { describeOwners } from '../service/access.js';
+import { describeOwners } from '../service/role-resolution.js';
 import * as views from './views.js';
 import { startDigests, type DigestRunner } from '../service/digests.js';
 import { digestSender } from './charts.js';

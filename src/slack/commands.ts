@@ -21,7 +21,7 @@ import { voidFromSlack, voidTarget } from './voiding.js';
 import { accessAuditReply } from './access.js';
 import { truncate } from '../domain/text.js';
 import { parseOverrides } from '../domain/promotion.js';
-import { authorize, checkIssue, may, overLimitsSentence, slackActor } from '../service/access.js';
+import { authorize, checkIssue, issueAllowed, may, overLimitsSentence, slackActor } from '../service/access.js';
 import { accessCommand, settingsCommand } from './access.js';
 import { voidAuthorized } from './voiding.js';
 import { parseReportWindow } from '../domain/daily-usage.js';
@@ -113,13 +113,7 @@ export function register(app: App, deps: SlackDeps): void {
           if (decision.kind === 'needs_approval') {
             throw new PromoError('forbidden', `${overLimitsSentence(decision.over)} To ask a manager, use \`/promo codes ${set.id} 1\` and give a reason in the form.`);
           }
-          let promotion;
-          try {
-            promotion = await generatePromotion(core, set, input, `slack:${userId}`);
-          } catch (error) {
-            await decision.release();
-            throw error;
-          }
+          const promotion = await issueAllowed(decision, () => generatePromotion(core, set, input, `slack:${userId}`));
           const binding = requestedBinding(input);
           await reply(codesMessage(set, [promotion], promotion.id, { clients: binding ? [{ code: promotion.code, ...binding }] : [], note: binding ? bindingNoteFor(promotion.maxuses) : null }));
           return;

@@ -10,7 +10,9 @@ import { usageOfBatches, usageOfSets } from '../service/usage.js';
 import { homeView } from './blocks/home.js';
 import { firstDelivery } from './retries.js';
 import type { SlackDeps } from './deps.js';
-import { may, refreshGroup, slackActor, usageToday } from '../service/access.js';
+import { may, slackActor } from '../service/access.js';
+import { refreshGroup } from '../service/group-members.js';
+import { usageToday } from '../service/issue-limits.js';
 import { youSection } from './access.js';
 import { pendingForHome } from './approvals.js';
 

@@ -2,7 +2,7 @@ import type { App, webApi } from '@slack/bolt';
 import { PromoError } from '../domain/errors.js';
 import { parseBulkRequest, parseOverrides } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
-import { checkIssue, overLimitsSentence, slackActor } from '../service/access.js';
+import { checkIssue, issueAllowed, overLimitsSentence, slackActor } from '../service/access.js';
 import { generatePromotion, generatePromotions } from '../service/generate.js';
 import { promotionIds } from '../service/promotions.js';
 import { validatePromotion } from '../service/redemptions.js';
@@ -175,14 +175,7 @@ export async function checkOneFor(deps: SlackDeps, userId: string, set: PromoSet
   if (decision.kind === 'needs_approval') throw overLimits(decision.over, set, 1);
   return {
     release: decision.release,
-    issue: async () => {
-      try {
-        return await generatePromotion(core, set, input, `slack:${userId}`);
-      } catch (error) {
-        await decision.release();
-        throw error;
-      }
-    },
+    issue: () => issueAllowed(decision, () => generatePromotion(core, set, input, `slack:${userId}`)),
   };
 }
 
@@ -214,13 +207,7 @@ async function issueCodesStep(deps: SlackDeps, client: WebClient, inputs: Inputs
   if (set.archived_at !== null) throw setArchived(set);
   const decision = await checkIssue(core, slackActor(userId), set, { amount: request.amount, overrides: request.overrides });
   if (decision.kind === 'needs_approval') throw overLimits(decision.over, set, request.amount);
-  let result;
-  try {
-    result = await generatePromotions(core, set, request, `slack:${userId}`);
-  } catch (error) {
-    await decision.release();
-    throw error;
-  }
+  const result = await issueAllowed(decision, () => generatePromotions(core, set, request, `slack:${userId}`));
   // Shared with the person the step acted for: the file lands in their DM with the app.
   const fileId = await uploadBatchCsv(deps, client, await directChannel(client, userId), set, result.batchId, result.count, userId);
   return { batch_id: result.batchId, count: result.count, file_id: fileId };

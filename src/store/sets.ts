@@ -1,52 +1,14 @@
-import type { CodeAlphabet } from '../domain/codes.js';
-import type { Flag, PromoType } from '../domain/fields.js';
-import type { PromoSet, SetFields, UpgradeType } from '../domain/set.js';
+import type { PromoSet, SetFields } from '../domain/set.js';
 import { CompiledQuery } from 'kysely';
 import { isPostgres, type Db } from './db.js';
 import type { PromoSetRow, PromoSetsTable } from './schema.js';
 
 const splitList = (text: string): string[] => (text === '' ? [] : text.split(','));
 
-/** The one place set rows become domain sets. */
+/** The one place set rows become domain sets: the columns are the fields (schema.ts derives them), but for the id and the lists. */
 export function toPromoSet(row: PromoSetRow): PromoSet {
-  return {
-    id: Number(row.id),
-    name: row.name,
-    api_ip_address: row.api_ip_address,
-    api_key: row.api_key,
-    promo_code_type: row.promo_code_type as PromoType,
-    recurring: row.recurring as Flag,
-    recur_for: row.recur_for,
-    promo_value: row.promo_value,
-    applies_to: splitList(row.applies_to),
-    requires: splitList(row.requires),
-    requires_existing: row.requires_existing as Flag,
-    cycles: splitList(row.cycles),
-    start_date: row.start_date,
-    expiration_date: row.expiration_date,
-    max_uses: row.max_uses,
-    lifetime_promo: row.lifetime_promo as Flag,
-    apply_once: row.apply_once as Flag,
-    new_signups: row.new_signups as Flag,
-    once_per_client: row.once_per_client as Flag,
-    existing_client: row.existing_client as Flag,
-    upgrades: row.upgrades as Flag,
-    upgrade_type: row.upgrade_type as UpgradeType,
-    upgrade_discount_type: row.upgrade_discount_type as PromoType,
-    upgrade_value: row.upgrade_value,
-    config_option_upgrades: splitList(row.config_option_upgrades),
-    notes: row.notes,
-    code_prefix: row.code_prefix,
-    code_length: row.code_length,
-    code_alphabet: row.code_alphabet as CodeAlphabet,
-    valid_days: row.valid_days,
-    created_by: row.created_by,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    archived_at: row.archived_at,
-    webhook_url: row.webhook_url,
-    webhook_secret: row.webhook_secret,
-  };
+  const { id, name_key: _nameKey, applies_to, requires, cycles, config_option_upgrades, ...fields } = row;
+  return { ...fields, id: Number(id), applies_to: splitList(applies_to), requires: splitList(requires), cycles: splitList(cycles), config_option_upgrades: splitList(config_option_upgrades) };
 }
 
 function fieldColumns(fields: SetFields) {
@@ -114,7 +76,8 @@ export async function findSetsAndPromotionBound(db: Db, ids: number[]): Promise<
   }
   const { rows } = await db.executeQuery<PromoSetRow & { promotion_bound: number | string | null }>(CompiledQuery.raw(text, ids));
   const sets = new Map<number, PromoSet>();
-  for (const row of rows) if (row.id !== null) sets.set(Number(row.id), toPromoSet(row));
+  // promotion_bound is the query's, not a set column: kept out of the set.
+  for (const { promotion_bound: _bound, ...row } of rows) if (row.id !== null) sets.set(Number(row.id), toPromoSet(row));
   return { sets, promotionBound: Number(rows[0]?.promotion_bound ?? 0) };
 }
 

@@ -14,3 +14,7 @@ export async function getOrCreateSetting(db: Db, key: string, create: () => stri
   if (stored === undefined) throw new Error(`setting ${key} vanished after insert`);
   return stored;
 }
+
+export async function putSetting(db: Db, key: string, value: string): Promise<void> {
+  await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+}

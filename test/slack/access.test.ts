@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantAccess, operatorActor } from '../../src/service/access.js';
+import { operatorActor } from '../../src/service/access.js';
+import { grantAccess } from '../../src/service/access-grants.js';
 import { createSet } from '../../src/service/sets.js';
 import type { PromoSet } from '../../src/domain/set.js';
 import { ADMIN, startSlackHarness, type SlackHarness } from '../support/slack-harness.js';

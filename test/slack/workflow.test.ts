@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect, useTestDatabase } from '../support/databases.js';
 import type { PromoSet } from '../../src/domain/set.js';
-import { grantAccess, operatorActor } from '../../src/service/access.js';
+import { operatorActor } from '../../src/service/access.js';
+import { grantAccess } from '../../src/service/access-grants.js';
 import { archiveSet, createSet } from '../../src/service/sets.js';
 import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { startFakeSlack } from '../support/fake-slack.js';

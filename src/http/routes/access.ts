@@ -1,5 +1,7 @@
 import { PromoError } from '../../domain/errors.js';
-import { defaultRole, grantAccess, listAccess, operatorActor, revokeAccess } from '../../service/access.js';
+import { operatorActor } from '../../service/access.js';
+import { grantAccess, listAccess, revokeAccess } from '../../service/access-grants.js';
+import { defaultRole } from '../../service/access-policy.js';
 import { readBody } from '../body.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteRequest } from '../routing.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { closestField } from './domain/names.js';
-import { count } from './domain/text.js';
+import { closestField } from '../domain/names.js';
+import { count } from '../domain/text.js';
 
 /**
  * The CLI's option parsing and progress, in words a person can act on:
