@@ -15,7 +15,7 @@ import { inWriteTransaction } from '../store/transactions.js';
 import { isPostgres, type Db } from '../store/db.js';
 import { copyCodes, insertCodes, maxPromotionId } from '../store/promotion-inserts.js';
 import { countInSpace, insertBatch } from '../store/batches.js';
-import { deleteBatchCodes, markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { deleteBatchCodes, lockPendingBatch, markBatchesPending } from '../store/whmcs-bookkeeping.js';
 import { type IssuedCode } from '../domain/batch.js';
 import { lockCodeSpace } from '../store/code-spaces.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
@@ -154,6 +154,8 @@ async function publishBulk(
     let replacements: IssuedCode[];
     try {
       replacements = await inWriteTransaction(core.db, async (trx) => {
+        // No foreign key guards promotions (migration 018): the batch must still be there, and stay.
+        if (!(await lockPendingBatch(trx, batch.batchId))) throw new Error(`batch ${batch.batchId} is no longer pending`);
         // A replaced code's customer goes to the code that replaces it.
         const moved = await bindingsOfBatchCodes(trx, batch.batchId, taken);
         await deleteBatchCodes(trx, batch.batchId, taken);
