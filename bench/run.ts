@@ -47,9 +47,11 @@ async function main() {
     row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), `${(bulk.service.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     if (WHMCS_URL) {
       const whmcs = await benchWhmcs(WHMCS_URL, RUNS);
-      const whmcsRatio = whmcs.service.median / whmcs.raw.median;
-      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn)', spread(whmcs.raw));
-      row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), end to end', spread(whmcs.service), verdict(whmcsRatio <= 1.5, `${whmcsRatio.toFixed(2)}× the raw INSERT, target ≤ 1.5×`));
+      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn), service rounds', spread(whmcs.raw));
+      row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), service call', spread(whmcs.service), `${(whmcs.service.median / whmcs.raw.median).toFixed(2)}× the raw INSERT`);
+      const whmcsRatio = whmcs.http.median / whmcs.httpRaw.median;
+      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn), HTTP rounds', spread(whmcs.httpRaw));
+      row('HTTP bulk 100k as streamed CSV with the WHMCS sink on (SQLite + MariaDB)', spread(whmcs.http), verdict(whmcsRatio <= 1.3, `${whmcsRatio.toFixed(2)}× the raw INSERT (alternating rounds); target ≤ 1.3×`));
     } else {
       console.log('TEST_WHMCS_DATABASE_URL is not set: the WHMCS sink case is skipped.');
     }
