@@ -47,9 +47,11 @@ async function main() {
     row('Bulk 100k: promoset service (SQLite)', spread(bulk.service), `${(bulk.service.median / bulk.raw.median).toFixed(2)}× the raw insert`);
     if (WHMCS_URL) {
       const whmcs = await benchWhmcs(WHMCS_URL, RUNS);
-      const whmcsRatio = whmcs.service.median / whmcs.raw.median;
-      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn)', spread(whmcs.raw));
-      row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), end to end', spread(whmcs.service), verdict(whmcsRatio <= 1.5, `${whmcsRatio.toFixed(2)}× the raw INSERT, target ≤ 1.5×`));
+      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn), service rounds', spread(whmcs.raw));
+      row('Bulk 100k with the WHMCS sink on (SQLite + MariaDB), service call', spread(whmcs.service), `${(whmcs.service.median / whmcs.raw.median).toFixed(2)}× the raw INSERT`);
+      const whmcsRatio = whmcs.http.median / whmcs.httpRaw.median;
+      row('Bulk 100k into MariaDB tblpromotions: raw multi-row INSERT (1 txn), HTTP rounds', spread(whmcs.httpRaw));
+      row('HTTP bulk 100k as streamed CSV with the WHMCS sink on (SQLite + MariaDB)', spread(whmcs.http), verdict(whmcsRatio <= 1.3, `${whmcsRatio.toFixed(2)}× the raw INSERT (alternating rounds); target ≤ 1.3×`));
     } else {
       console.log('TEST_WHMCS_DATABASE_URL is not set: the WHMCS sink case is skipped.');
     }
@@ -59,12 +61,12 @@ async function main() {
     const csvStrict = http.csv.median / bulk.rawSortedMultiRow.median;
     row('HTTP bulk 100k as streamed CSV, end to end', `${spread(http.csv)}, peak RSS ${mb(http.csvPeakRss)}`, verdict(csvRatio <= 1.3 && http.csvPeakRss < 300 * 1024 * 1024, `${csvRatio.toFixed(2)}× the raw insert (${csvStrict.toFixed(2)}× the sorted 2,000-row one); target ≤ 1.3×, RSS < 300 MB`));
     if (pgFresh && bulk.rawCopy && bulk.postgres) {
-      row('Bulk 100k: raw COPY into promotions (PostgreSQL)', spread(bulk.rawCopy));
-      row('Bulk 100k: promoset service (PostgreSQL)', spread(bulk.postgres), `${(bulk.postgres.median / bulk.rawCopy.median).toFixed(2)}× the raw COPY`);
+      row('Bulk 100k: raw COPY into a table like promotions, no foreign keys (PostgreSQL)', spread(bulk.rawCopy));
+      row('Bulk 100k: promoset service (PostgreSQL)', spread(bulk.postgres), `${(bulk.postgres.median / bulk.rawCopy.median).toFixed(2)}× the FK-free COPY`);
       const httpPg = await benchHttpBulk(RUNS, pgFresh);
-      row('HTTP bulk 100k as JSON (PostgreSQL)', `${spread(httpPg.json)}, peak RSS ${mb(httpPg.jsonPeakRss)}`, `${(httpPg.json.median / bulk.rawCopy.median).toFixed(2)}× the raw COPY`);
+      row('HTTP bulk 100k as JSON (PostgreSQL)', `${spread(httpPg.json)}, peak RSS ${mb(httpPg.jsonPeakRss)}`, `${(httpPg.json.median / bulk.rawCopy.median).toFixed(2)}× the FK-free COPY`);
       const pgRatio = httpPg.csv.median / bulk.rawCopy.median;
-      row('HTTP bulk 100k as streamed CSV (PostgreSQL)', `${spread(httpPg.csv)}, peak RSS ${mb(httpPg.csvPeakRss)}`, verdict(pgRatio <= 1.3, `${pgRatio.toFixed(2)}× the raw COPY; target ≤ 1.3×`));
+      row('HTTP bulk 100k as streamed CSV (PostgreSQL)', `${spread(httpPg.csv)}, peak RSS ${mb(httpPg.csvPeakRss)}`, verdict(pgRatio <= 1.3, `${pgRatio.toFixed(2)}× the FK-free COPY; target ≤ 1.3×`));
     }
   }
 

@@ -15,7 +15,7 @@ import { inWriteTransaction } from '../store/transactions.js';
 import { isPostgres, type Db } from '../store/db.js';
 import { copyCodes, insertCodes, maxPromotionId } from '../store/promotion-inserts.js';
 import { countInSpace, insertBatch } from '../store/batches.js';
-import { deleteBatchCodes, markBatchesPending } from '../store/whmcs-bookkeeping.js';
+import { deleteBatchCodes, lockPendingBatch, markBatchesPending } from '../store/whmcs-bookkeeping.js';
 import { type IssuedCode } from '../domain/batch.js';
 import { lockCodeSpace } from '../store/code-spaces.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
@@ -41,6 +41,11 @@ export interface GenerationResult {
   issued: IssuedCode[];
   /** The customer of each of `issued` (same order), when the codes are bound. */
   bindings: Binding[] | null;
+  /**
+   * With WHMCS: each of `issued`'s tblpromotions id (same order), the id replies show; null
+   * when the batch's codes are bound (callers then read the batch back, bindings and all).
+   */
+  whmcsIds: number[] | null;
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -126,10 +131,12 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     throw error;
   }
   const { batchId } = stored;
-  const issued = writer ? await publishBulk(core, writer, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : stored.issued;
+  const published = writer ? await publishBulk(core, writer, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : undefined;
+  const issued = published?.issued ?? stored.issued;
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   // publishBulk may have replaced codes (their bindings moved with them): the order of `issued` then no longer matches the request's.
-  return { batchId, count: amount, terms, issued, bindings: writer ? null : request.bindings };
+  const whmcsIds = published && !request.bindings ? issued.map((row) => published.ids.get(row.code.toLowerCase())!) : null;
+  return { batchId, count: amount, terms, issued, bindings: writer ? null : request.bindings, whmcsIds };
 }
 
 /**
@@ -137,11 +144,12 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
  * codes went to `writer` as they were stored. A code WHMCS already held (an
  * admin made it by hand, in any letter case) is replaced in the
  * still-pending batch by a fresh one, which goes to WHMCS too, until none is
- * left. Returns the batch's codes as finally issued, in id order.
+ * left. Returns the batch's codes as finally issued, in id order, and their
+ * tblpromotions ids (by lower-cased code).
  */
 async function publishBulk(
   core: Core, writer: WhmcsBatchWriter, set: PromoSet, batch: Omit<IssuedBatch, 'codes'>, freshCodes: CodeSource, issued: IssuedCode[],
-): Promise<IssuedCode[]> {
+): Promise<{ issued: IssuedCode[]; ids: Map<string, number> }> {
   for (let round = 0; ; round++) {
     let taken: string[];
     try {
@@ -154,6 +162,8 @@ async function publishBulk(
     let replacements: IssuedCode[];
     try {
       replacements = await inWriteTransaction(core.db, async (trx) => {
+        // No foreign key guards promotions (migration 018): the batch must still be there, and stay.
+        if (!(await lockPendingBatch(trx, batch.batchId))) throw new Error(`batch ${batch.batchId} is no longer pending`);
         // A replaced code's customer goes to the code that replaces it.
         const moved = await bindingsOfBatchCodes(trx, batch.batchId, taken);
         await deleteBatchCodes(trx, batch.batchId, taken);
@@ -170,8 +180,8 @@ async function publishBulk(
     const gone = new Set(taken);
     issued = issued.filter((row) => !gone.has(row.code)).concat(replacements);
   }
-  await commitToWhmcs(core, writer, [{ ...batch, codes: issued }]);
-  return issued;
+  const ids = await commitToWhmcs(core, writer, [{ ...batch, codes: issued }]);
+  return { issued, ids };
 }
 
 /** Progress that never goes backwards, though a retried transaction starts counting again. */

@@ -17,14 +17,26 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
     return runMigrator(new Migrator({ db, provider: migrationProvider, migrationTableSchema: rows[0]?.schema ?? undefined }));
   }
   return db.connection().execute(async (conn) => {
-    await beginImmediate(conn);
+    // Off while migrating, as SQLite's own procedure for rebuilding a table asks (a rebuilt
+    // parent table is dropped and renamed, which foreign_keys would refuse); the keys are
+    // checked before COMMIT instead. The pragma only takes effect outside a transaction.
+    await sql`pragma foreign_keys = off`.execute(conn);
     try {
-      const ran = await runMigrator(new Migrator({ db: conn, provider: migrationProvider }));
-      await sql`commit`.execute(conn);
-      return ran;
-    } catch (error) {
-      await sql`rollback`.execute(conn).catch(() => {});
-      throw error;
+      await beginImmediate(conn);
+      try {
+        const ran = await runMigrator(new Migrator({ db: conn, provider: migrationProvider }));
+        if (ran.length > 0) {
+          const { rows } = await sql<{ table: string; parent: string }>`pragma foreign_key_check`.execute(conn);
+          if (rows.length > 0) throw new Error(`Migrating broke ${rows.length} foreign key(s), e.g. ${rows[0].table} → ${rows[0].parent}; nothing was changed`);
+        }
+        await sql`commit`.execute(conn);
+        return ran;
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {});
+        throw error;
+      }
+    } finally {
+      await sql`pragma foreign_keys = on`.execute(conn);
     }
   });
 }

@@ -476,6 +476,42 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('whmcs_decisions_created_idx').on('whmcs_decisions').column('created_at').execute();
     },
   },
+  '018_promotions_without_foreign_keys': {
+    async up(db: Kysely<any>) {
+      // promotions.set_id and batch_id keep no FOREIGN KEY: a COPY of 100,000 codes on PostgreSQL paid
+      // two per-row checks, about 500 of 1,000 ms (issue 23; BENCHMARKS.md). Integrity holds by
+      // construction instead: a promotion is written only in the transaction that writes its batch row,
+      // or (a WHMCS replacement) after locking that batch row and finding it pending
+      // (lockPendingBatch); sets are never deleted; a batch is deleted only with its codes, after
+      // locking its row (deleteBatchesWithCodes), or, in a group commit, before any code of it was
+      // written. test/store/promotion-integrity.test.ts checks every path that writes or deletes them.
+      if (isPostgres(db)) {
+        const { rows } = await sql<{ name: string }>`select conname as name from pg_constraint
+          where conrelid = 'promotions'::regclass and contype = 'f'`.execute(db);
+        for (const { name } of rows) await sql`alter table promotions drop constraint ${sql.id(name)}`.execute(db);
+        return;
+      }
+      // SQLite cannot drop a constraint: the table is rebuilt (SQLite's own procedure; migrate.ts runs
+      // migrations with foreign_keys off, then checks them). Its autoincrement counter is carried over,
+      // so no id is ever handed out twice.
+      const table = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'promotions'`.execute(db);
+      const indexes = await sql<{ sql: string }>`select sql from sqlite_master where type = 'index' and tbl_name = 'promotions' and sql is not null`.execute(db);
+      const counter = await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'promotions'`.execute(db);
+      const withoutKeys = table.rows[0].sql
+        .replace(/\s+references\s+"?\w+"?\s*\(\s*"?\w+"?\s*\)/gi, '')
+        .replace(/^create table "?promotions"?/i, 'create table "promotions_rebuilt"');
+      await sql.raw(withoutKeys).execute(db);
+      await sql`insert into promotions_rebuilt select * from promotions`.execute(db);
+      await sql`drop table promotions`.execute(db);
+      await sql`alter table promotions_rebuilt rename to promotions`.execute(db);
+      for (const { sql: text } of indexes.rows) await sql.raw(text).execute(db);
+      const seq = counter.rows[0]?.seq;
+      if (seq !== undefined) {
+        await sql`delete from sqlite_sequence where name = 'promotions'`.execute(db);
+        await sql`insert into sqlite_sequence (name, seq) values ('promotions', ${seq})`.execute(db);
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

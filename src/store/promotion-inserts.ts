@@ -73,8 +73,9 @@ const READ_BACK_CODES_SQLITE = 'select id, code from promotions where batch_id =
 
 /**
  * PostgreSQL's faster twin of insertCodes for a whole batch: one COPY (no
- * per-row conflict handling, so it is the fastest way in), then the batch's
- * rows read back for their ids. COPY has no ON CONFLICT: it runs in a
+ * per-row conflict handling, so it is the fastest way in); the ids are the
+ * run between the batch's lowest and highest id when that run is as long as
+ * the batch (else its rows are read back). COPY has no ON CONFLICT: it runs in a
  * savepoint, and if any code is already taken nothing of it stays and
  * undefined comes back; the caller then inserts with insertCodes, which
  * skips collisions. Also undefined if the connection's client is not known.
@@ -102,9 +103,17 @@ export async function copyCodes(trx: Db, setId: number, batchId: number, codes: 
     if ((error as { code?: string }).code === '23505') return undefined;
     throw error;
   }
+  // COPY took each row's id from the sequence in input order. When no other writer drew from
+  // it meanwhile, the batch's ids are one run, and the two ends (two index probes) say so:
+  // nothing else is read back. Otherwise the rows are read back for their ids.
+  const { rows: [ends] } = await client.query<{ first: number | null; last: number | null }>(BATCH_ID_ENDS, [batchId]);
+  const first = Number(ends?.first);
+  if (Number(ends?.last) - first + 1 === codes.length) return codes.map((code, i) => ({ id: first + i, code }));
   const { rows } = await client.query<{ id: number; code: string }>('select id, code from promotions where batch_id = $1 order by id', [batchId]);
   return rows;
 }
+
+const BATCH_ID_ENDS = 'select min(id) as first, max(id) as last from promotions where batch_id = $1';
 
 /** Rows per piece written to COPY (and per progress report, as insertCodes chunks). */
 const COPY_PIECE = 2000;

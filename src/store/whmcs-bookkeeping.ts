@@ -28,11 +28,28 @@ export async function listBatchIssued(db: Db, batchId: number): Promise<IssuedCo
   return rows.map((row) => ({ id: Number(row.id), code: row.code }));
 }
 
-/** A batch that never reached WHMCS: its codes and its row go, as if it had never been asked for. */
+/**
+ * A batch that never reached WHMCS: its codes and its row go, as if it had never been asked for.
+ * promotions carries no foreign key (migration 018): the batch rows are locked first, so a
+ * transaction adding codes to one (lockPendingBatch) either commits before the codes are
+ * deleted, or finds the batch gone.
+ */
 export async function deleteBatchesWithCodes(db: Db, batchIds: number[]): Promise<void> {
   if (batchIds.length === 0) return;
+  if (isPostgres(db)) await db.selectFrom('batches').select('id').where('id', 'in', batchIds).orderBy('id').forUpdate().execute();
   await db.deleteFrom('promotions').where('batch_id', 'in', batchIds).execute();
   await db.deleteFrom('batches').where('id', 'in', batchIds).execute();
+}
+
+/**
+ * Before adding codes to a batch written by an earlier transaction: lock its row (PostgreSQL;
+ * SQLite's write transaction holds the whole database) and say whether it is still pending.
+ * Repair or an abandoned write may have deleted it, and no foreign key would refuse the codes.
+ */
+export async function lockPendingBatch(db: Db, batchId: number): Promise<boolean> {
+  let query = db.selectFrom('batches').select('id').where('id', '=', batchId).where('whmcs_state', '=', 'pending');
+  if (isPostgres(db)) query = query.forUpdate();
+  return (await query.executeTakeFirst()) !== undefined;
 }
 
 /** Drop some codes of a pending batch (WHMCS already held them): fresh ones replace them. */

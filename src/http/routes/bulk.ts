@@ -60,22 +60,24 @@ async function postCodes({ req, res, app, params, query }: RouteRequest): Promis
   await finishIdempotent(app.core, claim, { status: 200, batchId: result.batchId, format });
   const batch = await getBatch(app.core, result.batchId);
   addToAccessLog(res, { batchId: batch.id, count: batch.count });
-  // With WHMCS on, the ids shown are tblpromotions' (recorded after COMMIT): read back as stored.
-  if (app.core.whmcs) {
+  // With WHMCS on, the ids shown are tblpromotions' (whmcsIds); a bound batch's codes may have been
+  // replaced, bindings and all, so it is read back as stored.
+  const { issued, bindings, whmcsIds } = result;
+  if (app.core.whmcs && !whmcsIds) {
     await sendBatch(res, app.core, batch, format);
     return;
   }
   // Answered from the codes the INSERTs returned: reading 100k rows back cost about as much as writing them.
-  const { issued, bindings } = result;
+  const shownId = whmcsIds ? (i: number) => whmcsIds[i] : (i: number) => issued[i].id;
   if (format === 'csv') {
     sendCsv(res, `promoset-batch-${batch.id}.csv`, { 'x-batch-id': String(batch.id), 'x-count': String(batch.count) });
-    await streamPieces(res, inPieces(issued, (row, i) => promotionCsvLine(row.id, row.code, 0, batch.terms, false, bindings?.[i]), PROMOTION_CSV_HEADER, ''));
+    await streamPieces(res, inPieces(issued, (row, i) => promotionCsvLine(shownId(i), row.code, 0, batch.terms, false, bindings?.[i]), PROMOTION_CSV_HEADER, ''));
     return;
   }
   const render = whmcsJsonRenderer(batch.terms);
   const tail = bindings ? bindingTail(issued.map((row, i) => ({ code: row.code, ...bindings[i] })), batch.terms.maxuses) : '';
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render(row.id, row.code, 0), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, `]${tail}}`));
+  await streamPieces(res, inPieces(issued, (row, i) => (i === 0 ? '' : ',') + render(shownId(i), row.code, 0), `{"result":"success","batch_id":${batch.id},"count":${batch.count},"promotions":[`, `]${tail}}`));
 }
 
 /**
