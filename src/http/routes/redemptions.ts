@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PromoError } from '../../domain/errors.js';
 import { sameSet } from '../../domain/set.js';
-import { redeemPromotion, rollbackRedemption, validatePromotion, type RedemptionResult } from '../../service/redemptions.js';
+import { redeemPromotion, validatePromotion, type RedemptionResult } from '../../service/redemptions.js';
+import { rollbackRedemption } from '../../service/rollbacks.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
 import { redemptions } from '../../metrics.js';
