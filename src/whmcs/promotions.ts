@@ -1,4 +1,5 @@
-import { sql, type Insertable } from 'kysely';
+import { CompiledQuery, sql, type Insertable } from 'kysely';
+import { escape } from 'mysql2';
 import { PROMOTION_TERM_COLUMNS, type PromotionTerms } from '../domain/promotion.js';
 import type { TblPromotionsTable, WhmcsDb } from './db.js';
 
@@ -27,14 +28,54 @@ export function toTblPromotion(code: string, terms: PromotionTerms, uses = 0): T
   return { code, ...terms, uses };
 }
 
-/** Which of `codes` exist in tblpromotions, compared as WHMCS compares them (ignoring case); lower-cased. */
+/**
+ * Which of `codes` exist in tblpromotions, compared as WHMCS compares them (ignoring case); lower-cased.
+ * Each slice first asks whether any row at all lies between its least and greatest code: one index
+ * dive, where the IN list costs MariaDB a dive per code (~0.6 s of its CPU for a 100k batch, beside
+ * the batch's INSERTs on a 2-core box). Only a slice whose range holds rows (a space WHMCS already
+ * has codes in) pays for the IN list. Both texts are escaped here: Kysely's builder took ~10 ms of
+ * node's CPU per 2,000 codes.
+ */
 export async function findTakenCodes(db: WhmcsDb, codes: string[]): Promise<Set<string>> {
   const taken = new Set<string>();
   for (let i = 0; i < codes.length; i += LOOKUP_CHUNK) {
-    const rows = await db.selectFrom('tblpromotions').select('code').where('code', 'in', codes.slice(i, i + LOOKUP_CHUNK)).execute();
+    const slice = codes.slice(i, i + LOOKUP_CHUNK);
+    const bounds = collationBounds(slice);
+    if (bounds && !(await anyCodeBetween(db, bounds))) continue;
+    const list = slice.map((code) => escape(code)).join(', ');
+    const { rows } = await db.executeQuery<{ code: string }>(CompiledQuery.raw(`select code from tblpromotions where code in (${list})`, []));
     for (const row of rows) taken.add(row.code.toLowerCase());
   }
   return taken;
+}
+
+/**
+ * The least and greatest of `codes` in the column's order (utf8_unicode_ci), when plain string order
+ * is sure to be that order: codes of one length that differ only in upper-case letters and digits
+ * after their common prefix (digits come before letters, letters go A to Z, in both orders). Every
+ * code WHMCS holds equal to one of them then sorts between the two. Otherwise undefined.
+ */
+export function collationBounds(codes: string[]): [string, string] | undefined {
+  if (codes.length === 0) return undefined;
+  let least = codes[0];
+  let greatest = codes[0];
+  for (const code of codes) {
+    if (code < least) least = code;
+    if (code > greatest) greatest = code;
+  }
+  let common = 0;
+  while (common < least.length && least[common] === greatest[common]) common++;
+  for (const code of codes) {
+    if (code.length !== least.length || !UPPER_ALNUM.test(code.slice(common))) return undefined;
+  }
+  return [least, greatest];
+}
+
+const UPPER_ALNUM = /^[0-9A-Z]*$/;
+
+async function anyCodeBetween(db: WhmcsDb, [least, greatest]: [string, string]): Promise<boolean> {
+  const { rows } = await db.executeQuery(CompiledQuery.raw(`select 1 from tblpromotions where code between ${escape(least)} and ${escape(greatest)} limit 1`, []));
+  return rows.length > 0;
 }
 
 export interface WhmcsPromotionState {
