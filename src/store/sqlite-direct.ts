@@ -25,7 +25,7 @@ export function sqliteOf(db: Kysely<any>): Prepare | undefined {
   return databases.get(db);
 }
 
-/** `conn` holds the connection (until `release`): statements on it may run directly. */
+/** `conn` holds the connection (until releaseConnection): statements on it may run directly. */
 export function holdConnection(conn: Kysely<any>, prepare: Prepare): void {
   held.set(conn, prepare);
 }
