@@ -19,6 +19,7 @@ import { startServerProcess } from './server.js';
  *   npm run build && node dist/bench/profile.js setpost     # 50 connections of set-URL POSTs
  *   node dist/bench/profile.js bulk                         # one 100,000-code CSV request
  *   node dist/bench/profile.js redeem                       # 50 connections of redemptions, random codes of 10,000
+ *   PROFILE_PICK=hot node dist/bench/profile.js redeem      # the same on one hot code
  *   PROFILE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/profile.js setpost
  *
  * BENCH_SECONDS (10) sets the load's length, PROFILE_TOP (30) the rows printed.
@@ -67,8 +68,9 @@ async function main(): Promise<void> {
   const { server, setPath } = name === 'redeem' ? { server: await startServerProcess({ DATABASE_URL: fresh.url, URL_SECRET }, profiled), setPath: '' } : await serverWithSet(fresh, {}, profiled);
   try {
     if (name === 'redeem') {
-      const t = await runLoad({ url: `${server.url}${redemptionsPath}`, method: 'POST', seconds, codes, pick: 'random' });
-      console.log(`redemptions under the profiler: ${t.rps.toFixed(0)} req/s, p50 ${t.p50} ms, p99 ${t.p99} ms, non-2xx ${t.non2xx}`);
+      const pick = process.env.PROFILE_PICK === 'hot' ? 'hot' : 'random';
+      const t = await runLoad({ url: `${server.url}${redemptionsPath}`, method: 'POST', seconds, codes, pick });
+      console.log(`redemptions (${pick} code${pick === 'hot' ? '' : 's'}) under the profiler: ${t.rps.toFixed(0)} req/s, p50 ${t.p50} ms, p99 ${t.p99} ms, non-2xx ${t.non2xx}`);
     } else if (name === 'setpost') {
       const t = await load(`${server.url}${setPath}`, 'POST', seconds);
       console.log(`set-URL POST under the profiler: ${t.rps.toFixed(0)} req/s, p50 ${t.p50} ms, p99 ${t.p99} ms, non-2xx ${t.non2xx}`);

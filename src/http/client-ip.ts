@@ -33,10 +33,16 @@ export type ClientIpResolver = (req: IncomingMessage) => string;
  * calls the resolver first thing): once a body reader or a hang-up has
  * destroyed the request, `req.socket` is null and the peer is gone.
  */
-const arrivedFrom = new WeakMap<IncomingMessage, string>();
+const ARRIVED_FROM = Symbol('promoset.clientIp');
+type Stamped = IncomingMessage & { [ARRIVED_FROM]?: string };
+
+/** The last peer address seen, normalised: a keep-alive client sends many requests from one. */
+let lastPeer = { raw: '', ip: '' };
 
 function peerOf(req: IncomingMessage): string {
-  return normaliseIp(req.socket?.remoteAddress ?? '');
+  const raw = req.socket?.remoteAddress ?? '';
+  if (raw !== lastPeer.raw) lastPeer = { raw, ip: normaliseIp(raw) };
+  return lastPeer.ip;
 }
 
 /**
@@ -48,14 +54,8 @@ function peerOf(req: IncomingMessage): string {
  */
 export function createClientIpResolver(trustProxy: string[]): ClientIpResolver {
   const resolve = resolverFor(trustProxy);
-  return (req) => {
-    let ip = arrivedFrom.get(req);
-    if (ip === undefined) {
-      ip = resolve(req);
-      arrivedFrom.set(req, ip);
-    }
-    return ip;
-  };
+  // Kept on the request itself: a WeakMap entry per request cost more than the lookup saved.
+  return (req: Stamped) => (req[ARRIVED_FROM] ??= resolve(req));
 }
 
 function resolverFor(trustProxy: string[]): ClientIpResolver {

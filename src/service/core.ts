@@ -174,8 +174,14 @@ export function today(core: Core): string {
   return todayIn(core.timeZone, core.now());
 }
 
+/** The last ISO string made, by its millisecond: thousands of requests a second ask for the same few. */
+let lastIso = { ms: Number.NaN, text: '' };
+
 export function nowIso(core: Core): string {
-  return core.now().toISOString();
+  const now = core.now();
+  const ms = now.getTime();
+  if (ms !== lastIso.ms) lastIso = { ms, text: now.toISOString() };
+  return lastIso.text;
 }
 
 /** Close both databases. */

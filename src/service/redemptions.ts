@@ -31,6 +31,11 @@ import { recordEvent } from '../store/outbox.js';
 const termsCache = new WeakMap<Db, Map<number, PromotionTerms>>();
 const TERMS_CACHE_MAX = 5000;
 
+/** A batch's terms if this process has them already: no promise to wait for on the hot path. */
+function knownTerms(core: Core, batchId: number): PromotionTerms | undefined {
+  return termsCache.get(core.db)?.get(batchId);
+}
+
 export async function batchTerms(core: Core, db: Db, batchId: number): Promise<PromotionTerms> {
   let cache = termsCache.get(core.db);
   if (!cache) {
@@ -133,7 +138,8 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
     await assertBindingAllows(core, set.id, code, customer);
     return redeemThroughWhmcs(core, core.whmcs, set, code, clientId, actor, { ...options, customer });
   }
-  return redeemInPromoset(core, set, code, clientId, actor, { ...options, customer });
+  // Field by field rather than a spread: this runs for every redemption.
+  return redeemInPromoset(core, set, code, clientId, actor, { requestKey: options.requestKey, setMayBeStale: options.setMayBeStale, customer });
 }
 
 const setChangedForRedemption = () =>
@@ -152,7 +158,7 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
       // Only a bound code (countUse says so) costs the binding read; a mismatch gives the use back.
       const refused = counted.bound ? await bindingRefusalOf(trx, set.id, code, customer) : undefined;
       if (refused) throw refused;
-      return recordRedemption(core, trx, set, counted, await batchTerms(core, trx, counted.batch_id), clientId, actor, options);
+      return recordRedemption(core, trx, set, counted, knownTerms(core, counted.batch_id) ?? (await batchTerms(core, trx, counted.batch_id)), clientId, actor, options);
     });
   });
 }
@@ -174,6 +180,7 @@ async function recordOrGiveBack(trx: Db, counted: PromotionRow, record: () => Pr
 /** The redemption row and its webhook event, in the transaction (savepoint) that counted the use. */
 async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: PromotionRow, terms: PromotionTerms, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   if (terms.onceperclient && clientId === null) throw clientIdRequired(counted.code);
+  const createdAt = nowIso(core);
   const redemptionId = await insertRedemption(trx, {
     set_id: set.id,
     promotion_id: counted.row_id,
@@ -182,12 +189,12 @@ async function recordRedemption(core: Core, trx: Db, set: PromoSet, counted: Pro
     once_key: terms.onceperclient ? clientId : null,
     request_key: options.requestKey ?? null,
     created_by: actor,
-    created_at: nowIso(core),
+    created_at: createdAt,
   });
   if (redemptionId === undefined) throw alreadyRedeemedByClient(counted.code, clientId ?? '');
   const promotion = toWhmcsPromotion(shownId(core, counted), counted.code, counted.uses, terms);
   // The webhook event is written in this transaction (savepoint), so it exists exactly when the use does.
-  await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: nowIso(core) });
+  if (set.webhook_url) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt });
   return { result: 'success', redemption_id: redemptionId, promotion };
 }
 

@@ -18,8 +18,21 @@ const tooLarge = (limit: number) =>
 export async function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  return readRaw(req, limit);
+  return arrivedBody(req, limit) ?? readRaw(req, limit);
 }
+
+/**
+ * The body when all of it has already arrived (a small body comes with the
+ * headers): taken from the stream's buffer at once, without listening for
+ * it. Undefined when more is to come, or when it is not ours to take.
+ */
+function arrivedBody(req: IncomingMessage, limit: number): Buffer | undefined {
+  if (!req.complete || req.readableFlowing !== null || req.readableEnded) return undefined;
+  if (req.readableLength > limit) throw tooLarge(limit);
+  return (req.read() as Buffer | null) ?? EMPTY;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -8,11 +8,10 @@ import type { Core } from './core.js';
  * the read (ResolveOptions.cached in set-urls.ts). Kept per database handle.
  */
 
-/** A live set as last read by this process, with what its token must match. */
+/** A live set as last read by this process, with its current token (what a request's token must equal). */
 export interface KnownSet {
   set: PromoSet;
-  apiKey: Buffer;
-  signature: Buffer;
+  token: Buffer;
 }
 
 /** Per database handle, by set id; bounded, since sets are few and tokens are checked before anything is kept. */
@@ -25,7 +24,7 @@ export function remember(core: Core, set: PromoSet, signature: string): void {
   let known = knownSets.get(core.db);
   if (known === undefined) knownSets.set(core.db, (known = new Map()));
   if (known.size >= MAX_KNOWN_SETS) known.clear();
-  known.set(set.id, { set, apiKey: Buffer.from(set.api_key), signature: Buffer.from(signature) });
+  known.set(set.id, { set, token: Buffer.from(`${set.api_key}-${set.id}-${signature}`) });
 }
 
 export function forget(core: Core, setId: number): void {

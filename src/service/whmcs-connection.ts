@@ -134,7 +134,14 @@ function differentDatabase(core: Core, record: WhmcsConnectionRecord, outcome: s
  * The gate before every issue, redeem and void (see the top of this file).
  * `outcome` says what did not happen, e.g. "no code was issued".
  */
-export async function assertBillingReady(core: Core, outcome = 'nothing was issued, redeemed or voided'): Promise<void> {
+export function assertBillingReady(core: Core, outcome = 'nothing was issued, redeemed or voided'): Promise<void> | undefined {
+  // The usual case answers without a promise: no WHMCS here, and none recorded as of the last read (under a second old).
+  const cached = core.whmcsLink.record;
+  if (!core.whmcs && cached && cached.value === undefined && Date.now() - cached.readAt < RECORD_MAX_AGE_MS) return undefined;
+  return checkBillingReady(core, outcome);
+}
+
+async function checkBillingReady(core: Core, outcome: string): Promise<void> {
   const record = await connectionRecord(core);
   if (!core.whmcs) {
     if (!record) return;

@@ -1,9 +1,10 @@
-import { CompiledQuery, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Batch } from '../domain/batch.js';
 import type { CodeAlphabet } from '../domain/codes.js';
 import { PROMOTION_TERM_COLUMNS, termsFromColumns, type PromotionTerms } from '../domain/promotion.js';
 import { isPostgres, type Db } from './db.js';
 import type { BatchRow } from './schema.js';
+import { rawRows } from './sqlite-direct.js';
 
 /** The batches repository: a batch row holds the terms its codes share. */
 
@@ -82,8 +83,8 @@ export async function insertBatches(db: Db, batches: NewBatch[]): Promise<number
     for (const column of NEW_BATCH_COLUMNS) parameters.push(batch[column] ?? null);
     for (const column of TERM_COLUMNS) parameters.push(batch.terms[column]);
   }
-  const result = await db.executeQuery<{ id: number | string }>(CompiledQuery.raw(text, parameters));
-  return result.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+  const rows = await rawRows<{ id: number | string }>(db, text, parameters);
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
 }
 
 /**

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { isPostgres, isPostgresUrl } from './dialect.js';
 import type { Database } from './schema.js';
 import { startCheckpointer, withStatementCache } from './sqlite-tuning.js';
+import { registerSqlite } from './sqlite-direct.js';
 
 export type Db = Kysely<Database>;
 
@@ -104,7 +105,10 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
   const walLimit = options.walSizeLimitBytes ?? WAL_SIZE_LIMIT_BYTES;
   sqlite.pragma(`journal_size_limit = ${walLimit}`);
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path, walLimit);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, checkpointer) }) });
+  const statements = withStatementCache(sqlite, checkpointer);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  registerSqlite(db, (text) => statements.prepare(text));
+  return db;
 }
 
 /**

@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { IssuedCode } from '../domain/batch.js';
 import { isPostgres, postgresClientOf, type Db } from './db.js';
 import { PROMOTION_RETURNING, toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
+import { rawRows } from './sqlite-direct.js';
 
 /**
  * The ways codes go in: insertCodes (a batch's chunk, multi-row or unnest),
@@ -148,6 +149,5 @@ export async function insertPromotionsReturning(db: Db, rows: NewPromotion[]): P
     parameters[3 * i + 1] = rows[i].batch_id;
     parameters[3 * i + 2] = rows[i].code;
   }
-  const result = await db.executeQuery<StoredPromotion>(CompiledQuery.raw(text, parameters));
-  return result.rows.map(toPromotionRow);
+  return (await rawRows<StoredPromotion>(db, text, parameters)).map(toPromotionRow);
 }

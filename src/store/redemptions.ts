@@ -1,8 +1,9 @@
-import { CompiledQuery, sql } from 'kysely';
+import { sql } from 'kysely';
 import { NO_DATE } from '../domain/dates.js';
 import { isPostgres, type Db } from './db.js';
 import { PROMOTION_RETURNING, toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 import type { RedemptionsTable } from './schema.js';
+import { rawRows } from './sqlite-direct.js';
 
 /** Uses and redemptions: counting a use, giving one back, the redemption rows. */
 
@@ -19,8 +20,9 @@ import type { RedemptionsTable } from './schema.js';
  * statement, so an unbound code costs no second read).
  */
 export async function countUse(db: Db, setId: number, code: string, today: string): Promise<(PromotionRow & { bound: boolean }) | undefined> {
-  const { rows } = await db.executeQuery<StoredPromotion & { bound: boolean | number }>(CompiledQuery.raw(statement(db, COUNT_USE), [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today]));
-  return rows[0] && { ...toPromotionRow(rows[0]), bound: rows[0].bound === true || rows[0].bound === 1 };
+  const params = [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today];
+  const row = await firstRowOf<StoredPromotion & { bound: boolean | number }>(db, COUNT_USE, params);
+  return row && { ...toPromotionRow(row), bound: row.bound === true || row.bound === 1 };
 }
 
 /** Hot-path statements are plain text (placeholders per dialect): building them through the query builder cost more than running them. */
@@ -49,6 +51,11 @@ function statement(db: Db, text: string): string {
     postgresText.set(text, converted);
   }
   return converted;
+}
+
+/** A hot statement's first row (directly on SQLite inside a write transaction: sqlite-direct.ts). */
+async function firstRowOf<T>(db: Db, text: string, params: unknown[]): Promise<T | undefined> {
+  return (await rawRows<T>(db, statement(db, text), params))[0];
 }
 
 /**
@@ -80,10 +87,8 @@ export type NewRedemption = Omit<RedemptionsTable, 'id' | 'rolled_back_at'>;
  * PostgreSQL transaction usable, so the caller decides what to roll back.
  */
 export async function insertRedemption(db: Db, r: NewRedemption): Promise<number | undefined> {
-  const { rows } = await db.executeQuery<{ id: number | string }>(
-    CompiledQuery.raw(statement(db, INSERT_REDEMPTION), [r.set_id, r.promotion_id, r.client_id, r.once_key, r.request_key, r.created_by, r.created_at]),
-  );
-  return rows[0] && Number(rows[0].id);
+  const row = await firstRowOf<{ id: number | string }>(db, INSERT_REDEMPTION, [r.set_id, r.promotion_id, r.client_id, r.once_key, r.request_key, r.created_by, r.created_at]);
+  return row && Number(row.id);
 }
 
 export interface Redemption {

@@ -1,7 +1,7 @@
 import type { PromoSet, SetFields } from '../domain/set.js';
-import { CompiledQuery } from 'kysely';
 import { isPostgres, type Db } from './db.js';
 import type { PromoSetRow, PromoSetsTable } from './schema.js';
+import { heldSqlite, rawRows } from './sqlite-direct.js';
 
 const splitList = (text: string): string[] => (text === '' ? [] : text.split(','));
 
@@ -52,7 +52,8 @@ export async function setArchivedAt(db: Db, id: number, archivedAt: string | nul
 }
 
 export async function findSetById(db: Db, id: number): Promise<PromoSet | undefined> {
-  const row = await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
+  // In a SQLite write transaction (a group commit's set check), the statement runs directly (sqlite-direct.ts).
+  const row = heldSqlite(db) ? (await rawRows<PromoSetRow>(db, 'select * from promo_sets where id = ?', [id]))[0] : await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toPromoSet(row);
 }
 
@@ -74,7 +75,7 @@ export async function findSetsAndPromotionBound(db: Db, ids: number[]): Promise<
     text = `select m.promotion_bound, s.* from (select max(id) as promotion_bound from promotions) m left join promo_sets s on s.id in (${list})`;
     setsByIdsSql.set(cacheKey, text);
   }
-  const { rows } = await db.executeQuery<PromoSetRow & { promotion_bound: number | string | null }>(CompiledQuery.raw(text, ids));
+  const rows = await rawRows<PromoSetRow & { promotion_bound: number | string | null }>(db, text, ids);
   const sets = new Map<number, PromoSet>();
   // promotion_bound is the query's, not a set column: kept out of the set.
   for (const { promotion_bound: _bound, ...row } of rows) if (row.id !== null) sets.set(Number(row.id), toPromoSet(row));

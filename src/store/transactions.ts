@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { isPostgres, SQLITE_BUSY_TIMEOUT_MS, type Db } from './db.js';
 import { isRetryableConflict, StoreError } from './errors.js';
+import { holdConnection, releaseConnection, runDirect, sqliteOf } from './sqlite-direct.js';
 
 /** How long a write transaction waits for another process's SQLite write lock before giving up. */
 const SQLITE_LOCK_WAIT_MS = 120_000;
@@ -38,18 +39,27 @@ export function retryDelayMs(attempt: number): number {
 }
 
 async function inSqliteWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  const prepare = sqliteOf(db);
   return db.connection().execute(async (conn) => {
-    await beginImmediate(conn);
+    // BEGIN, COMMIT and work's hot statements run on better-sqlite3 itself, prepared once (sqlite-direct.ts):
+    // conn holds SQLite's one connection meanwhile, so nothing else runs in between.
+    const run = prepare ? (text: string) => runDirect(prepare, text) : (text: string) => sql.raw(text).execute(conn);
+    await beginImmediateWith(run);
+    if (prepare) holdConnection(conn, prepare);
     try {
       const result = await work(conn);
-      await sql`commit`.execute(conn);
+      await run('commit');
       return result;
     } catch (error) {
-      await sql`rollback`.execute(conn);
+      await run('rollback');
       throw error;
+    } finally {
+      releaseConnection(conn);
     }
   });
 }
+
+const RESTORE_BUSY_TIMEOUT = `pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,18 +70,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * have passed. busy_timeout is restored for the connection's next user.
  */
 export async function beginImmediate(conn: Db): Promise<void> {
+  await beginImmediateWith((text) => sql.raw(text).execute(conn));
+}
+
+async function beginImmediateWith(run: (text: string) => unknown): Promise<void> {
   const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    await sql`pragma busy_timeout = 0`.execute(conn);
+    await run('pragma busy_timeout = 0');
     try {
-      await sql`begin immediate`.execute(conn);
+      await run('begin immediate');
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
       // Other instances held the write lock for minutes: a retryable failure (503), not a bug (500).
       if (Date.now() > deadline) throw new StoreError('busy', 'another process held the SQLite write lock too long');
     } finally {
-      await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
+      await run(RESTORE_BUSY_TIMEOUT);
     }
     await sleep(delay + Math.random() * delay);
   }

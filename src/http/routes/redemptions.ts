@@ -8,7 +8,7 @@ import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../serv
 import { redemptions } from '../../metrics.js';
 import { sendJson } from '../respond.js';
 import type { AppContext, Route, RouteRequest } from '../routing.js';
-import { enforceRateLimit, resolveCaller, type SetCaller } from './set-url.js';
+import { cachedCaller, enforceRateLimit, resolveCaller, type SetCaller } from './set-url.js';
 
 /**
  * The checkout's side of a set URL: validate a code, redeem it, roll a
@@ -50,10 +50,12 @@ async function validate({ req, res, app, params, query }: RouteRequest): Promise
  * answer, and never a second use.
  */
 async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
-  const caller = await resolveCaller(app, req, params[0], CACHED_SET);
-  await enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
+  const caller = cachedCaller(app, req, params[0]) ?? (await resolveCaller(app, req, params[0], CACHED_SET));
+  const limited = enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
+  if (limited) await limited;
   const body = await readBody(req);
-  const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['redeem', body.raw]);
+  const key = req.headers['idempotency-key'];
+  const claim = key === undefined ? null : await beginIdempotent(app.core, key, caller.set.id, ['redeem', body.raw]);
   if (claim?.kind === 'replay') {
     sendStored(res, claim.record.status ?? 200, claim.record.body ?? '{}');
     return;
@@ -74,7 +76,7 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
     // The refusal's code (promotion_used_up, promotion_expired, …): a bounded set of labels.
     redemptions.inc({ outcome: error.code });
   }
-  await finishIdempotent(app.core, claim, { status, body: text });
+  if (claim) await finishIdempotent(app.core, claim, { status, body: text });
   sendStored(res, status, text, false);
 }
 

@@ -4,7 +4,7 @@ import { sameSet, type PromoSet } from '../../domain/set.js';
 import { toSetResponse } from '../../domain/set.js';
 import { generatePromotion } from '../../service/generate.js';
 import { bindingHeader, bindingNoteFor, requestedBinding } from '../../service/bindings.js';
-import { resolveSetToken, setUrl, type ResolveOptions } from '../../service/set-urls.js';
+import { cachedSetFor, resolveSetToken, setUrl, type ResolveOptions } from '../../service/set-urls.js';
 import { listPromotions } from '../../service/promotions.js';
 import { readBody } from '../body.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../../service/idempotency.js';
@@ -38,9 +38,32 @@ export async function resolveCaller(app: AppContext, req: IncomingMessage, token
   return { set, ip };
 }
 
-/** Count a request against its limit; over it, 429 with Retry-After. */
-export async function enforceRateLimit(limiter: Limiter, res: ServerResponse, caller: SetCaller, what: string): Promise<void> {
-  const wait = await limiter.hit(`${caller.set.id}|${rateLimitClient(caller.ip)}`);
+/**
+ * resolveCaller's hot path (options.cached), without waiting for anything: the
+ * set from this process's cache for a token it knows, from an address its
+ * allowlist allows. Undefined when any of that is not so: resolveCaller decides.
+ */
+export function cachedCaller(app: AppContext, req: IncomingMessage, token: string): SetCaller | undefined {
+  const ip = app.clientIp(req);
+  assertNotBlocked(app.rateLimits, ip);
+  const set = cachedSetFor(app.core, token);
+  return set && app.allowlists.allows(set.api_ip_address, ip) ? { set, ip } : undefined;
+}
+
+/**
+ * Count a request against its limit; over it, 429 with Retry-After. A limiter
+ * that answers at once (this process's own counts) is not waited for.
+ */
+export function enforceRateLimit(limiter: Limiter, res: ServerResponse, caller: SetCaller, what: string): Promise<void> | undefined {
+  const wait = limiter.hit(`${caller.set.id}|${rateLimitClient(caller.ip)}`);
+  if (typeof wait === 'number') {
+    refuseOverLimit(limiter, res, wait, what);
+    return undefined;
+  }
+  return wait.then((w) => refuseOverLimit(limiter, res, w, what));
+}
+
+function refuseOverLimit(limiter: Limiter, res: ServerResponse, wait: number, what: string): void {
   if (wait === 0) return;
   res.setHeader('retry-after', String(wait));
   throw rateLimited(wait, limiter.limitPerMinute, what);
@@ -50,6 +73,8 @@ async function getSet({ req, res, app, params }: RouteRequest): Promise<void> {
   const { set } = await resolveCaller(app, req, params[0]);
   sendJson(res, 200, toSetResponse(set, setUrl(app.core, set)));
 }
+
+const CACHED: ResolveOptions = { cached: true };
 
 /** How often a POST is re-run against a set that changed under it before the client is told. */
 const SET_CHANGED_RETRIES = 3;
@@ -63,10 +88,12 @@ const SET_CHANGED_RETRIES = 3;
  * refusal made from the cached set is likewise confirmed against the database.
  */
 async function postPromotion({ req, res, app, params }: RouteRequest): Promise<void> {
-  let caller = await resolveCaller(app, req, params[0], { cached: true });
-  await enforceRateLimit(app.rateLimits.single, res, caller, 'code');
+  let caller = cachedCaller(app, req, params[0]) ?? (await resolveCaller(app, req, params[0], CACHED));
+  const limited = enforceRateLimit(app.rateLimits.single, res, caller, 'code');
+  if (limited) await limited;
   const body = await readBody(req);
-  const claim = await beginIdempotent(app.core, req.headers['idempotency-key'], caller.set.id, ['single', body.raw]);
+  const key = req.headers['idempotency-key'];
+  const claim = key === undefined ? null : await beginIdempotent(app.core, key, caller.set.id, ['single', body.raw]);
   if (claim?.kind === 'replay') {
     // A claim recovered from its batch (see recoverCommitted) has no stored body: render it from the batch.
     const { record } = claim;
@@ -94,7 +121,7 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
     await abandonIdempotent(app.core, claim);
     throw error;
   }
-  await finishIdempotent(app.core, claim, { status: 200, body: text });
+  if (claim) await finishIdempotent(app.core, claim, { status: 200, body: text });
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...boundHeaders(body.fields, text) });
   res.end(text);
 }
