@@ -161,27 +161,8 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
   });
 }
 
-interface PostgresMember extends PostgresRedemption {
-  set: PromoSet;
-  setMayBeStale: boolean;
-}
-
-type PostgresStepped = PostgresRedemptionOutcome | { outcome: 'set_changed' };
-
-/**
- * PostgreSQL's group step: the cached sets checked (one read per set, as
- * setUnchangedIn does), then every member whose set is unchanged counted and
- * recorded by one statement (store/redemptions-postgres.ts).
- */
-const postgresRedemptions: SharedStep<PostgresMember, PostgresStepped> = {
-  async run(trx, members) {
-    const unchanged: boolean[] = [];
-    for (const m of members) unchanged.push(!m.setMayBeStale || (await setUnchangedIn(trx, m.set)));
-    const counted = await redeemInPostgres(trx, members.filter((_, i) => unchanged[i]));
-    let next = 0;
-    return members.map((_, i): PostgresStepped => (unchanged[i] ? counted[next++] : { outcome: 'set_changed' }));
-  },
-};
+/** PostgreSQL's group step: every member counted and recorded by one statement (store/redemptions-postgres.ts), cached sets checked in it. */
+const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
 
 /**
  * redeemInPromoset on PostgreSQL: the same rules and refusals, with the
@@ -191,9 +172,8 @@ const postgresRedemptions: SharedStep<PostgresMember, PostgresStepped> = {
  */
 async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const customer = options.customer ?? NO_CUSTOMER;
-  const member: PostgresMember = {
-    set,
-    setMayBeStale: options.setMayBeStale === true,
+  const member: PostgresRedemption = {
+    cachedSet: options.setMayBeStale ? set : undefined,
     setId: set.id,
     code: code.toLowerCase(),
     clientId,

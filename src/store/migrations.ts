@@ -521,11 +521,15 @@ export const migrations: Record<string, Migration> = {
 };
 
 /**
- * Migration 019: per member, in the caller's order (its lock order), the
+ * Migration 019: first, each set in `expected` (a set as a process cached
+ * it, in its row's JSON form without name_key) is compared with its stored
+ * row; then per member, in the caller's order (its lock order), the
  * conditional UPDATE of countUse (store/redemptions.ts, same WHERE) and the
  * redemption INSERT of insertRedemption, one after the other as separate
- * statements would run, so one code named twice counts twice. What it cannot
- * decide alone it leaves counted-or-not and says so in `outcome`:
+ * statements would run, so one code named twice counts twice. `checks[i]`
+ * names the member's entry in `expected` (null: the set was read fresh).
+ * What it cannot decide alone it leaves counted-or-not and says so in `outcome`:
+ *  - 'set_changed': the member's cached set differs from the stored one, nothing counted;
  *  - 'refused': nothing counted (the caller asks why);
  *  - 'bound': counted, nothing inserted (the caller checks the customer, then gives the use back or records it);
  *  - 'client_required': once per client without a client id, the use given back;
@@ -534,14 +538,23 @@ export const migrations: Record<string, Migration> = {
  * '0000-00-00' is domain/dates.ts NO_DATE (no start or expiry date).
  */
 const POSTGRES_REDEEM_FUNCTION = `
-create function promoset_redeem(codes text[], set_ids integer[], client_ids text[], request_keys text[], actors text[], created_ats text[], days text[])
+create function promoset_redeem(expected jsonb[], checks integer[], codes text[], set_ids integer[], client_ids text[], request_keys text[], actors text[], created_ats text[], days text[])
 returns table (outcome text, id integer, whmcs_id integer, code text, uses integer, set_id integer, batch_id integer, voided_at text, redemption_id integer)
 language plpgsql as $fn$
 #variable_conflict use_column
 declare
   counted record;
+  unchanged boolean[];
 begin
+  unchanged := array(
+    select exists (select 1 from promo_sets s where s.id = (e.set ->> 'id')::integer and to_jsonb(s) - 'name_key' = e.set)
+    from unnest(expected) with ordinality as e(set, n) order by e.n);
   for i in 1 .. coalesce(array_length(codes, 1), 0) loop
+    if checks[i] is not null and not unchanged[checks[i]] then
+      outcome := 'set_changed'; id := null; whmcs_id := null; code := null; uses := null; set_id := null; batch_id := null; voided_at := null; redemption_id := null;
+      return next;
+      continue;
+    end if;
     update promotions set uses = uses + 1
       where lower(code) = codes[i] and set_id = set_ids[i] and voided_at is null
         and exists (
