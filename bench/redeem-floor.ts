@@ -6,7 +6,8 @@
  * UPDATE (not voided, within the batch's dates, under its maxuses) and the
  * redemption INSERT, and answers {result, redemption_id, promotion} in
  * WHMCS's shape once they are committed. Requests of one event-loop turn
- * share one transaction, one group in flight (floor-server.ts), as in promoset.
+ * share one transaction, one group in flight (floor-server.ts), as in promoset;
+ * on PostgreSQL a group is one statement (POSTGRES_FUNCTION), as in promoset.
  *
  * No token check, set lookup, allowlist, binding, WHMCS gate, idempotency,
  * webhook event or log: `npm run bench` reports promoset's req/s as a share
@@ -114,39 +115,66 @@ function sqliteFloor(path: string): (group: FloorRequest[]) => void {
   };
 }
 
-/** pg, one transaction per group: BEGIN, per member the UPDATE and the INSERT (named statements), COMMIT. */
+/**
+ * The PostgreSQL floor's one statement per group: per member, in order, the
+ * same UPDATE and INSERT as separate statements (so a code named twice counts
+ * twice), in a function made once at start-up, as promoset's migration 019
+ * makes its own. Called outside BEGIN/COMMIT, one call is one transaction.
+ */
+const POSTGRES_FUNCTION = `
+create or replace function floor_redeem(codes text[], set_ids integer[], day text, created_at text)
+returns table (id integer, code text, uses integer, batch_id integer, redemption_id integer)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  counted record;
+begin
+  for i in 1 .. coalesce(array_length(codes, 1), 0) loop
+    update promotions set uses = uses + 1
+      where lower(code) = codes[i] and set_id = set_ids[i] and voided_at is null
+        and exists (
+          select 1 from batches b
+          where b.id = promotions.batch_id
+            and (b.maxuses = 0 or promotions.uses < b.maxuses)
+            and (b.startdate = '${NO_DATE}' or b.startdate <= day)
+            and (b.expirationdate = '${NO_DATE}' or b.expirationdate >= day))
+      returning promotions.id, promotions.code, promotions.uses, promotions.batch_id into counted;
+    id := null; code := null; uses := null; batch_id := null; redemption_id := null;
+    if found then
+      id := counted.id; code := counted.code; uses := counted.uses; batch_id := counted.batch_id;
+      insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+        values (set_ids[i], counted.id, null, null, null, 'floor', created_at) returning redemptions.id into redemption_id;
+    end if;
+    return next;
+  end loop;
+end
+$fn$`;
+
+/** pg, one statement per group (POSTGRES_FUNCTION): no BEGIN or COMMIT round trips, none per member. */
 function postgresFloor(url: string): (group: FloorRequest[]) => Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {});
-  const countUse = numbered(COUNT_USE);
-  const insertRedemption = numbered(INSERT_REDEMPTION);
+  const created = pool.query(POSTGRES_FUNCTION);
   const terms = new Map<number, Terms>();
   return async (group) => {
+    await created;
     const client = await pool.connect();
     try {
       const members = byCode(group);
-      await client.query('begin');
       const day = new Date().toISOString().slice(0, 10);
       const createdAt = new Date().toISOString();
-      const outcomes: Outcome[] = [];
-      for (const { request, code } of members) {
-        const { rows } = await client.query<Counted>({ name: 'floor-count-use', text: countUse, values: [code, request.setId, NO_DATE, day, NO_DATE, day] });
-        const counted = rows[0];
-        if (!counted) {
-          outcomes.push(undefined);
-          continue;
-        }
-        const inserted = await client.query<{ id: string }>({ name: 'floor-insert-redemption', text: insertRedemption, values: [request.setId, counted.id, createdAt] });
-        outcomes.push({ counted, redemptionId: inserted.rows[0].id });
-      }
-      await client.query('commit');
+      const { rows } = await client.query<Counted & { redemption_id: number | null }>({
+        name: 'floor-redeem',
+        text: 'select * from floor_redeem($1::text[], $2::integer[], $3, $4)',
+        values: [members.map((m) => m.code), members.map((m) => m.request.setId), day, createdAt],
+      });
+      const outcomes = rows.map((r): Outcome => (r.redemption_id === null ? undefined : { counted: r, redemptionId: r.redemption_id }));
       for (const outcome of outcomes) {
         const batchId = outcome && Number(outcome.counted.batch_id);
         if (batchId && !terms.has(batchId)) terms.set(batchId, (await client.query<Terms>(numbered(BATCH_TERMS), [batchId])).rows[0]);
       }
       members.forEach(({ request }, i) => reply(request.res, outcomes[i], outcomes[i] && terms.get(Number(outcomes[i]!.counted.batch_id))));
     } catch (error) {
-      await client.query('rollback').catch(() => {});
       for (const { res } of group) fail(res, error);
     } finally {
       client.release();

@@ -17,9 +17,11 @@ import { newXid, settleAfterFailure, underCommitDecision } from './whmcs-two-pha
 import { billingUnavailable } from './billing.js';
 import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
-import { inSharedTransaction } from './shared-transactions.js';
+import { inSharedTransaction, inSharedTransactionAfter, type SharedStep } from './shared-transactions.js';
 import { setIsStored, setUnchangedIn } from './set-cache.js';
 import { recordEvent } from '../store/outbox.js';
+import { isPostgres } from '../store/db.js';
+import { redeemInPostgres, type PostgresRedemption, type PostgresRedemptionOutcome } from '../store/redemptions-postgres.js';
 
 /**
  * Validate, redeem and roll back: the checkout's side of a promotion. Every
@@ -146,6 +148,7 @@ const setChangedForRedemption = () =>
   new PromoError('set_changed', 'The promo set was changed while this redemption was running, so no use was counted. Send the request again.');
 
 async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+  if (isPostgres(core.db)) return redeemInPostgresGroup(core, set, code, clientId, actor, options);
   const day = today(core);
   // Concurrent redemptions share a transaction (group commit).
   const customer = options.customer ?? NO_CUSTOMER;
@@ -160,6 +163,53 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
       if (refused) throw refused;
       return recordRedemption(core, trx, set, counted, knownTerms(core, counted.batch_id) ?? (await batchTerms(core, trx, counted.batch_id)), clientId, actor, options);
     });
+  });
+}
+
+/** PostgreSQL's group step: every member counted and recorded by one statement (store/redemptions-postgres.ts), cached sets checked in it. */
+const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
+
+/**
+ * redeemInPromoset on PostgreSQL: the same rules and refusals, with the
+ * count and the redemption row of a whole group written in one round trip;
+ * what that statement leaves open (why nothing was counted, a bound code's
+ * customer) is decided here as on SQLite, in the same transaction.
+ */
+async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+  const customer = options.customer ?? NO_CUSTOMER;
+  const member: PostgresRedemption = {
+    cachedSet: options.setMayBeStale ? set : undefined,
+    setId: set.id,
+    code: code.toLowerCase(),
+    clientId,
+    requestKey: options.requestKey ?? null,
+    actor,
+    createdAt: nowIso(core),
+    day: today(core),
+  };
+  return inSharedTransactionAfter(core.db, member.code, postgresRedemptions, member, async (trx, counted): Promise<RedemptionResult> => {
+    switch (counted.outcome) {
+      case 'set_changed':
+        throw setChangedForRedemption();
+      case 'refused':
+        throw await whyRefused(core, trx, set, code, member.day, customer);
+      case 'client_required':
+        throw clientIdRequired(counted.row.code);
+      case 'once_taken':
+        throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
+      case 'bound':
+        // Counted, not recorded: the customer decides, as in redeemInPromoset.
+        return recordOrGiveBack(trx, counted.row, async () => {
+          const refused = await bindingRefusalOf(trx, set.id, code, customer);
+          if (refused) throw refused;
+          return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, actor, options);
+        });
+      case 'redeemed': {
+        const promotion = toWhmcsPromotion(shownId(core, counted.row), counted.row.code, counted.row.uses, await batchTerms(core, trx, counted.row.batch_id));
+        await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: counted.redemptionId, client_id: clientId }, createdAt: member.createdAt });
+        return { result: 'success', redemption_id: counted.redemptionId, promotion };
+      }
+    }
   });
 }
 

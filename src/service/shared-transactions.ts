@@ -20,14 +20,30 @@ import { GroupQueue } from './group-queue.js';
  * processes' groups take row locks in one order and cannot deadlock; if a
  * group's transaction fails as a whole anyway, every member is run again in
  * a transaction of its own, so one bad group never fails its neighbours.
+ *
+ * Members may share a first step (SharedStep): on PostgreSQL a redemption's
+ * count and row are written for the whole group by one statement, whose
+ * per-member results the members' work then finishes, still in lock order.
  */
 
 /** Members per transaction: enough to amortise a commit, small enough to keep row locks short. */
 const MAX_GROUP = 100;
 
+/**
+ * A first statement members can share (PostgreSQL's redemptions, one round
+ * trip for many): run once for each run of consecutive members (in lock
+ * order) that name it, its i-th result handed to the i-th member's work.
+ * Like a member's work, it must leave nothing written for a member whose
+ * work then refuses.
+ */
+export interface SharedStep<In, Out> {
+  run(trx: Db, inputs: In[]): Promise<Out[]>;
+}
+
 interface Member {
   lockKey: string;
-  work: (trx: Db) => Promise<unknown>;
+  step?: { shared: SharedStep<unknown, unknown>; input: unknown };
+  work: (trx: Db, stepped: unknown) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -36,41 +52,44 @@ const queues = new WeakMap<Db, GroupQueue<Member>>();
 
 /** Run `work` in a write transaction shared with other members; resolves after COMMIT. If `work` throws a PromoError, it must have written nothing. */
 export function inSharedTransaction<T>(db: Db, lockKey: string, work: (trx: Db) => Promise<T>): Promise<T> {
+  return enqueue(db, { lockKey, work });
+}
+
+/** As inSharedTransaction, with `step` run for `input` (together with its neighbours') before `work` gets its result. */
+export function inSharedTransactionAfter<In, Out, T>(db: Db, lockKey: string, step: SharedStep<In, Out>, input: In, work: (trx: Db, stepped: Out) => Promise<T>): Promise<T> {
+  return enqueue(db, { lockKey, step: { shared: step as SharedStep<unknown, unknown>, input }, work: work as (trx: Db, stepped: unknown) => Promise<unknown> });
+}
+
+function enqueue<T>(db: Db, member: Pick<Member, 'lockKey' | 'step' | 'work'>): Promise<T> {
   let queue = queues.get(db);
   if (queue === undefined) queues.set(db, (queue = new GroupQueue<Member>(MAX_GROUP, (group) => commitGroup(db, group))));
   const q = queue;
-  return new Promise<T>((resolve, reject) => q.push({ lockKey, work, resolve: resolve as (value: unknown) => void, reject }));
+  return new Promise<T>((resolve, reject) => q.push({ ...member, resolve: resolve as (value: unknown) => void, reject }));
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** One member in a transaction of its own: its refusal fails (rolls back) that transaction. */
+async function runAlone(trx: Db, member: Member): Promise<unknown> {
+  const stepped = member.step ? (await member.step.shared.run(trx, [member.step.input]))[0] : undefined;
+  return member.work(trx, stepped);
+}
 
 async function commitGroup(db: Db, group: Member[]): Promise<void> {
   group.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
   if (group.length === 1) {
     // Alone: the transaction is the member's own.
     const [member] = group;
-    await inWriteTransaction(db, member.work).then(member.resolve, member.reject);
+    await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
     return;
   }
   let outcomes: Outcome[];
   try {
-    outcomes = await inWriteTransaction(db, async (trx) => {
-      const results: Outcome[] = [];
-      for (const member of group) {
-        try {
-          results.push({ ok: true, value: await member.work(trx) });
-        } catch (error) {
-          // Anything but a refusal is the whole transaction's (inWriteTransaction reruns it after a deadlock).
-          if (!(error instanceof PromoError)) throw error;
-          results.push({ ok: false, error });
-        }
-      }
-      return results;
-    });
+    outcomes = await inWriteTransaction(db, (trx) => runMembers(trx, group));
   } catch {
     // The group's transaction failed as a whole (a lost connection, deadlocks beyond the retries): nothing of
     // it committed, so each member runs again on its own and gets its own outcome.
-    for (const member of group) await inWriteTransaction(db, member.work).then(member.resolve, member.reject);
+    for (const member of group) await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
     return;
   }
   group.forEach((member, i) => {
@@ -78,4 +97,26 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
     if (outcome.ok) member.resolve(outcome.value);
     else member.reject(outcome.error);
   });
+}
+
+/** Every member's work in lock order; a run of members sharing a step runs the step once, at the run's place in that order. */
+async function runMembers(trx: Db, group: Member[]): Promise<Outcome[]> {
+  const results: Outcome[] = [];
+  for (let start = 0; start < group.length; ) {
+    const shared = group[start].step?.shared;
+    let end = start + 1;
+    if (shared) while (end < group.length && group[end].step?.shared === shared) end++;
+    const stepped = shared ? await shared.run(trx, group.slice(start, end).map((m) => m.step!.input)) : [];
+    for (let i = start; i < end; i++) {
+      try {
+        results.push({ ok: true, value: await group[i].work(trx, stepped[i - start]) });
+      } catch (error) {
+        // Anything but a refusal is the whole transaction's (inWriteTransaction reruns it after a deadlock).
+        if (!(error instanceof PromoError)) throw error;
+        results.push({ ok: false, error });
+      }
+    }
+    start = end;
+  }
+  return results;
 }

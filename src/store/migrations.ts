@@ -513,7 +513,90 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '019_postgres_redeem_function': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only: a group commit's redemptions in one round trip (store/redemptions-postgres.ts).
+      if (isPostgres(db)) await sql.raw(POSTGRES_REDEEM_FUNCTION).execute(db);
+    },
+  },
 };
+
+/**
+ * Migration 019: first, each set in `expected` (a set as a process cached
+ * it, in its row's JSON form without name_key) is compared with its stored
+ * row; then per member, in the caller's order (its lock order), the
+ * conditional UPDATE of countUse (store/redemptions.ts, same WHERE) and the
+ * redemption INSERT of insertRedemption, one after the other as separate
+ * statements would run, so one code named twice counts twice. `checks[i]`
+ * names the member's entry in `expected` (null: the set was read fresh).
+ * What it cannot decide alone it leaves counted-or-not and says so in `outcome`:
+ *  - 'set_changed': the member's cached set differs from the stored one, nothing counted;
+ *  - 'refused': nothing counted (the caller asks why);
+ *  - 'bound': counted, nothing inserted (the caller checks the customer, then gives the use back or records it);
+ *  - 'client_required': once per client without a client id, the use given back;
+ *  - 'once_taken': this client's standing redemption exists, the use given back;
+ *  - 'redeemed': counted and recorded.
+ * '0000-00-00' is domain/dates.ts NO_DATE (no start or expiry date).
+ */
+const POSTGRES_REDEEM_FUNCTION = `
+create function promoset_redeem(expected jsonb[], checks integer[], codes text[], set_ids integer[], client_ids text[], request_keys text[], actors text[], created_ats text[], days text[])
+returns table (outcome text, id integer, whmcs_id integer, code text, uses integer, set_id integer, batch_id integer, voided_at text, redemption_id integer)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  counted record;
+  unchanged boolean[];
+begin
+  unchanged := array(
+    select exists (select 1 from promo_sets s where s.id = (e.set ->> 'id')::integer and to_jsonb(s) - 'name_key' = e.set)
+    from unnest(expected) with ordinality as e(set, n) order by e.n);
+  for i in 1 .. coalesce(array_length(codes, 1), 0) loop
+    if checks[i] is not null and not unchanged[checks[i]] then
+      outcome := 'set_changed'; id := null; whmcs_id := null; code := null; uses := null; set_id := null; batch_id := null; voided_at := null; redemption_id := null;
+      return next;
+      continue;
+    end if;
+    update promotions set uses = uses + 1
+      where lower(code) = codes[i] and set_id = set_ids[i] and voided_at is null
+        and exists (
+          select 1 from batches b
+          where b.id = promotions.batch_id
+            and (b.maxuses = 0 or promotions.uses < b.maxuses)
+            and (b.startdate = '0000-00-00' or b.startdate <= days[i])
+            and (b.expirationdate = '0000-00-00' or b.expirationdate >= days[i]))
+      returning promotions.id, promotions.whmcs_id, promotions.code, promotions.uses, promotions.set_id, promotions.batch_id, promotions.voided_at,
+        (select b.onceperclient from batches b where b.id = promotions.batch_id) as onceperclient,
+        exists (select 1 from promotion_bindings pb where pb.promotion_id = promotions.id) as bound
+      into counted;
+    outcome := null; id := null; whmcs_id := null; code := null; uses := null; set_id := null; batch_id := null; voided_at := null; redemption_id := null;
+    if not found then
+      outcome := 'refused';
+      return next;
+      continue;
+    end if;
+    id := counted.id; whmcs_id := counted.whmcs_id; code := counted.code; uses := counted.uses;
+    set_id := counted.set_id; batch_id := counted.batch_id; voided_at := counted.voided_at;
+    if counted.bound then
+      outcome := 'bound';
+    elsif counted.onceperclient <> 0 and client_ids[i] is null then
+      update promotions set uses = uses - 1 where promotions.id = counted.id;
+      outcome := 'client_required';
+    else
+      insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+        values (set_ids[i], counted.id, client_ids[i], case when counted.onceperclient <> 0 then client_ids[i] end, request_keys[i], actors[i], created_ats[i])
+        on conflict (promotion_id, once_key) where once_key is not null do nothing
+        returning redemptions.id into redemption_id;
+      if redemption_id is null then
+        update promotions set uses = uses - 1 where promotions.id = counted.id;
+        outcome := 'once_taken';
+      else
+        outcome := 'redeemed';
+      end if;
+    end if;
+    return next;
+  end loop;
+end
+$fn$`;
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -1,0 +1,82 @@
+import { CompiledQuery } from 'kysely';
+import type { PromoSet } from '../domain/set.js';
+import type { Db } from './db.js';
+import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
+
+/**
+ * PostgreSQL only: a group commit's redemptions in one round trip. The
+ * function promoset_redeem (migration 019, store/migrations.ts) runs, per
+ * member in the order given, countUse's conditional UPDATE and
+ * insertRedemption's INSERT, as separate statements would, and gives a use
+ * back itself when the INSERT is refused. Sent one by one, those statements
+ * cost two or three round trips per member inside the group's transaction,
+ * and at 50 connections the round trips, not the work, set the pace.
+ */
+
+export interface PostgresRedemption {
+  /** The set as this process cached it, checked against the stored row first; undefined when it was read fresh. */
+  cachedSet?: PromoSet;
+  setId: number;
+  /** Lower-cased. */
+  code: string;
+  clientId: string | null;
+  requestKey: string | null;
+  actor: string;
+  createdAt: string;
+  /** The day the batch's dates are checked against (YYYY-MM-DD). */
+  day: string;
+}
+
+/** What the function decided for one member (migration 019 says what each means). */
+export type PostgresRedemptionOutcome =
+  | { outcome: 'set_changed' | 'refused' }
+  | { outcome: 'bound' | 'client_required' | 'once_taken'; row: PromotionRow }
+  | { outcome: 'redeemed'; row: PromotionRow; redemptionId: number };
+
+const REDEEM = 'select * from promoset_redeem($1::jsonb[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])';
+
+type Returned = StoredPromotion & { outcome: PostgresRedemptionOutcome['outcome']; redemption_id: number | null };
+
+/** Count and record `members` in `trx`, in their order; one outcome per member, in the same order. */
+export async function redeemInPostgres(trx: Db, members: PostgresRedemption[]): Promise<PostgresRedemptionOutcome[]> {
+  const expected: string[] = [];
+  const entries = new Map<PromoSet, number>();
+  const checks = members.map(({ cachedSet }) => {
+    if (cachedSet === undefined) return null;
+    let entry = entries.get(cachedSet);
+    if (entry === undefined) entries.set(cachedSet, (entry = expected.push(storedForm(cachedSet))));
+    return entry;
+  });
+  const { rows } = await trx.executeQuery<Returned>(
+    CompiledQuery.raw(REDEEM, [
+      expected,
+      checks,
+      members.map((m) => m.code),
+      members.map((m) => m.setId),
+      members.map((m) => m.clientId),
+      members.map((m) => m.requestKey),
+      members.map((m) => m.actor),
+      members.map((m) => m.createdAt),
+      members.map((m) => m.day),
+    ]),
+  );
+  if (rows.length !== members.length) throw new Error(`promoset_redeem answered ${rows.length} rows for ${members.length} members`);
+  return rows.map((r): PostgresRedemptionOutcome => {
+    if (r.outcome === 'refused' || r.outcome === 'set_changed') return { outcome: r.outcome };
+    const row = toPromotionRow(r);
+    return r.outcome === 'redeemed' ? { outcome: 'redeemed', row, redemptionId: Number(r.redemption_id) } : { outcome: r.outcome, row };
+  });
+}
+
+/** A set's stored row as JSON, name_key left out (toPromoSet in sets.ts, backwards): kept per cached set object. */
+const storedForms = new WeakMap<PromoSet, string>();
+
+function storedForm(set: PromoSet): string {
+  let form = storedForms.get(set);
+  if (form === undefined) {
+    const { applies_to, requires, cycles, config_option_upgrades } = set;
+    form = JSON.stringify({ ...set, applies_to: applies_to.join(','), requires: requires.join(','), cycles: cycles.join(','), config_option_upgrades: config_option_upgrades.join(',') });
+    storedForms.set(set, form);
+  }
+  return form;
+}
