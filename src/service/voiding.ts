@@ -58,14 +58,13 @@ export async function voidPromotions(core: Core, codes: string[], actor: string,
   const now = nowIso(core);
   const voidedAt = options.restore ? null : now;
   const restore = !!options.restore;
-  /** The rows whose WHMCS dates this attempt moved while promoset's state changed: undone if promoset does not commit. */
-  let movedInWhmcs: PromotionRow[] = [];
-  const changed = await withWhmcsUndo(core, () => movedInWhmcs, !restore, () => inWriteTransaction(core.db, async (trx) => {
+  // WHMCS's dates move first, before promoset's transaction takes any lock (whmcsBeforePromoset), for every named
+  // code (not only the changed ones), so repeating a command settles WHMCS after a crash between the two commits.
+  // WHMCS unreachable → nothing changes anywhere. If promoset then fails, the rows it would have changed move back.
+  const wouldChange = inScope.filter((row) => (row.voided_at === null) !== restore);
+  await moveWhmcsDates(core, core.db, inScope, restore);
+  const changed = await withWhmcsUndo(core, wouldChange, !restore, () => inWriteTransaction(core.db, async (trx) => {
     const ids = new Set(await setVoided(trx, inScope.map((row) => row.row_id), voidedAt));
-    // WHMCS's dates follow for every named code (not only the changed ones), so repeating a command settles WHMCS
-    // after a crash between the two commits. Inside promoset's transaction: WHMCS unreachable → nothing changes here.
-    await moveWhmcsDates(core, trx, inScope, restore);
-    movedInWhmcs = inScope.filter((row) => ids.has(row.row_id));
     const bySet = new Map<number, string[]>();
     for (const row of inScope) if (ids.has(row.row_id)) bySet.set(row.set_id, [...(bySet.get(row.set_id) ?? []), row.code]);
     for (const [setId, setCodes] of bySet) {
@@ -137,16 +136,22 @@ async function moveWhmcsDates(core: Core, trx: Db, rows: WhmcsDated[], restore: 
 }
 
 /**
- * Run a void's promoset transaction; if it fails after WHMCS's dates moved,
- * move back those of the rows whose promoset state did not change after all.
+ * Run a void's promoset transaction after WHMCS's dates moved; if it fails,
+ * move back the dates of the rows whose promoset state it would have changed.
  * (A crash in between is settled by repeating the same command.)
+ *
+ * whmcsBeforePromoset: WHMCS's UPDATE runs before promoset's transaction, never
+ * inside it. A redemption holds its WHMCS row prepared (XA) while it waits for
+ * promoset's row; a void holding promoset's row while it waited for WHMCS's was
+ * a deadlock across the two databases that neither sees, broken only by the
+ * 10 s WHMCS lock wait, with a 503 (found by the chaos run). Now the void only
+ * waits for the redemption to finish.
  */
-async function withWhmcsUndo<T>(core: Core, moved: () => WhmcsDated[], voiding: boolean, run: () => Promise<T>): Promise<T> {
+async function withWhmcsUndo<T>(core: Core, moved: WhmcsDated[], voiding: boolean, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    const rows = moved();
-    if (rows.length > 0) await moveWhmcsDates(core, core.db, rows, voiding).catch(() => {});
+    if (moved.length > 0) await moveWhmcsDates(core, core.db, moved, voiding).catch(() => {});
     throw error;
   }
 }
@@ -165,16 +170,13 @@ export async function voidBatch(core: Core, batchId: number, actor: string, opti
   await assertBillingReady(core, `nothing was ${options.restore ? 'restored' : 'voided'}`);
   const now = nowIso(core);
   const restore = !!options.restore;
-  let movedInWhmcs: PromotionRow[] = [];
-  const count = await withWhmcsUndo(core, () => movedInWhmcs, !restore, () => inWriteTransaction(core.db, async (trx) => {
-    // With WHMCS connected, the batch's rows there move too: by id range, one UPDATE for a bulk batch's consecutive ids.
-    const inWhmcs = core.whmcs ? await listBatchWhmcsIds(trx, batch.id) : [];
+  // With WHMCS connected, the batch's rows there move first (whmcsBeforePromoset): by id range, one UPDATE for a
+  // bulk batch's consecutive ids.
+  const inWhmcs = core.whmcs ? await listBatchWhmcsIds(core.db, batch.id) : [];
+  await moveWhmcsDates(core, core.db, inWhmcs.map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id })), restore);
+  const wouldChange = inWhmcs.filter(({ voided }) => voided === restore).map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }));
+  const count = await withWhmcsUndo(core, wouldChange, !restore, () => inWriteTransaction(core.db, async (trx) => {
     const n = await setBatchVoided(trx, batch.id, options.restore ? null : now);
-    if (inWhmcs.length > 0) {
-      const rows = inWhmcs.map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }));
-      await moveWhmcsDates(core, trx, rows, restore);
-      movedInWhmcs = inWhmcs.filter(({ voided }) => voided === restore).map(({ whmcsId }) => ({ whmcs_id: whmcsId, batch_id: batch.id }) as PromotionRow);
-    }
     await insertAuditEvent(trx, { set_id: batch.set_id, action: options.restore ? 'unvoided' : 'voided', actor, detail: { batch_id: batch.id, count: n }, created_at: now });
     // One `batch.voided` / `batch.unvoided` event for the whole batch (never one per code: a 100,000-code
     // void must not bury every other event), pointing at the batch CSV. Only when codes changed.

@@ -170,6 +170,31 @@ describeWithWhmcs('two-phase commit with WHMCS: kill -9 and races at each step (
       expect(decision.decision).toBe('commit');
     });
 
+    it('a void meeting a redemption held prepared in WHMCS: the void waits for it, and both succeed (no deadlock across the two databases)', async () => {
+      // Repair stays away (30 s, and no earlier test's server with its 1 s): the redemption is only slow, not abandoned.
+      for (const server of servers.splice(0)) await server.stop();
+      const slowEnv = { DATABASE_URL: database.url, WHMCS_DATABASE_URL: holder.whmcs.url, ADMIN_API_TOKEN: TOKEN, WHMCS_PENDING_TIMEOUT_SECONDS: '30' };
+      const stalled = await startServerProcess({ ...slowEnv, PROMOSET_TEST_FAULTS: 'redeem.prepared=pause:3000' });
+      const other = await startServerProcess(slowEnv);
+      servers.push(stalled, other);
+      const { path, code, whmcsId } = await codeOn(other, 5);
+      const redemption = redeem(stalled, path, code, randomUUID());
+      await waitFor(prepared, (xids) => xids.length === 1, 'the redemption to hold its WHMCS row prepared', { intervalMs: 50, timeoutMs: 10_000 });
+      // A void used to lock promoset's row, then wait for WHMCS's, while the redemption waited for promoset's: 503 after WHMCS's 10 s lock wait.
+      const voided = await postJson(`${other.url}/api/promotions/${encodeURIComponent(code)}/void`, {}, { authorization: `Bearer ${TOKEN}` });
+      const redeemed = await redemption;
+      expect(redeemed.status, redeemed.text).toBe(200);
+      expect(voided.status, voided.text).toBe(200);
+      expect(voided.json.changed).toBe(true);
+      expect(await whmcsUses(whmcsId)).toBe(1);
+      expect(await standing(code)).toBe(1);
+      const [row] = await holder.whmcs.rows<{ expirationdate: string }>('select cast(expirationdate as char) as expirationdate from tblpromotions where id = ?', [whmcsId]);
+      expect(row.expirationdate < new Date().toISOString().slice(0, 10)).toBe(true);
+      const stored = await db.selectFrom('promotions').select('voided_at').where('code', '=', code).executeTakeFirstOrThrow();
+      expect(stored.voided_at).not.toBeNull();
+      expect(await prepared()).toHaveLength(0);
+    });
+
     it('rollback: kill -9 after WHMCS prepared giving the use back: repair undoes it, the redemption stands on both sides; the retried rollback gives it back once', async () => {
       const crashing = await start('rollback.prepared=kill');
       const { path, code, whmcsId } = await codeOn(crashing, 0);
