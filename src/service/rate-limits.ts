@@ -81,7 +81,8 @@ export class SharedRateLimiter implements Limiter {
 
   hit(key: string): number | Promise<number> {
     if (this.limitPerMinute <= 0) return 0;
-    const now = Date.now();
+    // The service's clock (core.now), so a test can hold a whole run inside one calendar minute.
+    const now = this.core.now().getTime();
     const window = Math.floor(now / WINDOW_MS);
     const id = `${window}|${this.name}|${key}`;
     return new Promise<number>((resolve) => {
@@ -91,7 +92,7 @@ export class SharedRateLimiter implements Limiter {
         this.pending.set(id, entry);
       }
       entry.n++;
-      entry.waiters.push((total) => resolve(total <= this.limitPerMinute ? 0 : Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - Date.now()) / 1000))));
+      entry.waiters.push((total) => resolve(total <= this.limitPerMinute ? 0 : Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - this.core.now().getTime()) / 1000))));
       if (!this.flushing) void this.flush();
     });
   }

@@ -12,7 +12,11 @@ describeEachDialect('a flood of refused redemptions', (dialect) => {
   const ctx = useTestDatabase(dialect);
   let service: TestService;
   beforeAll(async () => {
-    service = await startTestService({ DATABASE_URL: ctx.database.url, REDEMPTION_RATE_LIMIT_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '0' });
+    // PostgreSQL counts per calendar minute: a clock that starts a minute afresh keeps the whole flood in one window.
+    const startedAt = Date.now();
+    const minuteStart = Math.ceil(startedAt / 60_000) * 60_000;
+    const now = () => new Date(minuteStart + (Date.now() - startedAt));
+    service = await startTestService({ DATABASE_URL: ctx.database.url, REDEMPTION_RATE_LIMIT_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '0' }, { now });
   });
   afterAll(() => service?.stop());
 
