@@ -8,7 +8,7 @@ import type { PromoSet } from '../domain/set.js';
 import { type Db } from '../store/db.js';
 import { findBatch } from '../store/batches.js';
 import { type PromotionRow } from '../store/promotions.js';
-import { countUse, countWhmcsCountedUse, findRedemption, insertRedemption, releaseUse } from '../store/redemptions.js';
+import { countWhmcsCountedUse, findRedemption, insertRedemption, releaseUse } from '../store/redemptions.js';
 import { findPromotionById, findSetPromotion } from '../store/promotions.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import { readUses } from '../whmcs/promotions.js';
@@ -18,10 +18,11 @@ import { billingUnavailable } from './billing.js';
 import { assertBillingReady, connectionRecord, shownId } from './whmcs-connection.js';
 import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction, inSharedTransactionAfter, type SharedStep } from './shared-transactions.js';
-import { setIsStored, setUnchangedIn } from './set-cache.js';
+import { setIsStored } from './set-cache.js';
 import { recordEvent } from '../store/outbox.js';
 import { isPostgres } from '../store/db.js';
 import { redeemInPostgres, type PostgresRedemption, type PostgresRedemptionOutcome } from '../store/redemptions-postgres.js';
+import { redeemInSqlite } from '../store/redemptions-sqlite.js';
 
 /**
  * Validate, redeem and roll back: the checkout's side of a promotion. Every
@@ -125,8 +126,8 @@ interface RedemptionOptions {
 }
 
 /**
- * Count one use of a promotion, atomically (store/redemptions.ts countUse:
- * one conditional UPDATE whose row count decides), and record who redeemed
+ * Count one use of a promotion, atomically (one conditional UPDATE whose row
+ * count decides: store/redemptions-sqlite.ts, promoset_redeem on PostgreSQL), and record who redeemed
  * it. A refusal says why, with a sentence a person can act on; it changes nothing.
  * With WHMCS connected, WHMCS's row is the counter (redeemThroughWhmcs).
  */
@@ -147,35 +148,17 @@ export async function redeemPromotion(core: Core, set: PromoSet, input: Record<s
 const setChangedForRedemption = () =>
   new PromoError('set_changed', 'The promo set was changed while this redemption was running, so no use was counted. Send the request again.');
 
-async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
-  if (isPostgres(core.db)) return redeemInPostgresGroup(core, set, code, clientId, actor, options);
-  const day = today(core);
-  // Concurrent redemptions share a transaction (group commit).
-  const customer = options.customer ?? NO_CUSTOMER;
-  return inSharedTransaction(core.db, code.toLowerCase(), async (trx) => {
-    // A cached set is read once per group, in the group's transaction (set-cache.ts).
-    if (options.setMayBeStale && !(await setUnchangedIn(trx, set))) throw setChangedForRedemption();
-    const counted = await countUse(trx, set.id, code, day);
-    if (!counted) throw await whyRefused(core, trx, set, code, day, customer);
-    return recordOrGiveBack(trx, counted, async () => {
-      // Only a bound code (countUse says so) costs the binding read; a mismatch gives the use back.
-      const refused = counted.bound ? await bindingRefusalOf(trx, set.id, code, customer) : undefined;
-      if (refused) throw refused;
-      return recordRedemption(core, trx, set, counted, knownTerms(core, counted.batch_id) ?? (await batchTerms(core, trx, counted.batch_id)), clientId, actor, options);
-    });
-  });
-}
-
-/** PostgreSQL's group step: every member counted and recorded by one statement (store/redemptions-postgres.ts), cached sets checked in it. */
-const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
-
 /**
- * redeemInPromoset on PostgreSQL: the same rules and refusals, with the
- * count and the redemption row of a whole group written in one round trip;
- * what that statement leaves open (why nothing was counted, a bound code's
- * customer) is decided here as on SQLite, in the same transaction.
+ * Count and record one use in promoset's own tables. Concurrent redemptions
+ * share a write transaction (group commit), and a group's counts and
+ * redemption rows are written by one step per dialect: PostgreSQL's
+ * promoset_redeem function (one round trip, store/redemptions-postgres.ts),
+ * SQLite's direct statements (store/redemptions-sqlite.ts). Cached sets are
+ * checked in that step, once per group. What the step leaves open (why
+ * nothing was counted, a bound code's customer) is decided here, in the same
+ * transaction.
  */
-async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const customer = options.customer ?? NO_CUSTOMER;
   const member: PostgresRedemption = {
     cachedSet: options.setMayBeStale ? set : undefined,
@@ -187,7 +170,8 @@ async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, cl
     createdAt: nowIso(core),
     day: today(core),
   };
-  return inSharedTransactionAfter(core.db, member.code, postgresRedemptions, member, async (trx, counted): Promise<RedemptionResult> => {
+  const step = isPostgres(core.db) ? postgresRedemptions : sqliteRedemptions;
+  return inSharedTransactionAfter(core.db, member.code, step, member, async (trx, counted): Promise<RedemptionResult> => {
     switch (counted.outcome) {
       case 'set_changed':
         throw setChangedForRedemption();
@@ -198,20 +182,27 @@ async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, cl
       case 'once_taken':
         throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
       case 'bound':
-        // Counted, not recorded: the customer decides, as in redeemInPromoset.
+        // Counted, not recorded: the customer decides, and a refusal gives the use back.
         return recordOrGiveBack(trx, counted.row, async () => {
           const refused = await bindingRefusalOf(trx, set.id, code, customer);
           if (refused) throw refused;
           return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, actor, options);
         });
       case 'redeemed': {
-        const promotion = toWhmcsPromotion(shownId(core, counted.row), counted.row.code, counted.row.uses, await batchTerms(core, trx, counted.row.batch_id));
-        await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: counted.redemptionId, client_id: clientId }, createdAt: member.createdAt });
-        return { result: 'success', redemption_id: counted.redemptionId, promotion };
+        const { row, redemptionId } = counted;
+        const terms = knownTerms(core, row.batch_id) ?? (await batchTerms(core, trx, row.batch_id));
+        const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, terms);
+        // The webhook event is written in the transaction that counted the use, so it exists exactly when the use does.
+        if (set.webhook_url) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: member.createdAt });
+        return { result: 'success', redemption_id: redemptionId, promotion };
       }
     }
   });
 }
+
+/** Each dialect's group step: every member counted and recorded at once, cached sets checked in it. */
+const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
+const sqliteRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInSqlite };
 
 /**
  * After a use was counted: record the redemption, or, if that is refused

@@ -41,26 +41,3 @@ export async function setIsStored(db: Db, set: PromoSet): Promise<boolean> {
   const stored = await findSetById(db, set.id);
   return stored !== undefined && sameSet(stored, set);
 }
-
-/** Per write transaction (a group commit's shared one): the stored set, read once, and the set objects found equal to it. */
-const checkedIn = new WeakMap<Db, Map<number, { stored: Promise<PromoSet | undefined>; equal: Set<PromoSet> }>>();
-
-/**
- * Whether `set` (as this process cached it) is what the database holds, read
- * inside the caller's write transaction: once per set per transaction, so a
- * group of redemptions pays one read, not one per request. A set rotated,
- * edited, archived or deleted by any instance then fails its members, and
- * the route decides them again from the database.
- */
-export async function setUnchangedIn(trx: Db, set: PromoSet): Promise<boolean> {
-  let checks = checkedIn.get(trx);
-  if (checks === undefined) checkedIn.set(trx, (checks = new Map()));
-  let check = checks.get(set.id);
-  // Kysely hands each transaction a new handle, so a handle's entry never outlives its transaction.
-  if (check === undefined) checks.set(set.id, (check = { stored: findSetById(trx, set.id), equal: new Set() }));
-  if (check.equal.has(set)) return true;
-  const stored = await check.stored;
-  if (stored === undefined || !sameSet(stored, set)) return false;
-  check.equal.add(set);
-  return true;
-}

@@ -22,7 +22,7 @@ import { batchTerms } from './redemptions.js';
 /**
  * Void and restore: staff switch codes off (a leaked code, a cancelled
  * campaign) and back on. A voided code is refused by validate and redeem
- * (store/redemptions.ts countUse checks voided_at in the same statement).
+ * (the redemption's conditional UPDATE checks voided_at in the same statement).
  * Every change is in the audit trail of the code's set.
  */
 

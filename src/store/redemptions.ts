@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import { NO_DATE } from '../domain/dates.js';
 import { isPostgres, type Db } from './db.js';
 import { PROMOTION_RETURNING, toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 import type { RedemptionsTable } from './schema.js';
@@ -7,36 +6,8 @@ import { rawRows } from './sqlite-direct.js';
 
 /** Uses and redemptions: counting a use, giving one back, the redemption rows. */
 
-/**
- * Count one use of the set's promotion `code`, if the rules allow it now, in
- * ONE conditional statement: not voided, within its dates, and under its
- * batch's maxuses (0 = unlimited). The terms live on the (immutable) batch
- * row, read by primary key inside the statement, so issuing stays narrow and
- * cheap. Both databases re-check the WHERE on the row they lock (SQLite by
- * serialising writers, PostgreSQL by re-evaluating it after a concurrent
- * update), so N concurrent requests can never push uses past maxuses.
- * Returns the updated row, or undefined when nothing was counted; `bound`
- * says whether the code has a customer binding (an index probe in the same
- * statement, so an unbound code costs no second read).
- */
-export async function countUse(db: Db, setId: number, code: string, today: string): Promise<(PromotionRow & { bound: boolean }) | undefined> {
-  const params = [code.toLowerCase(), setId, NO_DATE, today, NO_DATE, today];
-  const row = await firstRowOf<StoredPromotion & { bound: boolean | number }>(db, COUNT_USE, params);
-  return row && { ...toPromotionRow(row), bound: row.bound === true || row.bound === 1 };
-}
-
-/** Hot-path statements are plain text (placeholders per dialect): building them through the query builder cost more than running them. */
-const COUNT_USE = `update promotions set uses = uses + 1
-    where lower(code) = ? and set_id = ? and voided_at is null
-      and exists (
-        select 1 from batches b
-        where b.id = promotions.batch_id
-          and (b.maxuses = 0 or promotions.uses < b.maxuses)
-          and (b.startdate = ? or b.startdate <= ?)
-          and (b.expirationdate = ? or b.expirationdate >= ?))
-    ${PROMOTION_RETURNING}, exists (select 1 from promotion_bindings pb where pb.promotion_id = promotions.id) as bound`;
-
-const INSERT_REDEMPTION = `insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+/** A hot-path statement in plain text (placeholders per dialect): building it through the query builder cost more than running it. */
+export const INSERT_REDEMPTION = `insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
     values (?, ?, ?, ?, ?, ?, ?) on conflict (promotion_id, once_key) where once_key is not null do nothing returning id`;
 
 const postgresText = new Map<string, string>();

@@ -1,0 +1,86 @@
+import { NO_DATE } from '../domain/dates.js';
+import { sameSet, type PromoSet } from '../domain/set.js';
+import type { Db } from './db.js';
+import { PROMOTION_RETURNING, toPromotionRow, type StoredPromotion } from './promotions.js';
+import type { PostgresRedemption as GroupRedemption, PostgresRedemptionOutcome as GroupRedemptionOutcome } from './redemptions-postgres.js';
+import { INSERT_REDEMPTION } from './redemptions.js';
+import { heldSqlite, rawRows } from './sqlite-direct.js';
+import { findSetById } from './sets.js';
+
+/**
+ * SQLite's side of a group commit's redemptions, with the contract of
+ * PostgreSQL's promoset_redeem (redemptions-postgres.ts): per member, in the
+ * order given, count the use (countUse's conditional UPDATE), then record the
+ * redemption or give the use back, and say which. The statements run on the
+ * connection the group's write transaction holds (sqlite-direct.ts), one
+ * after another without a promise between them: per member, the awaits of
+ * separate store calls cost more than its two statements.
+ */
+
+/** countUse's statement (redemptions.ts), with what deciding needs: the batch's once-per-client term and whether the code is bound. */
+const COUNT_USE = `update promotions set uses = uses + 1
+    where lower(code) = ? and set_id = ? and voided_at is null
+      and exists (
+        select 1 from batches b
+        where b.id = promotions.batch_id
+          and (b.maxuses = 0 or promotions.uses < b.maxuses)
+          and (b.startdate = ? or b.startdate <= ?)
+          and (b.expirationdate = ? or b.expirationdate >= ?))
+    ${PROMOTION_RETURNING},
+      (select b.onceperclient from batches b where b.id = promotions.batch_id) as onceperclient,
+      exists (select 1 from promotion_bindings pb where pb.promotion_id = promotions.id) as bound`;
+
+const GIVE_BACK = 'update promotions set uses = uses - 1 where id = ?';
+
+type Counted = StoredPromotion & { onceperclient: number; bound: number };
+
+/** Count and record `members` in `trx` (a SQLite write transaction), in their order; one outcome per member, in the same order. */
+export async function redeemInSqlite(trx: Db, members: GroupRedemption[]): Promise<GroupRedemptionOutcome[]> {
+  const unchanged = new Map<PromoSet, boolean>();
+  for (const { cachedSet } of members) {
+    if (cachedSet === undefined || unchanged.has(cachedSet)) continue;
+    const stored = await findSetById(trx, cachedSet.id);
+    unchanged.set(cachedSet, stored !== undefined && sameSet(stored, cachedSet));
+  }
+  const prepare = heldSqlite(trx);
+  // Always held inside inWriteTransaction (then nothing here waits); through Kysely otherwise, with the same statements.
+  const first = <T>(text: string, params: unknown[]): T | undefined | Promise<T | undefined> => {
+    if (prepare === undefined) return rawRows<T>(trx, text, params).then((rows) => rows[0]);
+    const statement = prepare(text);
+    if (statement.reader) return statement.get(params) as T | undefined;
+    statement.run(params);
+    return undefined;
+  };
+  const outcomes: GroupRedemptionOutcome[] = [];
+  for (const m of members) {
+    if (m.cachedSet !== undefined && !unchanged.get(m.cachedSet)) {
+      outcomes.push({ outcome: 'set_changed' });
+      continue;
+    }
+    const counted = await first<Counted>(COUNT_USE, [m.code, m.setId, NO_DATE, m.day, NO_DATE, m.day]);
+    if (counted === undefined) {
+      outcomes.push({ outcome: 'refused' });
+      continue;
+    }
+    const row = toPromotionRow(counted);
+    if (counted.bound) {
+      // Counted, not recorded: the service asks the binding about the customer.
+      outcomes.push({ outcome: 'bound', row });
+      continue;
+    }
+    const oncePerClient = counted.onceperclient !== 0;
+    if (oncePerClient && m.clientId === null) {
+      await first(GIVE_BACK, [row.row_id]);
+      outcomes.push({ outcome: 'client_required', row });
+      continue;
+    }
+    const inserted = await first<{ id: number }>(INSERT_REDEMPTION, [m.setId, row.row_id, m.clientId, oncePerClient ? m.clientId : null, m.requestKey, m.actor, m.createdAt]);
+    if (inserted === undefined) {
+      await first(GIVE_BACK, [row.row_id]);
+      outcomes.push({ outcome: 'once_taken', row });
+      continue;
+    }
+    outcomes.push({ outcome: 'redeemed', row, redemptionId: Number(inserted.id) });
+  }
+  return outcomes;
+}
