@@ -20,6 +20,7 @@ import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction, inSharedTransactionAfter, type SharedStep } from './shared-transactions.js';
 import { setIsStored, setUnchangedIn } from './set-cache.js';
 import { recordEvent } from '../store/outbox.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import { isPostgres } from '../store/db.js';
 import { redeemInPostgres, type PostgresRedemption, type PostgresRedemptionOutcome } from '../store/redemptions-postgres.js';
 
@@ -166,18 +167,33 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
   });
 }
 
-/** PostgreSQL's group step: every member counted and recorded by one statement (store/redemptions-postgres.ts), cached sets checked in it. */
-const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
+/**
+ * PostgreSQL's group step: every member counted and recorded by one statement
+ * (store/redemptions-postgres.ts), cached sets checked in it. When no member's
+ * set has a webhook (no event to write in the same transaction), that
+ * statement is the group's whole transaction, sent without BEGIN/COMMIT.
+ */
+const postgresRedemptions: SharedStep<PostgresMember, PostgresRedemptionOutcome> = {
+  run: redeemInPostgres,
+  alone: (members) => members.every((m) => !m.webhook),
+};
+
+interface PostgresMember extends PostgresRedemption {
+  /** The member's set has a webhook: its event must be written in the transaction that counts the use. */
+  webhook: boolean;
+}
 
 /**
  * redeemInPromoset on PostgreSQL: the same rules and refusals, with the
  * count and the redemption row of a whole group written in one round trip;
  * what that statement leaves open (why nothing was counted, a bound code's
- * customer) is decided here as on SQLite, in the same transaction.
+ * customer) is decided here as on SQLite, in the same transaction, or, when
+ * the statement was the whole transaction, after it: a refusal's reasons are
+ * read after COMMIT (nothing was written for it), and a bound code, whose use
+ * the statement gave back, is redeemed again in a transaction of its own.
  */
 async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
-  const customer = options.customer ?? NO_CUSTOMER;
-  const member: PostgresRedemption = {
+  const member: PostgresMember = {
     cachedSet: options.setMayBeStale ? set : undefined,
     setId: set.id,
     code: code.toLowerCase(),
@@ -186,31 +202,43 @@ async function redeemInPostgresGroup(core: Core, set: PromoSet, code: string, cl
     actor,
     createdAt: nowIso(core),
     day: today(core),
+    webhook: Boolean(set.webhook_url),
   };
-  return inSharedTransactionAfter(core.db, member.code, postgresRedemptions, member, async (trx, counted): Promise<RedemptionResult> => {
-    switch (counted.outcome) {
-      case 'set_changed':
-        throw setChangedForRedemption();
-      case 'refused':
-        throw await whyRefused(core, trx, set, code, member.day, customer);
-      case 'client_required':
-        throw clientIdRequired(counted.row.code);
-      case 'once_taken':
-        throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
-      case 'bound':
-        // Counted, not recorded: the customer decides, as in redeemInPromoset.
-        return recordOrGiveBack(trx, counted.row, async () => {
-          const refused = await bindingRefusalOf(trx, set.id, code, customer);
-          if (refused) throw refused;
-          return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, actor, options);
-        });
-      case 'redeemed': {
-        const promotion = toWhmcsPromotion(shownId(core, counted.row), counted.row.code, counted.row.uses, await batchTerms(core, trx, counted.row.batch_id));
-        await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: counted.redemptionId, client_id: clientId }, createdAt: member.createdAt });
-        return { result: 'success', redemption_id: counted.redemptionId, promotion };
-      }
+  return inSharedTransactionAfter(core.db, member.code, postgresRedemptions, member, (trx, counted) => finishPostgresRedemption(core, trx, set, code, member, options, counted));
+}
+
+/** One member's outcome of promoset_redeem, finished; `trx` is the group's transaction, or the database after an autocommit statement. `code` as the client sent it. */
+async function finishPostgresRedemption(core: Core, trx: Db, set: PromoSet, code: string, member: PostgresMember, options: RedemptionOptions, counted: PostgresRedemptionOutcome): Promise<RedemptionResult> {
+  const { clientId } = member;
+  const customer = options.customer ?? NO_CUSTOMER;
+  switch (counted.outcome) {
+    case 'set_changed':
+      throw setChangedForRedemption();
+    case 'refused':
+      throw await whyRefused(core, trx, set, code, member.day, customer);
+    case 'client_required':
+      throw clientIdRequired(counted.row.code);
+    case 'once_taken':
+      throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
+    case 'bound_later':
+      // Counted and given back by the autocommit statement: counted again where the customer can be checked before COMMIT.
+      return inWriteTransaction(core.db, async (own) => {
+        const [again] = await redeemInPostgres(own, [member], false);
+        return finishPostgresRedemption(core, own, set, code, member, options, again);
+      });
+    case 'bound':
+      // Counted, not recorded: the customer decides, as in redeemInPromoset.
+      return recordOrGiveBack(trx, counted.row, async () => {
+        const refused = await bindingRefusalOf(trx, set.id, code, customer);
+        if (refused) throw refused;
+        return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, member.actor, options);
+      });
+    case 'redeemed': {
+      const promotion = toWhmcsPromotion(shownId(core, counted.row), counted.row.code, counted.row.uses, knownTerms(core, counted.row.batch_id) ?? (await batchTerms(core, trx, counted.row.batch_id)));
+      if (member.webhook) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: counted.redemptionId, client_id: clientId }, createdAt: member.createdAt });
+      return { result: 'success', redemption_id: counted.redemptionId, promotion };
     }
-  });
+  }
 }
 
 /**
@@ -304,7 +332,8 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
 }
 
 /**
- * Nothing was counted: say why. Inside the redemption's transaction; on
+ * Nothing was counted: say why. Inside the redemption's transaction (or just
+ * after its autocommit statement, which wrote nothing for this member); on
  * PostgreSQL a concurrent rollback may have freed a use since, which shows as
  * "no reason", and the count is tried again (a few times, then used up).
  */

@@ -5,7 +5,7 @@ import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promo
 
 /**
  * PostgreSQL only: a group commit's redemptions in one round trip. The
- * function promoset_redeem (migration 019, store/migrations.ts) runs, per
+ * function promoset_redeem (migration 020, store/migrations.ts) runs, per
  * member in the order given, countUse's conditional UPDATE and
  * insertRedemption's INSERT, as separate statements would, and gives a use
  * back itself when the INSERT is refused. Sent one by one, those statements
@@ -27,18 +27,18 @@ export interface PostgresRedemption {
   day: string;
 }
 
-/** What the function decided for one member (migration 019 says what each means). */
+/** What the function decided for one member (migrations 019 and 020 say what each means). */
 export type PostgresRedemptionOutcome =
   | { outcome: 'set_changed' | 'refused' }
-  | { outcome: 'bound' | 'client_required' | 'once_taken'; row: PromotionRow }
+  | { outcome: 'bound' | 'bound_later' | 'client_required' | 'once_taken'; row: PromotionRow }
   | { outcome: 'redeemed'; row: PromotionRow; redemptionId: number };
 
-const REDEEM = 'select * from promoset_redeem($1::jsonb[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])';
+const REDEEM = 'select * from promoset_redeem($1::jsonb[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean)';
 
 type Returned = StoredPromotion & { outcome: PostgresRedemptionOutcome['outcome']; redemption_id: number | null };
 
-/** Count and record `members` in `trx`, in their order; one outcome per member, in the same order. */
-export async function redeemInPostgres(trx: Db, members: PostgresRedemption[]): Promise<PostgresRedemptionOutcome[]> {
+/** Count and record `members` in `trx` (or, `alone`, in this one statement), in their order; one outcome per member, in the same order. */
+export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], alone: boolean): Promise<PostgresRedemptionOutcome[]> {
   const expected: string[] = [];
   const entries = new Map<PromoSet, number>();
   const checks = members.map(({ cachedSet }) => {
@@ -58,6 +58,7 @@ export async function redeemInPostgres(trx: Db, members: PostgresRedemption[]): 
       members.map((m) => m.actor),
       members.map((m) => m.createdAt),
       members.map((m) => m.day),
+      alone,
     ]),
   );
   if (rows.length !== members.length) throw new Error(`promoset_redeem answered ${rows.length} rows for ${members.length} members`);
