@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { PromoSet } from '../domain/set.js';
-import type { Db } from './db.js';
+import { postgresPoolOf, type Db } from './db.js';
 import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 
 /**
@@ -47,20 +47,21 @@ export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], a
     if (entry === undefined) entries.set(cachedSet, (entry = expected.push(storedForm(cachedSet))));
     return entry;
   });
-  const { rows } = await trx.executeQuery<Returned>(
-    CompiledQuery.raw(REDEEM, [
-      expected,
-      checks,
-      members.map((m) => m.code),
-      members.map((m) => m.setId),
-      members.map((m) => m.clientId),
-      members.map((m) => m.requestKey),
-      members.map((m) => m.actor),
-      members.map((m) => m.createdAt),
-      members.map((m) => m.day),
-      alone,
-    ]),
-  );
+  const values = [
+    expected,
+    checks,
+    members.map((m) => m.code),
+    members.map((m) => m.setId),
+    members.map((m) => m.clientId),
+    members.map((m) => m.requestKey),
+    members.map((m) => m.actor),
+    members.map((m) => m.createdAt),
+    members.map((m) => m.day),
+    alone,
+  ];
+  // Alone, the statement needs no transaction's connection: straight to the pool, prepared once per connection.
+  const pool = alone ? postgresPoolOf(trx) : undefined;
+  const { rows } = pool ? await pool.query<Returned>({ name: 'promoset-redeem', text: REDEEM, values }) : await trx.executeQuery<Returned>(CompiledQuery.raw(REDEEM, values));
   if (rows.length !== members.length) throw new Error(`promoset_redeem answered ${rows.length} rows for ${members.length} members`);
   return rows.map((r): PostgresRedemptionOutcome => {
     if (r.outcome === 'refused' || r.outcome === 'set_changed') return { outcome: r.outcome };
