@@ -118,8 +118,10 @@ function sqliteFloor(path: string): (group: FloorRequest[]) => void {
 /**
  * The PostgreSQL floor's one statement per group: per member, in order, the
  * same UPDATE and INSERT as separate statements (so a code named twice counts
- * twice), in a function made once at start-up, as promoset's migration 019
- * makes its own. Called outside BEGIN/COMMIT, one call is one transaction.
+ * twice), in a function made once at start-up, as promoset's migration 020
+ * makes its own (the batch joined with UPDATE … FROM, as there). Called
+ * outside BEGIN/COMMIT, one call is one transaction, as promoset's group is
+ * when no set in it has a webhook.
  */
 const POSTGRES_FUNCTION = `
 create or replace function floor_redeem(codes text[], set_ids integer[], day text, created_at text)
@@ -130,15 +132,14 @@ declare
   counted record;
 begin
   for i in 1 .. coalesce(array_length(codes, 1), 0) loop
-    update promotions set uses = uses + 1
-      where lower(code) = codes[i] and set_id = set_ids[i] and voided_at is null
-        and exists (
-          select 1 from batches b
-          where b.id = promotions.batch_id
-            and (b.maxuses = 0 or promotions.uses < b.maxuses)
-            and (b.startdate = '${NO_DATE}' or b.startdate <= day)
-            and (b.expirationdate = '${NO_DATE}' or b.expirationdate >= day))
-      returning promotions.id, promotions.code, promotions.uses, promotions.batch_id into counted;
+    update promotions p set uses = p.uses + 1
+      from batches b
+      where lower(p.code) = codes[i] and p.set_id = set_ids[i] and p.voided_at is null
+        and b.id = p.batch_id
+        and (b.maxuses = 0 or p.uses < b.maxuses)
+        and (b.startdate = '${NO_DATE}' or b.startdate <= day)
+        and (b.expirationdate = '${NO_DATE}' or b.expirationdate >= day)
+      returning p.id, p.code, p.uses, p.batch_id into counted;
     id := null; code := null; uses := null; batch_id := null; redemption_id := null;
     if found then
       id := counted.id; code := counted.code; uses := counted.uses; batch_id := counted.batch_id;

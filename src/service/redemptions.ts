@@ -20,6 +20,7 @@ import { nowIso, today, type Core } from './core.js';
 import { inSharedTransaction, inSharedTransactionAfter, type SharedStep } from './shared-transactions.js';
 import { setIsStored } from './set-cache.js';
 import { recordEvent } from '../store/outbox.js';
+import { inWriteTransaction } from '../store/transactions.js';
 import { isPostgres } from '../store/db.js';
 import { redeemInPostgres, type PostgresRedemption, type PostgresRedemptionOutcome } from '../store/redemptions-postgres.js';
 import { redeemInSqlite } from '../store/redemptions-sqlite.js';
@@ -155,12 +156,15 @@ const setChangedForRedemption = () =>
  * promoset_redeem function (one round trip, store/redemptions-postgres.ts),
  * SQLite's direct statements (store/redemptions-sqlite.ts). Cached sets are
  * checked in that step, once per group. What the step leaves open (why
- * nothing was counted, a bound code's customer) is decided here, in the same
- * transaction.
+ * nothing was counted, a bound code's customer) is decided in
+ * finishRedemption, in the same transaction; or, on PostgreSQL when the
+ * statement was the group's whole transaction (no webhook set in the group),
+ * after it: a refusal's reasons are read after COMMIT (nothing was written
+ * for it), and a bound code, whose use the statement gave back, is redeemed
+ * again in a transaction of its own.
  */
 async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
-  const customer = options.customer ?? NO_CUSTOMER;
-  const member: PostgresRedemption = {
+  const member: RedemptionMember = {
     cachedSet: options.setMayBeStale ? set : undefined,
     setId: set.id,
     code: code.toLowerCase(),
@@ -169,40 +173,64 @@ async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientI
     actor,
     createdAt: nowIso(core),
     day: today(core),
+    webhook: Boolean(set.webhook_url),
   };
   const step = isPostgres(core.db) ? postgresRedemptions : sqliteRedemptions;
-  return inSharedTransactionAfter(core.db, member.code, step, member, async (trx, counted): Promise<RedemptionResult> => {
-    switch (counted.outcome) {
-      case 'set_changed':
-        throw setChangedForRedemption();
-      case 'refused':
-        throw await whyRefused(core, trx, set, code, member.day, customer);
-      case 'client_required':
-        throw clientIdRequired(counted.row.code);
-      case 'once_taken':
-        throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
-      case 'bound':
-        // Counted, not recorded: the customer decides, and a refusal gives the use back.
-        return recordOrGiveBack(trx, counted.row, async () => {
-          const refused = await bindingRefusalOf(trx, set.id, code, customer);
-          if (refused) throw refused;
-          return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, actor, options);
-        });
-      case 'redeemed': {
-        const { row, redemptionId } = counted;
-        const terms = knownTerms(core, row.batch_id) ?? (await batchTerms(core, trx, row.batch_id));
-        const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, terms);
-        // The webhook event is written in the transaction that counted the use, so it exists exactly when the use does.
-        if (set.webhook_url) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: member.createdAt });
-        return { result: 'success', redemption_id: redemptionId, promotion };
-      }
-    }
-  });
+  return inSharedTransactionAfter(core.db, member.code, step, member, (trx, counted) => finishRedemption(core, trx, set, code, member, options, counted));
 }
 
-/** Each dialect's group step: every member counted and recorded at once, cached sets checked in it. */
-const postgresRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInPostgres };
-const sqliteRedemptions: SharedStep<PostgresRedemption, PostgresRedemptionOutcome> = { run: redeemInSqlite };
+interface RedemptionMember extends PostgresRedemption {
+  /** The member's set has a webhook: its event must be written in the transaction that counts the use. */
+  webhook: boolean;
+}
+
+/**
+ * Each dialect's group step: every member counted and recorded at once,
+ * cached sets checked in it. On PostgreSQL, when no member's set has a
+ * webhook (no event to write in the same transaction), the statement is the
+ * group's whole transaction, sent without BEGIN/COMMIT.
+ */
+const postgresRedemptions: SharedStep<RedemptionMember, PostgresRedemptionOutcome> = {
+  run: redeemInPostgres,
+  alone: (members) => members.every((m) => !m.webhook),
+};
+const sqliteRedemptions: SharedStep<RedemptionMember, PostgresRedemptionOutcome> = { run: redeemInSqlite };
+
+/** One member's outcome of the group step, finished; `trx` is the group's transaction, or the database after an autocommit statement. `code` as the client sent it. */
+async function finishRedemption(core: Core, trx: Db, set: PromoSet, code: string, member: RedemptionMember, options: RedemptionOptions, counted: PostgresRedemptionOutcome): Promise<RedemptionResult> {
+  const { clientId } = member;
+  const customer = options.customer ?? NO_CUSTOMER;
+  switch (counted.outcome) {
+    case 'set_changed':
+      throw setChangedForRedemption();
+    case 'refused':
+      throw await whyRefused(core, trx, set, code, member.day, customer);
+    case 'client_required':
+      throw clientIdRequired(counted.row.code);
+    case 'once_taken':
+      throw alreadyRedeemedByClient(counted.row.code, clientId ?? '');
+    case 'bound_later':
+      // Counted and given back by PostgreSQL's autocommit statement: counted again where the customer can be checked before COMMIT.
+      return inWriteTransaction(core.db, async (own) => {
+        const [again] = await postgresRedemptions.run(own, [member], false);
+        return finishRedemption(core, own, set, code, member, options, again);
+      });
+    case 'bound':
+      // Counted, not recorded: the customer decides, and a refusal gives the use back.
+      return recordOrGiveBack(trx, counted.row, async () => {
+        const refused = await bindingRefusalOf(trx, set.id, code, customer);
+        if (refused) throw refused;
+        return recordRedemption(core, trx, set, counted.row, await batchTerms(core, trx, counted.row.batch_id), clientId, member.actor, options);
+      });
+    case 'redeemed': {
+      const { row, redemptionId } = counted;
+      const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, knownTerms(core, row.batch_id) ?? (await batchTerms(core, trx, row.batch_id)));
+      // The webhook event is written in the transaction that counted the use, so it exists exactly when the use does.
+      if (member.webhook) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: member.createdAt });
+      return { result: 'success', redemption_id: redemptionId, promotion };
+    }
+  }
+}
 
 /**
  * After a use was counted: record the redemption, or, if that is refused
@@ -295,7 +323,8 @@ async function redeemThroughWhmcs(core: Core, whmcs: WhmcsHandle, set: PromoSet,
 }
 
 /**
- * Nothing was counted: say why. Inside the redemption's transaction; on
+ * Nothing was counted: say why. Inside the redemption's transaction (or just
+ * after its autocommit statement, which wrote nothing for this member); on
  * PostgreSQL a concurrent rollback may have freed a use since, which shows as
  * "no reason", and the count is tried again (a few times, then used up).
  */

@@ -1,6 +1,7 @@
 import { PromoError } from '../domain/errors.js';
-import { inWriteTransaction } from '../store/transactions.js';
+import { inWriteStatement, inWriteTransaction } from '../store/transactions.js';
 import { type Db } from '../store/db.js';
+import { isDatabaseUnreachable } from '../store/errors.js';
 import { GroupQueue } from './group-queue.js';
 
 /**
@@ -24,6 +25,8 @@ import { GroupQueue } from './group-queue.js';
  * Members may share a first step (SharedStep): on PostgreSQL a redemption's
  * count and row are written for the whole group by one statement, whose
  * per-member results the members' work then finishes, still in lock order.
+ * When that statement is all a group writes (SharedStep.alone), it is sent
+ * without BEGIN/COMMIT: one statement is a transaction of its own.
  */
 
 /** Members per transaction: enough to amortise a commit, small enough to keep row locks short. */
@@ -37,7 +40,15 @@ const MAX_GROUP = 100;
  * work then refuses.
  */
 export interface SharedStep<In, Out> {
-  run(trx: Db, inputs: In[]): Promise<Out[]>;
+  /** `alone`: run is the group's whole transaction (one statement, no BEGIN around it), and its members' work will write nothing. */
+  run(trx: Db, inputs: In[], alone: boolean): Promise<Out[]>;
+  /**
+   * True when, for these inputs (a whole group), `run` with `alone` is all
+   * that must be written: the members' work then runs after it, outside any
+   * transaction, and writes nothing (what still must be written, it writes
+   * in a transaction of its own).
+   */
+  alone?(inputs: In[]): boolean;
 }
 
 interface Member {
@@ -71,12 +82,17 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** One member in a transaction of its own: its refusal fails (rolls back) that transaction. */
 async function runAlone(trx: Db, member: Member): Promise<unknown> {
-  const stepped = member.step ? (await member.step.shared.run(trx, [member.step.input]))[0] : undefined;
+  const stepped = member.step ? (await member.step.shared.run(trx, [member.step.input], false))[0] : undefined;
   return member.work(trx, stepped);
 }
 
 async function commitGroup(db: Db, group: Member[]): Promise<void> {
   group.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
+  const shared = group[0].step?.shared;
+  if (shared?.alone && group.every((m) => m.step?.shared === shared) && shared.alone(group.map((m) => m.step!.input))) {
+    await commitInOneStatement(db, group, shared);
+    return;
+  }
   if (group.length === 1) {
     // Alone: the transaction is the member's own.
     const [member] = group;
@@ -99,6 +115,27 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
   });
 }
 
+/** A group whose shared step is all it writes: that one statement, then each member's work, outside any transaction. */
+async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<unknown, unknown>): Promise<void> {
+  let stepped: unknown[];
+  try {
+    stepped = await inWriteStatement(() => shared.run(db, group.map((m) => m.step!.input), true));
+  } catch (error) {
+    // Unanswered, the statement may have committed: running its members again could count twice, so they fail (503).
+    if (isDatabaseUnreachable(error)) {
+      for (const member of group) member.reject(error);
+      return;
+    }
+    // PostgreSQL refused it, so none of it was written: each member runs again in a transaction of its own.
+    for (const member of group) await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
+    return;
+  }
+  // Committed. A member's work only reads or starts a transaction of its own, so the next group need not wait for it.
+  group.forEach((member, i) => {
+    member.work(db, stepped[i]).then(member.resolve, member.reject);
+  });
+}
+
 /** Every member's work in lock order; a run of members sharing a step runs the step once, at the run's place in that order. */
 async function runMembers(trx: Db, group: Member[]): Promise<Outcome[]> {
   const results: Outcome[] = [];
@@ -106,7 +143,7 @@ async function runMembers(trx: Db, group: Member[]): Promise<Outcome[]> {
     const shared = group[start].step?.shared;
     let end = start + 1;
     if (shared) while (end < group.length && group[end].step?.shared === shared) end++;
-    const stepped = shared ? await shared.run(trx, group.slice(start, end).map((m) => m.step!.input)) : [];
+    const stepped = shared ? await shared.run(trx, group.slice(start, end).map((m) => m.step!.input), false) : [];
     for (let i = start; i < end; i++) {
       try {
         results.push({ ok: true, value: await group[i].work(trx, stepped[i - start]) });

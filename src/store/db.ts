@@ -33,6 +33,18 @@ export async function postgresClientOf(conn: Db): Promise<pg.PoolClient | undefi
   return clientsByBackendPid.get(Number(rows[0]?.pid));
 }
 
+/**
+ * PostgreSQL only: each open database's pool, by its Kysely handle. A statement
+ * that is a transaction of its own (a redemption group's, redemptions-postgres.ts)
+ * goes to it directly, as a named statement: parsed and planned once per
+ * connection, and none of Kysely's layers per query.
+ */
+const pools = new WeakMap<Db, pg.Pool>();
+
+export function postgresPoolOf(db: Db): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 export interface OpenDatabaseOptions {
   /**
    * PostgreSQL only: the schema to work in (sets search_path on every
@@ -90,7 +102,9 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
     pool.on('remove', (client) => {
       if (clientsByBackendPid.get(backendPid(client)) === client) clientsByBackendPid.delete(backendPid(client));
     });
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
+    return db;
   }
   const path = url.replace(/^sqlite:(\/\/)?/i, '') || DEFAULT_SQLITE_PATH;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

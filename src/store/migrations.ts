@@ -519,6 +519,13 @@ export const migrations: Record<string, Migration> = {
       if (isPostgres(db)) await sql.raw(POSTGRES_REDEEM_FUNCTION).execute(db);
     },
   },
+  '020_postgres_redeem_alone': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only: promoset_redeem with `alone`, for a group that is one autocommit statement (store/redemptions-postgres.ts).
+      // 019's form (nine arguments) stays, for processes of the tree before still running during an upgrade.
+      if (isPostgres(db)) await sql.raw(POSTGRES_REDEEM_ALONE_FUNCTION).execute(db);
+    },
+  },
 };
 
 /**
@@ -584,6 +591,83 @@ begin
     else
       insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
         values (set_ids[i], counted.id, client_ids[i], case when counted.onceperclient <> 0 then client_ids[i] end, request_keys[i], actors[i], created_ats[i])
+        on conflict (promotion_id, once_key) where once_key is not null do nothing
+        returning redemptions.id into redemption_id;
+      if redemption_id is null then
+        update promotions set uses = uses - 1 where promotions.id = counted.id;
+        outcome := 'once_taken';
+      else
+        outcome := 'redeemed';
+      end if;
+    end if;
+    return next;
+  end loop;
+end
+$fn$`;
+
+/**
+ * Migration 020: promoset_redeem as 019's, with one more argument, `alone`:
+ * true when the call is the group's whole transaction (no BEGIN around it,
+ * nothing written after it). A bound code's use is then given back at once
+ * and the outcome is 'bound_later' (the caller redeems that member again in a
+ * transaction of its own, where the customer is checked before COMMIT);
+ * with `alone` false a bound code is left counted ('bound') as in 019.
+ * Also: the batch's terms come from a join (UPDATE … FROM) rather than an
+ * EXISTS and a second read of onceperclient, and ON CONFLICT is written only
+ * for the INSERT that has a once_key (none without one can conflict).
+ */
+const POSTGRES_REDEEM_ALONE_FUNCTION = `
+create function promoset_redeem(expected jsonb[], checks integer[], codes text[], set_ids integer[], client_ids text[], request_keys text[], actors text[], created_ats text[], days text[], alone boolean)
+returns table (outcome text, id integer, whmcs_id integer, code text, uses integer, set_id integer, batch_id integer, voided_at text, redemption_id integer)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  counted record;
+  unchanged boolean[];
+begin
+  unchanged := array(
+    select exists (select 1 from promo_sets s where s.id = (e.set ->> 'id')::integer and to_jsonb(s) - 'name_key' = e.set)
+    from unnest(expected) with ordinality as e(set, n) order by e.n);
+  for i in 1 .. coalesce(array_length(codes, 1), 0) loop
+    outcome := null; id := null; whmcs_id := null; code := null; uses := null; set_id := null; batch_id := null; voided_at := null; redemption_id := null;
+    if checks[i] is not null and not unchanged[checks[i]] then
+      outcome := 'set_changed';
+      return next;
+      continue;
+    end if;
+    update promotions p set uses = p.uses + 1
+      from batches b
+      where lower(p.code) = codes[i] and p.set_id = set_ids[i] and p.voided_at is null
+        and b.id = p.batch_id
+        and (b.maxuses = 0 or p.uses < b.maxuses)
+        and (b.startdate = '0000-00-00' or b.startdate <= days[i])
+        and (b.expirationdate = '0000-00-00' or b.expirationdate >= days[i])
+      returning p.id, p.whmcs_id, p.code, p.uses, p.set_id, p.batch_id, p.voided_at, b.onceperclient,
+        exists (select 1 from promotion_bindings pb where pb.promotion_id = p.id) as bound
+      into counted;
+    if not found then
+      outcome := 'refused';
+      return next;
+      continue;
+    end if;
+    id := counted.id; whmcs_id := counted.whmcs_id; code := counted.code; uses := counted.uses;
+    set_id := counted.set_id; batch_id := counted.batch_id; voided_at := counted.voided_at;
+    if counted.bound and alone then
+      update promotions set uses = uses - 1 where promotions.id = counted.id;
+      outcome := 'bound_later';
+    elsif counted.bound then
+      outcome := 'bound';
+    elsif counted.onceperclient = 0 then
+      insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+        values (set_ids[i], counted.id, client_ids[i], null, request_keys[i], actors[i], created_ats[i])
+        returning redemptions.id into redemption_id;
+      outcome := 'redeemed';
+    elsif client_ids[i] is null then
+      update promotions set uses = uses - 1 where promotions.id = counted.id;
+      outcome := 'client_required';
+    else
+      insert into redemptions (set_id, promotion_id, client_id, once_key, request_key, created_by, created_at)
+        values (set_ids[i], counted.id, client_ids[i], client_ids[i], request_keys[i], actors[i], created_ats[i])
         on conflict (promotion_id, once_key) where once_key is not null do nothing
         returning redemptions.id into redemption_id;
       if redemption_id is null then

@@ -1,11 +1,11 @@
 import { CompiledQuery } from 'kysely';
 import type { PromoSet } from '../domain/set.js';
-import type { Db } from './db.js';
+import { postgresPoolOf, type Db } from './db.js';
 import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 
 /**
  * PostgreSQL only: a group commit's redemptions in one round trip. The
- * function promoset_redeem (migration 019, store/migrations.ts) runs, per
+ * function promoset_redeem (migration 020, store/migrations.ts) runs, per
  * member in the order given, countUse's conditional UPDATE and
  * insertRedemption's INSERT, as separate statements would, and gives a use
  * back itself when the INSERT is refused. Sent one by one, those statements
@@ -27,18 +27,18 @@ export interface PostgresRedemption {
   day: string;
 }
 
-/** What the function decided for one member (migration 019 says what each means). */
+/** What the function decided for one member (migrations 019 and 020 say what each means). */
 export type PostgresRedemptionOutcome =
   | { outcome: 'set_changed' | 'refused' }
-  | { outcome: 'bound' | 'client_required' | 'once_taken'; row: PromotionRow }
+  | { outcome: 'bound' | 'bound_later' | 'client_required' | 'once_taken'; row: PromotionRow }
   | { outcome: 'redeemed'; row: PromotionRow; redemptionId: number };
 
-const REDEEM = 'select * from promoset_redeem($1::jsonb[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])';
+const REDEEM = 'select * from promoset_redeem($1::jsonb[], $2::integer[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean)';
 
 type Returned = StoredPromotion & { outcome: PostgresRedemptionOutcome['outcome']; redemption_id: number | null };
 
-/** Count and record `members` in `trx`, in their order; one outcome per member, in the same order. */
-export async function redeemInPostgres(trx: Db, members: PostgresRedemption[]): Promise<PostgresRedemptionOutcome[]> {
+/** Count and record `members` in `trx` (or, `alone`, in this one statement), in their order; one outcome per member, in the same order. */
+export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], alone: boolean): Promise<PostgresRedemptionOutcome[]> {
   const expected: string[] = [];
   const entries = new Map<PromoSet, number>();
   const checks = members.map(({ cachedSet }) => {
@@ -47,19 +47,21 @@ export async function redeemInPostgres(trx: Db, members: PostgresRedemption[]): 
     if (entry === undefined) entries.set(cachedSet, (entry = expected.push(storedForm(cachedSet))));
     return entry;
   });
-  const { rows } = await trx.executeQuery<Returned>(
-    CompiledQuery.raw(REDEEM, [
-      expected,
-      checks,
-      members.map((m) => m.code),
-      members.map((m) => m.setId),
-      members.map((m) => m.clientId),
-      members.map((m) => m.requestKey),
-      members.map((m) => m.actor),
-      members.map((m) => m.createdAt),
-      members.map((m) => m.day),
-    ]),
-  );
+  const values = [
+    expected,
+    checks,
+    members.map((m) => m.code),
+    members.map((m) => m.setId),
+    members.map((m) => m.clientId),
+    members.map((m) => m.requestKey),
+    members.map((m) => m.actor),
+    members.map((m) => m.createdAt),
+    members.map((m) => m.day),
+    alone,
+  ];
+  // Alone, the statement needs no transaction's connection: straight to the pool, prepared once per connection.
+  const pool = alone ? postgresPoolOf(trx) : undefined;
+  const { rows } = pool ? await pool.query<Returned>({ name: 'promoset-redeem', text: REDEEM, values }) : await trx.executeQuery<Returned>(CompiledQuery.raw(REDEEM, values));
   if (rows.length !== members.length) throw new Error(`promoset_redeem answered ${rows.length} rows for ${members.length} members`);
   return rows.map((r): PostgresRedemptionOutcome => {
     if (r.outcome === 'refused' || r.outcome === 'set_changed') return { outcome: r.outcome };

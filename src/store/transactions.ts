@@ -22,9 +22,23 @@ const RETRY_MAX_MS = 2_000;
  */
 export async function inWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (!isPostgres(db)) return inSqliteWriteTransaction(db, work);
+  return retryingConflicts(() => db.transaction().execute(work));
+}
+
+/**
+ * PostgreSQL: one write statement sent outside BEGIN/COMMIT, which makes it
+ * a transaction of its own (all of it commits or none). A deadlock or
+ * serialization failure rolled it back whole, so it runs again as
+ * inWriteTransaction's work does.
+ */
+export function inWriteStatement<T>(statement: () => Promise<T>): Promise<T> {
+  return retryingConflicts(statement);
+}
+
+async function retryingConflicts<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(work);
+      return await run();
     } catch (error) {
       if (!isRetryableConflict(error)) throw error;
       if (attempt >= WRITE_TRANSACTION_ATTEMPTS) throw new StoreError('busy', 'write conflicts outlasted the retries');
