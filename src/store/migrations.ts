@@ -615,8 +615,12 @@ $fn$`;
  * count can decide, and nothing at all is written ('recount' for every
  * member). Otherwise each accepted member gets a batch id, its code goes in
  * (in lower(code) order, the lock order of the unique index), and only the
- * members whose code went in get their batch row (`batch_rows`: member i's
- * NewBatch as JSON at index i - 1, its terms nested). Per member, in the caller's order:
+ * members whose code went in get their batch row. A batch row is member i's
+ * created_by, created_at and request_key and its shape: `shapes[shape_of[i]]`
+ * (1-based), a JSON array [set_id, kind, count, prefix_key, code_length,
+ * code_alphabet, terms], which members with equal terms share (filling a
+ * row from JSON once per member cost more than the rest of the function).
+ * Per member, in the caller's order:
  *  - 'set_changed': its cached set differs from the stored one, nothing written;
  *  - 'collided': its code was taken, nothing written (the caller draws again);
  *  - 'recount': nothing written for anyone (the caller counts exactly);
@@ -624,7 +628,8 @@ $fn$`;
  * promotions has no foreign keys (018), so the code may go in before its batch row.
  */
 const POSTGRES_ISSUE_FUNCTION = `
-create function promoset_issue(expected jsonb[], checks integer[], set_ids integer[], spaces float8[], codes text[], batch_rows jsonb)
+create function promoset_issue(expected jsonb[], checks integer[], set_ids integer[], spaces float8[], codes text[],
+  shapes jsonb, shape_of integer[], created_bys text[], created_ats text[], request_keys text[])
 returns table (outcome text, id integer, whmcs_id integer, code text, uses integer, set_id integer, batch_id integer, voided_at text)
 language plpgsql as $fn$
 #variable_conflict use_column
@@ -655,16 +660,19 @@ begin
     select set_ids[m.i], m.bid, codes[m.i] from m order by lower(codes[m.i])
     on conflict do nothing
     returning p.id, p.whmcs_id, p.code, p.uses, p.set_id, p.batch_id, p.voided_at
+  ), shape as (
+    select e.n, r.*
+    from jsonb_array_elements(shapes) with ordinality as e(s, n)
+      cross join lateral jsonb_populate_record(null::batches, (e.s -> 6) || jsonb_build_object(
+        'set_id', e.s -> 0, 'kind', e.s -> 1, 'count', e.s -> 2, 'prefix_key', e.s -> 3, 'code_length', e.s -> 4, 'code_alphabet', e.s -> 5)) as r
   ), written as (
     insert into batches (id, set_id, kind, count, prefix_key, code_length, code_alphabet, created_by, created_at, request_key,
       type, recurring, value, cycles, appliesto, requires, requiresexisting, startdate, expirationdate, maxuses,
       lifetimepromo, applyonce, newsignups, existingclient, onceperclient, recurfor, upgrades, upgradeconfig, notes)
-    select ins.batch_id, r.set_id, r.kind, r.count, r.prefix_key, r.code_length, r.code_alphabet, r.created_by, r.created_at, r.request_key,
+    select ins.batch_id, r.set_id, r.kind, r.count, r.prefix_key, r.code_length, r.code_alphabet, created_bys[m.i], created_ats[m.i], request_keys[m.i],
       r.type, r.recurring, r.value, r.cycles, r.appliesto, r.requires, r.requiresexisting, r.startdate, r.expirationdate, r.maxuses,
       r.lifetimepromo, r.applyonce, r.newsignups, r.existingclient, r.onceperclient, r.recurfor, r.upgrades, r.upgradeconfig, r.notes
-    from ins join m on m.bid = ins.batch_id
-      cross join lateral (select batch_rows -> (m.i - 1) as b) as j
-      cross join lateral jsonb_populate_record(null::batches, (j.b - 'terms') || (j.b -> 'terms')) as r
+    from ins join m on m.bid = ins.batch_id join shape as r on r.n = shape_of[m.i]
   )
   select case when checks[g.i] is not null and not unchanged[checks[g.i]] then 'set_changed' when ins.id is null then 'collided' else 'issued' end,
     ins.id, ins.whmcs_id, ins.code, ins.uses, ins.set_id, ins.batch_id, ins.voided_at
