@@ -4,7 +4,9 @@
  * promoset's migrations, indexes included) that, per request, reads the set
  * row, inserts a batch row and a promotion row, and answers seed 001's JSON
  * once they are committed. Requests that arrive in the same event-loop turn
- * share one transaction (group commit), as in promoset.
+ * share one transaction (group commit), as in promoset. On PostgreSQL a group
+ * is one statement, as promoset's is: the set rows, as last read, are checked
+ * (updated_at) in it rather than read again.
  *
  * No token check, allowlist, rate limit, idempotency, validation or error
  * shapes: `npm run bench` reports promoset's req/s as a share of this one's,
