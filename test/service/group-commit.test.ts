@@ -122,6 +122,20 @@ describeEachDialect('group commit of single codes', (dialect) => {
     expect(JSON.parse(events[0].body)).toMatchObject({ type: 'promotions.issued', set_id: hooked.id, data: { count: 1, promotions: [{ id: results[2].id, code: results[2].code }] } });
   });
 
+  it('a cached set with every kind of field filled is found unchanged by the group (no set_changed, written in one go)', async () => {
+    const set = await newSet({
+      applies_to: ['1', '7'], requires: ['3'], cycles: ['Monthly', 'Annually'], config_option_upgrades: ['4', '5'], start_date: '2026-01-01', expiration_date: '2099-12-31',
+      notes: 'Ünïcode, "quotes" and a comma', promo_value: '12.50', upgrades: 1, upgrade_value: '5.00', once_per_client: 1, code_prefix: 'FULLSET',
+    });
+    vi.mocked(issueInPostgres).mockClear();
+    const result = await generatePromotion(ctx.core, set, {}, 'http:192.0.2.9', { setMayBeStale: true });
+    expect(result).toMatchObject({ value: '12.50', appliesto: '1,7', cycles: 'Monthly,Annually' });
+    if (dialect === 'postgres') {
+      const outcomes = await Promise.all(vi.mocked(issueInPostgres).mock.results.map((r) => r.value as ReturnType<typeof issueInPostgres>));
+      expect(outcomes.flat().map((o) => o.outcome)).toEqual(['issued']);
+    }
+  });
+
   it('a request the feasibility rule refuses gets its own error; the others in its group succeed', async () => {
     // Make the cheap bound useless (many promotions stored elsewhere), then record 996 of 1,000 3-digit codes as issued.
     const other = await newSet();
