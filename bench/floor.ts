@@ -4,7 +4,9 @@
  * promoset's migrations, indexes included) that, per request, reads the set
  * row, inserts a batch row and a promotion row, and answers seed 001's JSON
  * once they are committed. Requests that arrive in the same event-loop turn
- * share one transaction (group commit), as in promoset.
+ * share one transaction (group commit), as in promoset. On PostgreSQL a group
+ * is one statement, as promoset's is: the set rows, as last read, are checked
+ * (updated_at) in it rather than read again.
  *
  * No token check, allowlist, rate limit, idempotency, validation or error
  * shapes: `npm run bench` reports promoset's req/s as a share of this one's,
@@ -104,44 +106,87 @@ function sqliteFloor(path: string): (group: Pending[]) => void {
   };
 }
 
-/** pg, one transaction per group: the set rows in one SELECT, then one multi-row INSERT per table. */
+/**
+ * The PostgreSQL floor's one statement per group, as promoset's migration 021
+ * makes its own: each set's batch row (as the floor last read the set) is
+ * written only if the set's updated_at is still what the floor read (else no
+ * rows, and the floor reads the set again); then a batch row per member and its
+ * code. A code that collides fails the statement (nothing is written) and the
+ * floor draws again. Called outside BEGIN/COMMIT, one call is one transaction.
+ */
+const POSTGRES_FUNCTION = `
+create or replace function floor_issue(sets jsonb, set_ids integer[], codes text[])
+returns table (batch_id integer, id integer)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  members integer := coalesce(array_length(set_ids, 1), 0);
+  ids integer[];
+  written integer;
+begin
+  if exists (select 1 from jsonb_array_elements(sets) as e(set)
+             where not exists (select 1 from promo_sets s where s.id = (e.set ->> 'id')::integer and s.updated_at = e.set ->> 'updated_at')) then
+    return;
+  end if;
+  ids := array(select nextval(pg_get_serial_sequence('batches', 'id')::regclass)::integer from generate_series(1, members) as g(i) order by g.i);
+  insert into batches (id, ${BATCH_COLUMNS.join(', ')})
+    select ids[u.n], ${BATCH_COLUMNS.map((c) => `r.${c}`).join(', ')}
+    from unnest(set_ids) with ordinality as u(set_id, n)
+      join jsonb_array_elements(sets) as e(set) on (e.set ->> 'id')::integer = u.set_id
+      cross join lateral jsonb_populate_record(null::batches, e.set -> 'row') as r;
+  return query insert into promotions as p (set_id, batch_id, code)
+    select set_ids[g.i], ids[g.i], codes[g.i] from generate_series(1, members) as g(i)
+    on conflict do nothing returning p.batch_id, p.id;
+  get diagnostics written = row_count;
+  if written < members then
+    raise exception 'a code collided' using errcode = 'P0001';
+  end if;
+end
+$fn$`;
+
+/** pg, one statement per group (POSTGRES_FUNCTION): no BEGIN, COMMIT or set read round trips. */
 function postgresFloor(url: string): (group: Pending[]) => Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {});
-  const width = BATCH_COLUMNS.length;
-  const batchSql = new Map<number, string>();
-  const promotionSql = new Map<number, string>();
-  const sqlFor = (cache: Map<number, string>, n: number, make: (n: number) => string) => {
-    let text = cache.get(n);
-    if (text === undefined) cache.set(n, (text = make(n)));
-    return text;
-  };
-  const placeholders = (rows: number, columns: number) =>
-    Array.from({ length: rows }, (_, r) => `(${Array.from({ length: columns }, (_, c) => `$${r * columns + c + 1}`).join(', ')})`).join(', ');
+  const created = pool.query(POSTGRES_FUNCTION);
+  // The set rows as last read: the statement checks each against its stored updated_at.
+  const known = new Map<number, SetRow>();
   return async (group) => {
+    await created;
     const client = await pool.connect();
     try {
-      await client.query('begin');
-      const ids = [...new Set(group.map((p) => p.setId))];
-      const sets = new Map((await client.query<SetRow>('select * from promo_sets where id = any($1)', [ids])).rows.map((s) => [Number(s.id), s]));
-      const createdAt = new Date().toISOString();
-      const values = group.map(({ setId }) => batchValues(sets.get(setId)!, createdAt));
-      const batches = await client.query<{ id: number }>(sqlFor(batchSql, group.length, (n) => `insert into batches (${BATCH_COLUMNS.join(', ')}) values ${placeholders(n, width)} returning id`), values.flat());
-      const batchIds = batches.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
-      const codes = group.map(() => randomPart());
-      const idByBatch = new Map<number, number>();
-      // A code already stored is skipped and drawn again, as promoset does.
-      for (let missing = group.map((_, i) => i); missing.length > 0; ) {
-        const params = missing.flatMap((i) => [group[i].setId, batchIds[i], codes[i]]);
-        const promotions = await client.query<{ id: number; batch_id: number }>(sqlFor(promotionSql, missing.length, (n) => `insert into promotions (set_id, batch_id, code) values ${placeholders(n, 3)} on conflict do nothing returning id, batch_id`), params);
-        for (const r of promotions.rows) idByBatch.set(Number(r.batch_id), Number(r.id));
-        missing = missing.filter((i) => !idByBatch.has(batchIds[i]));
-        for (const i of missing) codes[i] = randomPart();
+      for (let attempt = 0; ; attempt++) {
+        const missing = [...new Set(group.map((p) => p.setId))].filter((id) => attempt > 0 || !known.has(id));
+        if (missing.length > 0) {
+          for (const s of (await client.query<SetRow>('select * from promo_sets where id = any($1)', [missing])).rows) known.set(Number(s.id), s);
+        }
+        const createdAt = new Date().toISOString();
+        const values = new Map<number, (string | number)[]>();
+        for (const { setId } of group) if (!values.has(setId)) values.set(setId, batchValues(known.get(setId)!, createdAt));
+        const sets = [...values].map(([setId, v]) => ({ id: setId, updated_at: known.get(setId)!.updated_at, row: Object.fromEntries(BATCH_COLUMNS.map((c, i) => [c, v[i]])) }));
+        const codes = group.map(() => randomPart());
+        let rows: { batch_id: number; id: number }[];
+        try {
+          ({ rows } = await client.query<{ batch_id: number; id: number }>({
+            name: 'floor-issue',
+            text: 'select * from floor_issue($1::jsonb, $2::integer[], $3::text[])',
+            values: [JSON.stringify(sets), group.map((p) => p.setId), codes],
+          }));
+        } catch (error) {
+          // A code already stored: nothing was written; drawn again, as promoset does.
+          if ((error as { code?: string }).code === 'P0001' && attempt < 25) continue;
+          throw error;
+        }
+        if (rows.length === 0 && group.length > 0) {
+          if (attempt < 25) continue; // a set changed: read again
+          throw new Error('the set kept changing');
+        }
+        const idByBatch = new Map(rows.map((r) => [Number(r.batch_id), Number(r.id)]));
+        const batchIds = rows.map((r) => Number(r.batch_id)).sort((a, b) => a - b);
+        group.forEach(({ res, setId }, i) => reply(res, idByBatch.get(batchIds[i])!, codes[i], values.get(setId)!));
+        return;
       }
-      await client.query('commit');
-      group.forEach(({ res }, i) => reply(res, idByBatch.get(batchIds[i])!, codes[i], values[i]));
     } catch (error) {
-      await client.query('rollback').catch(() => {});
       for (const { res } of group) fail(res, error);
     } finally {
       client.release();

@@ -4,7 +4,9 @@ import { PromoError } from '../domain/errors.js';
 import { insertBindings } from '../store/bindings.js';
 import { sameSet, type PromoSet } from '../domain/set.js';
 import { inWriteTransaction } from '../store/transactions.js';
-import { type Db } from '../store/db.js';
+import { isPostgres, type Db } from '../store/db.js';
+import { isRetryableConflict } from '../store/errors.js';
+import { issueInPostgres, type PostgresIssueOutcome, type PostgresSingleCode } from '../store/single-codes-postgres.js';
 import { insertEvents, type outboxRow } from '../store/outbox.js';
 import { countInSpace, deleteBatch, insertBatches, type NewBatch } from '../store/batches.js';
 import { insertPromotionsReturning } from '../store/promotion-inserts.js';
@@ -91,7 +93,7 @@ type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };
 async function commitGroup(db: Db, group: Waiting[], sink?: GroupSink): Promise<void> {
   let outcomes: Outcome[];
   try {
-    outcomes = await inWriteTransaction(db, (trx) => writeGroup(trx, group, sink));
+    outcomes = !sink && isPostgres(db) ? await commitInPostgres(db, group) : await inWriteTransaction(db, (trx) => writeGroup(trx, group, sink));
     if (sink) outcomes = await publishGroup(sink, group, outcomes);
   } catch (error) {
     for (const member of group) member.reject(error);
@@ -102,6 +104,47 @@ async function commitGroup(db: Db, group: Waiting[], sink?: GroupSink): Promise<
     if (outcome.ok) member.resolve(outcome.row);
     else member.reject(outcome.error);
   });
+}
+
+/**
+ * PostgreSQL without a sink: the group's plain members (no binding, no
+ * webhook event) in one statement (store/single-codes-postgres.ts), each
+ * written whole or not at all. Whatever that leaves undecided (a collided
+ * code, a nearly full space, a conflict with another writer) and the members
+ * with a binding or an event go through writeGroup's transaction, as before.
+ */
+async function commitInPostgres(db: Db, group: Waiting[]): Promise<Outcome[]> {
+  const outcomes: (Outcome | undefined)[] = new Array(group.length);
+  const plain: number[] = [];
+  group.forEach((member, i) => member.binding === undefined && member.issuedEvent === undefined && plain.push(i));
+  if (plain.length > 0) {
+    const generators = new Map<string, () => string>();
+    const members = plain.map((i): PostgresSingleCode => {
+      const { expectedSet, format, batch } = group[i];
+      const key = keyOf(format);
+      let next = generators.get(key);
+      if (next === undefined) generators.set(key, (next = codeGenerator(format)));
+      return { cachedSet: expectedSet, space: codeSpace(format), code: next(), batch };
+    });
+    let decided: PostgresIssueOutcome[] = [];
+    try {
+      decided = await issueInPostgres(db, members);
+    } catch (error) {
+      // The statement wrote nothing: the transaction below retries conflicts with backoff.
+      if (!isRetryableConflict(error)) throw error;
+    }
+    decided.forEach((result, k) => {
+      if (result.outcome === 'issued') outcomes[plain[k]] = { ok: true, row: result.row };
+      else if (result.outcome === 'set_changed') outcomes[plain[k]] = { ok: false, error: setChanged() };
+    });
+  }
+  const rest: number[] = [];
+  for (let i = 0; i < group.length; i++) if (outcomes[i] === undefined) rest.push(i);
+  if (rest.length > 0) {
+    const written = await inWriteTransaction(db, (trx) => writeGroup(trx, rest.map((i) => group[i])));
+    rest.forEach((index, k) => (outcomes[index] = written[k]));
+  }
+  return outcomes as Outcome[];
 }
 
 /** The committed members go to the sink; if it fails, so does every one of them. */

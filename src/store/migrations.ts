@@ -526,6 +526,12 @@ export const migrations: Record<string, Migration> = {
       if (isPostgres(db)) await sql.raw(POSTGRES_REDEEM_ALONE_FUNCTION).execute(db);
     },
   },
+  '021_postgres_issue_function': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only: a group commit's single codes in one round trip (store/single-codes-postgres.ts).
+      if (isPostgres(db)) await sql.raw(POSTGRES_ISSUE_FUNCTION).execute(db);
+    },
+  },
 };
 
 /**
@@ -679,6 +685,88 @@ begin
     end if;
     return next;
   end loop;
+end
+$fn$`;
+
+/**
+ * Migration 021: a group of single codes (service/single-codes.ts) in one
+ * statement, run on its own (autocommit), so all of it or none is written.
+ * First each set in `expected` is compared with its stored row (as in 019;
+ * `checks[i]` names member i's entry, null when its set was read fresh). Then
+ * feasibility as single-codes.ts's feasibleMembers decides it: the highest
+ * promotion id bounds how many codes exist; if that bound comes within 2 of
+ * any accepted member's space (`spaces`, in arrival order), only the exact
+ * count can decide, and nothing at all is written ('recount' for every
+ * member). Otherwise each accepted member gets a batch id, its code goes in
+ * (in lower(code) order, the lock order of the unique index), and only the
+ * members whose code went in get their batch row. A batch row is member i's
+ * created_by, created_at and request_key and its shape: `shapes[shape_of[i]]`
+ * (1-based), a JSON array [set_id, kind, count, prefix_key, code_length,
+ * code_alphabet, terms], which members with equal terms share (filling a
+ * row from JSON once per member cost more than the rest of the function).
+ * Per member, in the caller's order:
+ *  - 'set_changed': its cached set differs from the stored one, nothing written;
+ *  - 'collided': its code was taken, nothing written (the caller draws again);
+ *  - 'recount': nothing written for anyone (the caller counts exactly);
+ *  - 'issued': batch row and promotion written, the promotion returned.
+ * promotions has no foreign keys (018), so the code may go in before its batch row.
+ */
+const POSTGRES_ISSUE_FUNCTION = `
+create function promoset_issue(expected jsonb[], checks integer[], set_ids integer[], spaces float8[], codes text[],
+  shapes jsonb, shape_of integer[], created_bys text[], created_ats text[], request_keys text[])
+returns table (outcome text, id integer, whmcs_id integer, code text, uses integer, set_id integer, batch_id integer, voided_at text)
+language plpgsql
+-- Custom plans were made afresh on every call, planning cost more than running (~0.7 ms a call);
+-- generic ones are planned once per connection, and the group's few rows need no better.
+set plan_cache_mode = force_generic_plan
+as $fn$
+#variable_conflict use_column
+declare
+  members integer := coalesce(array_length(codes, 1), 0);
+  unchanged boolean[];
+  accepted integer[];
+  bound bigint;
+  batch_ids integer[];
+  batch_seq regclass := pg_get_serial_sequence('batches', 'id')::regclass;
+begin
+  unchanged := array(
+    select exists (select 1 from promo_sets s where s.id = (e.set ->> 'id')::integer and to_jsonb(s) - 'name_key' = e.set)
+    from unnest(expected) with ordinality as e(set, n) order by e.n);
+  accepted := array(select g.i from generate_series(1, members) as g(i) where checks[g.i] is null or unchanged[checks[g.i]] order by g.i);
+  select coalesce(max(p.id), 0) into bound from promotions p;
+  if exists (select 1 from unnest(accepted) with ordinality as a(i, k) where spaces[a.i] - (bound + a.k - 1) < 2) then
+    return query select 'recount'::text, null::integer, null::integer, null::text, null::integer, null::integer, null::integer, null::text
+      from generate_series(1, members);
+    return;
+  end if;
+  batch_ids := array(select nextval(batch_seq)::integer from generate_series(1, coalesce(array_length(accepted, 1), 0)) as g(i) order by g.i);
+  return query
+  with m as (
+    select a.i, batch_ids[a.k] as bid from unnest(accepted) with ordinality as a(i, k)
+  ), ins as (
+    insert into promotions as p (set_id, batch_id, code)
+    select set_ids[m.i], m.bid, codes[m.i] from m order by lower(codes[m.i])
+    on conflict do nothing
+    returning p.id, p.whmcs_id, p.code, p.uses, p.set_id, p.batch_id, p.voided_at
+  ), shape as materialized (
+    -- Materialized: inlined, each shape's row was filled from JSON once per member again.
+    select e.n, r.*
+    from jsonb_array_elements(shapes) with ordinality as e(s, n)
+      cross join lateral jsonb_populate_record(null::batches, (e.s -> 6) || jsonb_build_object(
+        'set_id', e.s -> 0, 'kind', e.s -> 1, 'count', e.s -> 2, 'prefix_key', e.s -> 3, 'code_length', e.s -> 4, 'code_alphabet', e.s -> 5)) as r
+  ), written as (
+    insert into batches (id, set_id, kind, count, prefix_key, code_length, code_alphabet, created_by, created_at, request_key,
+      type, recurring, value, cycles, appliesto, requires, requiresexisting, startdate, expirationdate, maxuses,
+      lifetimepromo, applyonce, newsignups, existingclient, onceperclient, recurfor, upgrades, upgradeconfig, notes)
+    select ins.batch_id, r.set_id, r.kind, r.count, r.prefix_key, r.code_length, r.code_alphabet, created_bys[m.i], created_ats[m.i], request_keys[m.i],
+      r.type, r.recurring, r.value, r.cycles, r.appliesto, r.requires, r.requiresexisting, r.startdate, r.expirationdate, r.maxuses,
+      r.lifetimepromo, r.applyonce, r.newsignups, r.existingclient, r.onceperclient, r.recurfor, r.upgrades, r.upgradeconfig, r.notes
+    from ins join m on m.bid = ins.batch_id join shape as r on r.n = shape_of[m.i]
+  )
+  select case when checks[g.i] is not null and not unchanged[checks[g.i]] then 'set_changed' when ins.id is null then 'collided' else 'issued' end,
+    ins.id, ins.whmcs_id, ins.code, ins.uses, ins.set_id, ins.batch_id, ins.voided_at
+  from generate_series(1, members) as g(i) left join m on m.i = g.i left join ins on ins.batch_id = m.bid
+  order by g.i;
 end
 $fn$`;
 

@@ -70,10 +70,10 @@ export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], a
   });
 }
 
-/** A set's stored row as JSON, name_key left out (toPromoSet in sets.ts, backwards): kept per cached set object. */
+/** A set's stored row as JSON, name_key left out (toPromoSet in sets.ts, backwards): kept per cached set object (also promoset_issue's, single-codes-postgres.ts). */
 const storedForms = new WeakMap<PromoSet, string>();
 
-function storedForm(set: PromoSet): string {
+export function storedForm(set: PromoSet): string {
   let form = storedForms.get(set);
   if (form === undefined) {
     const { applies_to, requires, cycles, config_option_upgrades } = set;

@@ -5,12 +5,17 @@ import { generatePromotion, generatePromotions } from '../../src/service/generat
 import { createSet, getSet, updateSet } from '../../src/service/sets.js';
 import { insertBatch, insertBatches } from '../../src/store/batches.js';
 import { insertPromotionsReturning } from '../../src/store/promotion-inserts.js';
+import { issueInPostgres } from '../../src/store/single-codes-postgres.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 
 // Count the group commit's statements: fewer batch INSERTs than requests proves requests were coalesced.
 vi.mock('../../src/store/batches.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src/store/batches.js')>();
   return { ...actual, insertBatches: vi.fn(actual.insertBatches) };
+});
+vi.mock('../../src/store/single-codes-postgres.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/store/single-codes-postgres.js')>();
+  return { ...actual, issueInPostgres: vi.fn(actual.issueInPostgres) };
 });
 vi.mock('../../src/store/promotion-inserts.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src/store/promotion-inserts.js')>();
@@ -27,8 +32,13 @@ describeEachDialect('group commit of single codes', (dialect) => {
   it('100 concurrent requests are written in fewer transactions, each with its own batch, actor, terms and code', async () => {
     const set = await newSet();
     vi.mocked(insertBatches).mockClear();
+    vi.mocked(issueInPostgres).mockClear();
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => generatePromotion(ctx.core, set, { notes: `request ${i}` }, `cli:user${i}`)));
-    expect(vi.mocked(insertBatches).mock.calls.length).toBeLessThan(100);
+    // PostgreSQL writes a group in one statement (promoset_issue), SQLite in a transaction.
+    const groups = vi.mocked(insertBatches).mock.calls.length + vi.mocked(issueInPostgres).mock.calls.length;
+    expect(groups).toBeGreaterThan(0);
+    expect(groups).toBeLessThan(100);
+    if (dialect === 'postgres') expect(vi.mocked(insertBatches)).not.toHaveBeenCalled();
     expect(new Set(results.map((r) => r.code.toLowerCase())).size).toBe(100);
     expect(new Set(results.map((r) => r.id)).size).toBe(100);
     const rows = await ctx.core.db
@@ -66,6 +76,9 @@ describeEachDialect('group commit of single codes', (dialect) => {
     expect(vi.mocked(insertPromotionsReturning).mock.calls.length).toBeGreaterThan(vi.mocked(insertBatches).mock.calls.length);
     const stored = await ctx.core.db.selectFrom('promotions').select('code').where('set_id', '=', set.id).execute();
     expect(stored).toHaveLength(350);
+    // A member whose code collided left no batch row behind (on PostgreSQL: the statement wrote nothing for it).
+    const singles = await ctx.core.db.selectFrom('batches').select('id').where('set_id', '=', set.id).where('kind', '=', 'single').execute();
+    expect(singles).toHaveLength(50);
   });
 
   it('a request on a cached set that changed meanwhile writes nothing (set_changed); the rest of its group, and callers without a cache, go on', async () => {
@@ -85,6 +98,42 @@ describeEachDialect('group commit of single codes', (dialect) => {
     expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: { value: '10.00', notes: 'slack' } });
     const after = await ctx.core.db.selectFrom('promotions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     expect(Number(after.n) - Number(before.n)).toBe(2);
+  });
+
+  it('one group mixing plain requests, a bound code and a set with a webhook: each written whole, with its binding and its outbox event', async () => {
+    const plain = await newSet();
+    const hooked = await newSet();
+    await ctx.core.db.updateTable('promo_sets').set({ webhook_url: 'https://shop.example.com/hooks' }).where('id', '=', hooked.id).execute();
+    const hookedSet = await getSet(ctx.core, hooked.id);
+    const results = await Promise.all([
+      generatePromotion(ctx.core, plain, {}, 'cli:a', { setMayBeStale: true }),
+      generatePromotion(ctx.core, plain, { client_id: 42 }, 'cli:b', { setMayBeStale: true }),
+      generatePromotion(ctx.core, hookedSet, {}, 'cli:c', { setMayBeStale: true }),
+      generatePromotion(ctx.core, plain, {}, 'cli:d'),
+    ]);
+    expect(new Set(results.map((r) => r.id)).size).toBe(4);
+    const rows = await ctx.core.db.selectFrom('promotions').innerJoin('batches', 'batches.id', 'promotions.batch_id')
+      .select(['promotions.id', 'promotions.code', 'promotions.set_id', 'batches.created_by']).where('promotions.set_id', 'in', [plain.id, hooked.id]).orderBy('batches.created_by').execute();
+    expect(rows.map((r) => [r.created_by, Number(r.set_id), Number(r.id), r.code])).toEqual(results.map((r, i) => [`cli:${'abcd'[i]}`, i === 2 ? hooked.id : plain.id, r.id, r.code]));
+    const bindings = await ctx.core.db.selectFrom('promotion_bindings').select(['promotion_id', 'client_id']).where('set_id', 'in', [plain.id, hooked.id]).execute();
+    expect(bindings.map((b) => [Number(b.promotion_id), Number(b.client_id)])).toEqual([[results[1].id, 42]]);
+    const events = await ctx.core.db.selectFrom('webhook_events').select(['set_id', 'body']).where('set_id', 'in', [plain.id, hooked.id]).execute();
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0].body)).toMatchObject({ type: 'promotions.issued', set_id: hooked.id, data: { count: 1, promotions: [{ id: results[2].id, code: results[2].code }] } });
+  });
+
+  it('a cached set with every kind of field filled is found unchanged by the group (no set_changed, written in one go)', async () => {
+    const set = await newSet({
+      applies_to: ['1', '7'], requires: ['3'], cycles: ['Monthly', 'Annually'], config_option_upgrades: ['4', '5'], start_date: '2026-01-01', expiration_date: '2099-12-31',
+      notes: 'Ünïcode, "quotes" and a comma', promo_value: '12.50', upgrades: 1, upgrade_value: '5.00', once_per_client: 1, code_prefix: 'FULLSET',
+    });
+    vi.mocked(issueInPostgres).mockClear();
+    const result = await generatePromotion(ctx.core, set, {}, 'http:192.0.2.9', { setMayBeStale: true });
+    expect(result).toMatchObject({ value: '12.50', appliesto: '1,7', cycles: 'Monthly,Annually' });
+    if (dialect === 'postgres') {
+      const outcomes = await Promise.all(vi.mocked(issueInPostgres).mock.results.map((r) => r.value as ReturnType<typeof issueInPostgres>));
+      expect(outcomes.flat().map((o) => o.outcome)).toEqual(['issued']);
+    }
   });
 
   it('a request the feasibility rule refuses gets its own error; the others in its group succeed', async () => {
