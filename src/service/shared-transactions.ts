@@ -63,19 +63,20 @@ const queues = new WeakMap<Db, GroupQueue<Member>>();
 
 /** Run `work` in a write transaction shared with other members; resolves after COMMIT. If `work` throws a PromoError, it must have written nothing. */
 export function inSharedTransaction<T>(db: Db, lockKey: string, work: (trx: Db) => Promise<T>): Promise<T> {
-  return enqueue(db, { lockKey, work });
+  return enqueue(db, lockKey, undefined, work);
 }
 
 /** As inSharedTransaction, with `step` run for `input` (together with its neighbours') before `work` gets its result. */
 export function inSharedTransactionAfter<In, Out, T>(db: Db, lockKey: string, step: SharedStep<In, Out>, input: In, work: (trx: Db, stepped: Out) => Promise<T>): Promise<T> {
-  return enqueue(db, { lockKey, step: { shared: step as SharedStep<unknown, unknown>, input }, work: work as (trx: Db, stepped: unknown) => Promise<unknown> });
+  return enqueue(db, lockKey, { shared: step as SharedStep<unknown, unknown>, input }, work as (trx: Db, stepped: unknown) => Promise<unknown>);
 }
 
-function enqueue<T>(db: Db, member: Pick<Member, 'lockKey' | 'step' | 'work'>): Promise<T> {
+function enqueue<T>(db: Db, lockKey: string, step: Member['step'], work: Member['work']): Promise<T> {
   let queue = queues.get(db);
   if (queue === undefined) queues.set(db, (queue = new GroupQueue<Member>(MAX_GROUP, (group) => commitGroup(db, group))));
   const q = queue;
-  return new Promise<T>((resolve, reject) => q.push({ ...member, resolve: resolve as (value: unknown) => void, reject }));
+  // A literal, not a spread: this runs for every redemption.
+  return new Promise<T>((resolve, reject) => q.push({ lockKey, step, work, resolve: resolve as (value: unknown) => void, reject }));
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
