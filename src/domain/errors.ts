@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'redemption_already_rolled_back'
   | 'database_busy'
   | 'database_unavailable'
+  /** The database's answer to a write was lost: it may or may not have been saved (a retry with the same Idempotency-Key learns which). */
+  | 'outcome_unknown'
   /** Slack's requests arrived, but this instance has no Slack credentials (yet). */
   | 'slack_off'
   /** A code bound to one customer (DESIGN.md), redeemed by another, or with no customer named. */
@@ -68,6 +70,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   database_busy: 503,
   // promoset's own database could not be reached (a network cut, a restart): nothing was saved.
   database_unavailable: 503,
+  // The connection was lost while a write was on its way: saved or not, nobody can tell yet.
+  outcome_unknown: 503,
   slack_off: 503,
   set_changed: 409,
   promotion_bound_to_other_client: 409,

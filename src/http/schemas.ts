@@ -136,7 +136,7 @@ export const readyResponse = z
 
 export const ERROR_CODES = [
   'validation_failed', 'not_found', 'forbidden', 'unauthorized', 'conflict', 'code_space_exhausted', 'rate_limited',
-  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'billing_not_configured', 'database_busy', 'database_unavailable', 'slack_off',
+  'payload_too_large', 'unsupported_media_type', 'bad_request', 'method_not_allowed', 'generation_failed', 'billing_unavailable', 'billing_not_configured', 'database_busy', 'database_unavailable', 'outcome_unknown', 'slack_off',
   'promotion_not_found', 'promotion_not_started', 'promotion_expired', 'promotion_used_up', 'promotion_voided', 'promotion_already_redeemed_by_client',
   'redemption_not_found', 'redemption_already_rolled_back', 'set_changed', 'promotion_bound_to_other_client', 'client_required',
 ] as const satisfies readonly ErrorCode[];

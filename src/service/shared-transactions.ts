@@ -122,9 +122,9 @@ async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<
   try {
     stepped = await inWriteStatement(() => shared.run(db, group.map((m) => m.step!.input), true));
   } catch (error) {
-    // Unanswered, the statement may have committed: running its members again could count twice, so they fail (503).
+    // Unanswered, the statement may have committed: running its members again could count twice, so they fail, saying so.
     if (isDatabaseUnreachable(error)) {
-      for (const member of group) member.reject(error);
+      for (const member of group) member.reject(outcomeUnknown());
       return;
     }
     // PostgreSQL refused it, so none of it was written: each member runs again in a transaction of its own.
@@ -136,6 +136,14 @@ async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<
     member.work(db, stepped[i]).then(member.resolve, member.reject);
   });
 }
+
+const outcomeUnknown = () =>
+  new PromoError(
+    'outcome_unknown',
+    "promoset lost its database connection while writing this request, so it cannot tell whether it was saved. Retry with the same Idempotency-Key to get its outcome; without one, check before sending it again.",
+    {},
+    { retryAfterSeconds: 5 },
+  );
 
 /** Every member's work in lock order; a run of members sharing a step runs the step once, at the run's place in that order. */
 async function runMembers(trx: Db, group: Member[]): Promise<Outcome[]> {

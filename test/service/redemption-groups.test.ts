@@ -105,6 +105,6 @@ describeEachDialect('redemptions sharing a group', (dialect) => {
     const failed = outcomes.filter((o) => o.status === 'rejected');
     expect([await usesOf(code), await redemptionsOf(code)]).toEqual([5, 5]);
     expect(failed.length > 0).toBe(dialect === 'postgres');
-    failed.forEach((o) => expect(o).toMatchObject({ reason: { message: 'Connection terminated unexpectedly' } }));
+    failed.forEach((o) => expect(o).toMatchObject({ reason: { code: 'outcome_unknown', status: 503, retryAfterSeconds: 5 } }));
   });
 });

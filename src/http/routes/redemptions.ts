@@ -68,7 +68,8 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
     redemptions.inc({ outcome: 'redeemed' });
   } catch (error) {
     if (!(error instanceof PromoError) || error.status !== 409) {
-      await abandonIdempotent(app.core, claim);
+      // Saved or not is unknown: the claim stays pending, so a retry with its key finds the redemption if it was (idempotency.ts).
+      if (!(error instanceof PromoError && error.code === 'outcome_unknown')) await abandonIdempotent(app.core, claim);
       throw error;
     }
     status = 409;
