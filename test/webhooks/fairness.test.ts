@@ -8,6 +8,7 @@ import { insertEvents, outboxRow } from '../../src/store/outbox.js';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { describeEachDialect, useTestCore } from '../support/databases.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Fair dispatch (issue 22): one set's backlog, or its receiver hanging until
@@ -93,8 +94,9 @@ describeEachDialect('fair webhook dispatch', (dialect) => {
     await a.waitFor((r) => r.failedRequests >= 3, 'failed attempts at set A');
     const promotion = await generatePromotion(ctx.core, setB, {}, 'test');
     await b.waitFor((r) => r.ofType('promotions.issued').some((e) => e.body.data.promotions[0].code === promotion.code), 'set B\'s event', 2000);
-    const receiver = await ctx.core.db.selectFrom('webhook_receivers').select('failures').where('set_id', '=', setA.id).executeTakeFirstOrThrow();
-    expect(Number(receiver.failures)).toBeGreaterThanOrEqual(3);
+    // The receiver answers before the dispatcher records the failure: its count catches up within moments.
+    const failures = () => ctx.core.db.selectFrom('webhook_receivers').select('failures').where('set_id', '=', setA.id).executeTakeFirstOrThrow().then((r) => Number(r.failures));
+    expect(await waitFor(failures, (n) => n >= 3, 'three failures recorded for set A\'s receiver', { timeoutMs: 5000 })).toBeGreaterThanOrEqual(3);
     // After the first failure A gets one delivery in flight at a time (the first round may have sent up to the cap).
     const tried = await ctx.core.db.selectFrom('webhook_events').select((eb) => eb.fn.countAll().as('n')).where('set_id', '=', setA.id).where('attempts', '>', 0).executeTakeFirstOrThrow();
     expect(Number(tried.n)).toBeGreaterThanOrEqual(3);
