@@ -126,7 +126,9 @@ function sqliteFloor(path: string): (group: FloorRequest[]) => void {
 const POSTGRES_FUNCTION = `
 create or replace function floor_redeem(codes text[], set_ids integer[], day text, created_at text)
 returns table (id integer, code text, uses integer, batch_id integer, redemption_id integer)
-language plpgsql as $fn$
+language plpgsql
+set plan_cache_mode = force_generic_plan
+as $fn$
 #variable_conflict use_column
 declare
   counted record;

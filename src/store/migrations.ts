@@ -532,7 +532,16 @@ export const migrations: Record<string, Migration> = {
       if (isPostgres(db)) await sql.raw(POSTGRES_ISSUE_FUNCTION).execute(db);
     },
   },
+  '022_postgres_redeem_generic_plans': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only: as promoset_issue (021), promoset_redeem's statements planned once per connection, not at every call.
+      if (isPostgres(db)) await sql.raw(`alter function promoset_redeem(${REDEEM_ALONE_ARGUMENTS}) set plan_cache_mode = force_generic_plan`).execute(db);
+    },
+  },
 };
+
+/** promoset_redeem's argument types (migration 020), which name that form of the function. */
+const REDEEM_ALONE_ARGUMENTS = 'jsonb[], integer[], text[], integer[], text[], text[], text[], text[], text[], boolean';
 
 /**
  * Migration 019: first, each set in `expected` (a set as a process cached
