@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely';
 import { PROMOTION_TERM_COLUMNS } from '../domain/promotion.js';
 import type { PromoSet } from '../domain/set.js';
 import type { NewBatch } from './batches.js';
-import type { Db } from './db.js';
+import { postgresPoolOf, type Db } from './db.js';
 import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
 import { storedForm } from './redemptions-postgres.js';
 
@@ -52,20 +52,21 @@ export async function issueInPostgres(db: Db, members: PostgresSingleCode[]): Pr
     return shape.n;
   });
   const shapesJson = JSON.stringify([...shapes.values()].map(({ batch: b }) => [b.set_id, b.kind, b.count, b.prefix_key, b.code_length, b.code_alphabet, b.terms]));
-  const { rows } = await db.executeQuery<Returned>(
-    CompiledQuery.raw(ISSUE, [
-      expected,
-      checks,
-      members.map((m) => m.batch.set_id),
-      members.map((m) => m.space),
-      members.map((m) => m.code),
-      shapesJson,
-      shapeOf,
-      members.map((m) => m.batch.created_by),
-      members.map((m) => m.batch.created_at),
-      members.map((m) => m.batch.request_key ?? null),
-    ]),
-  );
+  const values = [
+    expected,
+    checks,
+    members.map((m) => m.batch.set_id),
+    members.map((m) => m.space),
+    members.map((m) => m.code),
+    shapesJson,
+    shapeOf,
+    members.map((m) => m.batch.created_by),
+    members.map((m) => m.batch.created_at),
+    members.map((m) => m.batch.request_key ?? null),
+  ];
+  // A statement on its own needs no transaction's connection: straight to the pool, prepared once per connection (as promoset_redeem's).
+  const pool = postgresPoolOf(db);
+  const { rows } = pool ? await pool.query<Returned>({ name: 'promoset-issue', text: ISSUE, values }) : await db.executeQuery<Returned>(CompiledQuery.raw(ISSUE, values));
   if (rows.length !== members.length) throw new Error(`promoset_issue answered ${rows.length} rows for ${members.length} members`);
   return rows.map((r): PostgresIssueOutcome => (r.outcome === 'issued' ? { outcome: 'issued', row: toPromotionRow(r) } : { outcome: r.outcome }));
 }
