@@ -547,7 +547,7 @@ const REDEEM_ALONE_ARGUMENTS = 'jsonb[], integer[], text[], integer[], text[], t
  * Migration 019: first, each set in `expected` (a set as a process cached
  * it, in its row's JSON form without name_key) is compared with its stored
  * row; then per member, in the caller's order (its lock order), the
- * conditional UPDATE of countUse (store/redemptions.ts, same WHERE) and the
+ * conditional UPDATE that counts a use (as store/redemptions-sqlite.ts does on SQLite) and the
  * redemption INSERT of insertRedemption, one after the other as separate
  * statements would run, so one code named twice counts twice. `checks[i]`
  * names the member's entry in `expected` (null: the set was read fresh).

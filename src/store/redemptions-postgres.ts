@@ -5,8 +5,9 @@ import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promo
 
 /**
  * PostgreSQL only: a group commit's redemptions in one round trip. The
- * function promoset_redeem (migration 020, store/migrations.ts) runs, per
- * member in the order given, countUse's conditional UPDATE and
+ * function promoset_redeem (migration 020, planned once per connection since
+ * 022; store/migrations.ts) runs, per
+ * member in the order given, the conditional UPDATE that counts a use and
  * insertRedemption's INSERT, as separate statements would, and gives a use
  * back itself when the INSERT is refused. Sent one by one, those statements
  * cost two or three round trips per member inside the group's transaction,

@@ -10,14 +10,20 @@ import { findSetById } from './sets.js';
 /**
  * SQLite's side of a group commit's redemptions, with the contract of
  * PostgreSQL's promoset_redeem (redemptions-postgres.ts): per member, in the
- * order given, count the use (countUse's conditional UPDATE), then record the
+ * order given, count the use (one conditional UPDATE), then record the
  * redemption or give the use back, and say which. The statements run on the
  * connection the group's write transaction holds (sqlite-direct.ts), one
  * after another without a promise between them: per member, the awaits of
  * separate store calls cost more than its two statements.
  */
 
-/** countUse's statement (redemptions.ts), with what deciding needs: the batch's once-per-client term and whether the code is bound. */
+/**
+ * Count one use only if the rules allow it now: not voided, within its
+ * batch's dates, under its maxuses (0 = unlimited). SQLite serialises
+ * writers, so N concurrent requests can never push uses past maxuses. It also
+ * returns what deciding needs: the batch's once-per-client term and whether
+ * the code is bound (an index probe, so an unbound code costs no second read).
+ */
 const COUNT_USE = `update promotions set uses = uses + 1
     where lower(code) = ? and set_id = ? and voided_at is null
       and exists (
