@@ -40,14 +40,7 @@ type Returned = StoredPromotion & { outcome: PostgresRedemptionOutcome['outcome'
 
 /** Count and record `members` in `trx` (or, `alone`, in this one statement), in their order; one outcome per member, in the same order. */
 export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], alone: boolean): Promise<PostgresRedemptionOutcome[]> {
-  const expected: string[] = [];
-  const entries = new Map<PromoSet, number>();
-  const checks = members.map(({ cachedSet }) => {
-    if (cachedSet === undefined) return null;
-    let entry = entries.get(cachedSet);
-    if (entry === undefined) entries.set(cachedSet, (entry = expected.push(storedForm(cachedSet))));
-    return entry;
-  });
+  const { expected, checks } = cachedSetChecks(members.map((m) => m.cachedSet));
   const values = [
     expected,
     checks,
@@ -71,10 +64,27 @@ export async function redeemInPostgres(trx: Db, members: PostgresRedemption[], a
   });
 }
 
-/** A set's stored row as JSON, name_key left out (toPromoSet in sets.ts, backwards): kept per cached set object (also promoset_issue's, single-codes-postgres.ts). */
+/**
+ * What promoset_redeem and promoset_issue check the cached sets with: each
+ * distinct set's stored form once (`expected`), and per member the 1-based
+ * entry its set is checked against (`checks`; null for a set read fresh).
+ */
+export function cachedSetChecks(sets: (PromoSet | undefined)[]): { expected: string[]; checks: (number | null)[] } {
+  const expected: string[] = [];
+  const entries = new Map<PromoSet, number>();
+  const checks = sets.map((set) => {
+    if (set === undefined) return null;
+    let entry = entries.get(set);
+    if (entry === undefined) entries.set(set, (entry = expected.push(storedForm(set))));
+    return entry;
+  });
+  return { expected, checks };
+}
+
+/** A set's stored row as JSON, name_key left out (toPromoSet in sets.ts, backwards): kept per cached set object. */
 const storedForms = new WeakMap<PromoSet, string>();
 
-export function storedForm(set: PromoSet): string {
+function storedForm(set: PromoSet): string {
   let form = storedForms.get(set);
   if (form === undefined) {
     const { applies_to, requires, cycles, config_option_upgrades } = set;

@@ -4,7 +4,7 @@ import type { PromoSet } from '../domain/set.js';
 import type { NewBatch } from './batches.js';
 import { postgresPoolOf, type Db } from './db.js';
 import { toPromotionRow, type PromotionRow, type StoredPromotion } from './promotions.js';
-import { storedForm } from './redemptions-postgres.js';
+import { cachedSetChecks } from './redemptions-postgres.js';
 
 /**
  * PostgreSQL only: a group commit's single codes in one round trip, on their
@@ -33,14 +33,7 @@ type Returned = StoredPromotion & { outcome: PostgresIssueOutcome['outcome'] };
 
 /** Write `members` in one statement; one outcome per member, in the same order. */
 export async function issueInPostgres(db: Db, members: PostgresSingleCode[]): Promise<PostgresIssueOutcome[]> {
-  const expected: string[] = [];
-  const entries = new Map<PromoSet, number>();
-  const checks = members.map(({ cachedSet }) => {
-    if (cachedSet === undefined) return null;
-    let entry = entries.get(cachedSet);
-    if (entry === undefined) entries.set(cachedSet, (entry = expected.push(storedForm(cachedSet))));
-    return entry;
-  });
+  const { expected, checks } = cachedSetChecks(members.map((m) => m.cachedSet));
   // A batch row's shape (set, format, terms) is sent once for the members that share it: filling a
   // row from JSON per member cost the function more than its inserts. Told apart by their values
   // (a JSON text per member cost ~5% of a request's CPU).
