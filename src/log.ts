@@ -239,8 +239,25 @@ export function createLogger(level: LogLevel = 'info', write?: (line: string) =>
     destination,
   );
   // msg inside the object keeps it right after level and time, where readers (and grep) expect it.
-  const at = (method: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => {
-    log[method]({ msg, ...extra });
+  const at = (method: 'debug' | 'info' | 'warn' | 'error') => {
+    const enabled = log.isLevelEnabled(method);
+    const head = `{"level":"${method}"`;
+    return (msg: string, extra?: Record<string, unknown>) => {
+      if (!enabled) return;
+      const fields = { msg, ...extra };
+      // pino's line, built directly: its serialiser cost ~3 µs an access line (~3% of a redemption's CPU).
+      // What JSON.stringify cannot write (a cycle, a BigInt) goes through pino, which can.
+      let line: string | undefined;
+      if (prettify === undefined) {
+        try {
+          line = `${head}${isoTimeOncePerMillisecond()},${JSON.stringify(redactSecrets(fields)).slice(1)}\n`;
+        } catch {
+          line = undefined;
+        }
+      }
+      if (line === undefined) log[method](fields);
+      else output(line);
+    };
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

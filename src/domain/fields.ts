@@ -138,23 +138,34 @@ export function list(label: string, itemPattern: RegExp, itemHint: string, allow
   });
 }
 
+/** What a plain field rule (plainRule) returns for a value it refuses. */
+class FieldIssue {
+  constructor(readonly message: string) {}
+}
+
+/** Each plain rule by its schema: parseFields calls it directly, skipping zod's machinery (a redemption's fields are parsed on every request). */
+const plainRules = new WeakMap<z.ZodType, (value: unknown) => unknown>();
+
+/** A field rule written as a plain function, as a zod schema too: one rule, whichever way it is called. */
+function plainRule<T>(rule: (value: unknown) => T | FieldIssue) {
+  const schema = z.unknown().transform((value, ctx): T => {
+    const out = rule(value);
+    if (!(out instanceof FieldIssue)) return out;
+    ctx.addIssue({ code: 'custom', message: out.message });
+    return z.NEVER;
+  });
+  plainRules.set(schema, rule);
+  return schema;
+}
+
 export function text(label: string, max: number, { required = false } = {}) {
-  return z.unknown().transform((value, ctx): string => {
+  return plainRule((value): string | FieldIssue => {
     if (value === null || value === undefined) value = '';
     if (typeof value === 'number') value = String(value);
-    if (typeof value !== 'string') {
-      ctx.addIssue({ code: 'custom', message: `${label} must be text.` });
-      return z.NEVER;
-    }
+    if (typeof value !== 'string') return new FieldIssue(`${label} must be text.`);
     const trimmed = value.trim();
-    if (required && trimmed === '') {
-      ctx.addIssue({ code: 'custom', message: `${label} is required.` });
-      return z.NEVER;
-    }
-    if (trimmed.length > max) {
-      ctx.addIssue({ code: 'custom', message: `${label} must be at most ${max} characters.` });
-      return z.NEVER;
-    }
+    if (required && trimmed === '') return new FieldIssue(`${label} is required.`);
+    if (trimmed.length > max) return new FieldIssue(`${label} must be at most ${max} characters.`);
     return trimmed;
   });
 }
@@ -179,6 +190,13 @@ export function parseFields<P extends Record<string, z.ZodType>>(
       continue;
     }
     if (raw === undefined) continue;
+    const plain = plainRules.get(parser);
+    if (plain) {
+      const out = plain(raw);
+      if (out instanceof FieldIssue) errors[key] = out.message;
+      else values[key] = out;
+      continue;
+    }
     const result = parser.safeParse(raw);
     if (result.success) values[key] = result.data;
     else errors[key] = result.error.issues[0]?.message ?? 'This value is not valid.';

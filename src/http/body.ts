@@ -20,8 +20,13 @@ const SUPPORTED = 'Send the body as application/x-www-form-urlencoded (what curl
  * Oversized bodies are refused from Content-Length before reading, or as soon as
  * the stream passes the limit; the caller closes the connection on errors.
  */
-export async function readBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<RequestBody> {
-  const raw = await readRawBody(req, limit);
+export function readBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): RequestBody | Promise<RequestBody> {
+  const raw = readRawBody(req, limit);
+  // A small body arrives with the headers: parsed at once, with no promise to wait for (readRawBody).
+  return raw instanceof Promise ? raw.then((bytes) => parsedBody(req, bytes)) : parsedBody(req, raw);
+}
+
+function parsedBody(req: IncomingMessage, raw: Buffer): RequestBody {
   if (raw.length === 0) return { fields: {}, raw };
   return { fields: parseBody(req.headers['content-type'], raw), raw };
 }
@@ -30,21 +35,26 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function parseBody(contentType: string | undefined, raw: Buffer): Record<string, unknown> {
   if (!contentType) throw new PromoError('unsupported_media_type', `The request has a body but no Content-Type. ${SUPPORTED}`);
+  // What every JSON client sends, without taking the header apart.
+  if (contentType === 'application/json') return parseJsonObject(decodeUtf8(raw));
   const [mimePart, ...params] = contentType.split(';');
   const mime = mimePart.trim().toLowerCase();
   const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new PromoError('unsupported_media_type', `The charset "${charset.slice(0, 30)}" is not supported; send UTF-8.`);
   }
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    throw new PromoError('bad_request', 'The request body is not valid UTF-8.');
-  }
+  const text = decodeUtf8(raw);
   if (mime === 'application/x-www-form-urlencoded') return parseForm(text);
   if (mime === 'application/json' || mime.endsWith('+json')) return parseJsonObject(text);
   throw new PromoError('unsupported_media_type', `The content type "${mime.slice(0, 60)}" is not supported. ${SUPPORTED}`);
+}
+
+function decodeUtf8(raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new PromoError('bad_request', 'The request body is not valid UTF-8.');
+  }
 }
 
 /**

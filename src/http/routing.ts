@@ -32,8 +32,11 @@ export interface RouteRequest {
   app: AppContext;
   /** The pattern's capture groups. */
   params: string[];
-  query: URLSearchParams;
+  /** Read only: a request without a query string shares one empty instance. */
+  query: QueryParams;
 }
+
+export type QueryParams = Pick<URLSearchParams, 'get' | 'getAll' | 'has'>;
 
 export type RouteHandler = (request: RouteRequest) => Promise<void> | void;
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';

@@ -17,7 +17,7 @@ import { setUrlRoutes } from './routes/set-url.js';
 import { whmcsRoutes } from './routes/whmcs.js';
 import { whmcsHookRoutes } from './routes/whmcs-hooks.js';
 import type { Mount } from '../service/mount.js';
-import type { AppContext, HttpContext, Method, Route } from './routing.js';
+import type { AppContext, HttpContext, Method, QueryParams, Route } from './routing.js';
 
 /**
  * The HTTP server, top-down: every request gets a request id, is dispatched
@@ -79,19 +79,31 @@ function dispatch(req: IncomingMessage, res: ServerResponse, app: AppContext, mo
     mount.listener(req, res);
     return;
   }
-  Promise.resolve()
-    .then(async () => {
-      // Never the path itself: it may hold a set token, and error bodies end up in other people's logs.
-      if (!found) throw new PromoError('not_found', 'Nothing lives at this address. See the README for the endpoints.');
-      const handler = handlerFor(found.route, req, res);
-      await handler({ req, res, app, params: found.params, query });
-    })
-    .catch((error) => {
-      // A body we did not read to the end is not drained: the connection closes after the answer.
-      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
-      sendError(res, error, app.logger);
-    })
-    .catch((error) => answerAfterFault(res, error));
+  // After the parser's turn, not in it: by then a small body has arrived with the headers, and is read without waiting (body.ts).
+  queueMicrotask(() => runRoute(req, res, app, found, query));
+}
+
+function runRoute(req: IncomingMessage, res: ServerResponse, app: AppContext, found: FoundRoute | undefined, query: QueryParams): void {
+  let handled: Promise<void> | void;
+  try {
+    // Never the path itself: it may hold a set token, and error bodies end up in other people's logs.
+    if (!found) throw new PromoError('not_found', 'Nothing lives at this address. See the README for the endpoints.');
+    handled = handlerFor(found.route, req, res)({ req, res, app, params: found.params, query });
+  } catch (error) {
+    answerWithError(req, res, app, error);
+    return;
+  }
+  if (handled) handled.catch((error) => answerWithError(req, res, app, error));
+}
+
+function answerWithError(req: IncomingMessage, res: ServerResponse, app: AppContext, error: unknown): void {
+  try {
+    // A body we did not read to the end is not drained: the connection closes after the answer.
+    if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+    sendError(res, error, app.logger);
+  } catch (fault) {
+    answerAfterFault(res, fault);
+  }
 }
 
 /** HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check would answer with an empty 400. */
@@ -145,7 +157,10 @@ function requestIdFor(req: IncomingMessage): string {
   return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-function splitUrl(url: string): { path: string; query: URLSearchParams } {
+/** Most requests have no query string; they share this one (RouteRequest.query is read only). */
+const NO_QUERY: QueryParams = new URLSearchParams();
+
+function splitUrl(url: string): { path: string; query: QueryParams } {
   let target = url;
   // Absolute-form request targets ("POST http://host/sets/…") are legal HTTP.
   if (!target.startsWith('/')) {
@@ -153,15 +168,32 @@ function splitUrl(url: string): { path: string; query: URLSearchParams } {
       const parsed = new URL(target);
       target = parsed.pathname + parsed.search;
     } catch {
-      return { path: target, query: new URLSearchParams() };
+      return { path: target, query: NO_QUERY };
     }
   }
   const q = target.indexOf('?');
-  return q === -1 ? { path: target, query: new URLSearchParams() } : { path: target.slice(0, q), query: new URLSearchParams(target.slice(q + 1)) };
+  return q === -1 ? { path: target, query: NO_QUERY } : { path: target.slice(0, q), query: new URLSearchParams(target.slice(q + 1)) };
 }
 
-function findRoute(path: string): { route: Route; params: string[] } | undefined {
-  for (const route of ROUTES) {
+/** ROUTES by the first segment of their template ("sets" for /sets/{token}/…), in ROUTES' order: a request tries only its own. */
+const ROUTES_BY_SEGMENT = new Map<string, Route[]>();
+for (const route of ROUTES) {
+  const segment = firstSegment(route.name);
+  ROUTES_BY_SEGMENT.set(segment, [...(ROUTES_BY_SEGMENT.get(segment) ?? []), route]);
+}
+
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end === -1 ? path.slice(1) : path.slice(1, end);
+}
+
+interface FoundRoute {
+  route: Route;
+  params: string[];
+}
+
+function findRoute(path: string): FoundRoute | undefined {
+  for (const route of ROUTES_BY_SEGMENT.get(firstSegment(path)) ?? []) {
     const match = route.pattern.exec(path);
     if (match) return { route, params: match.slice(1) };
   }

@@ -23,8 +23,13 @@ export const SHARED_SPACE_MIN = 100_000_000;
  */
 const owners = new WeakMap<Db, Map<string, Promise<number>>>();
 
-export async function assertOwnsSpace(core: Core, set: PromoSet, format: CodeFormat): Promise<void> {
-  if (codeSpace(format) >= SHARED_SPACE_MIN) return;
+export function assertOwnsSpace(core: Core, set: PromoSet, format: CodeFormat): Promise<void> | undefined {
+  // A space too large to own is answered without a promise: the set-URL POST's usual case.
+  if (codeSpace(format) >= SHARED_SPACE_MIN) return undefined;
+  return assertOwnsSmallSpace(core, set, format);
+}
+
+async function assertOwnsSmallSpace(core: Core, set: PromoSet, format: CodeFormat): Promise<void> {
   const prefixKey = format.prefix.toLowerCase();
   const key = `${format.length}|${prefixKey}`;
   let known = owners.get(core.db);

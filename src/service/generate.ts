@@ -70,10 +70,13 @@ export interface GenerationOptions {
 export async function generatePromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: Pick<GenerationOptions, 'requestKey'> & { setMayBeStale?: boolean } = {}): Promise<WhmcsPromotion> {
   const overrides = parseOverrides(input);
   if (set.archived_at !== null) throw setArchived(set);
-  await assertBillingReady(core, 'no code was issued');
+  // Both gates answer without a promise in the usual case; nothing to wait for then.
+  const ready = assertBillingReady(core, 'no code was issued');
+  if (ready) await ready;
   const terms = promotionTerms(set, overrides, today(core));
   const format: CodeFormat = { prefix: overrides.name ?? set.code_prefix, length: set.code_length, alphabet: set.code_alphabet };
-  await assertOwnsSpace(core, set, format);
+  const owned = assertOwnsSpace(core, set, format);
+  if (owned) await owned;
   const binding = bindingOf(overrides);
   const row = await issueSingleCode(core.db, {
     expectedSet: options.setMayBeStale ? set : undefined,

@@ -134,7 +134,8 @@ interface RedemptionOptions {
  */
 export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
   const { code, clientId, clientEmail } = parseRedemptionRequest(input);
-  await assertBillingReady(core, 'the code was not redeemed');
+  const ready = assertBillingReady(core, 'the code was not redeemed');
+  if (ready) await ready;
   const customer = { clientId, clientEmail };
   if (core.whmcs) {
     // WHMCS counts before promoset's transaction: the set and the binding are confirmed before it.

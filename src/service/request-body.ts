@@ -13,9 +13,10 @@ const tooLarge = (limit: number) =>
  * The body's bytes, at most `limit` of them: the one reader for every route
  * and for Slack. It never destroys the request (the server still needs its
  * socket to answer and to log); the caller answers with `connection: close`
- * when it stopped reading early.
+ * when it stopped reading early. A body that has already arrived is returned
+ * at once, not as a promise: the hot routes then wait for nothing here.
  */
-export async function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, limit: number): Buffer | Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   return arrivedBody(req, limit) ?? readRaw(req, limit);

@@ -53,7 +53,8 @@ async function redeem({ req, res, app, params }: RouteRequest): Promise<void> {
   const caller = cachedCaller(app, req, params[0]) ?? (await resolveCaller(app, req, params[0], CACHED_SET));
   const limited = enforceRateLimit(app.rateLimits.redemptions, res, caller, 'redemption');
   if (limited) await limited;
-  const body = await readBody(req);
+  const read = readBody(req);
+  const body = read instanceof Promise ? await read : read;
   const key = req.headers['idempotency-key'];
   const claim = key === undefined ? null : await beginIdempotent(app.core, key, caller.set.id, ['redeem', body.raw]);
   if (claim?.kind === 'replay') {

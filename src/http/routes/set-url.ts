@@ -91,7 +91,8 @@ async function postPromotion({ req, res, app, params }: RouteRequest): Promise<v
   let caller = cachedCaller(app, req, params[0]) ?? (await resolveCaller(app, req, params[0], CACHED));
   const limited = enforceRateLimit(app.rateLimits.single, res, caller, 'code');
   if (limited) await limited;
-  const body = await readBody(req);
+  const read = readBody(req);
+  const body = read instanceof Promise ? await read : read;
   const key = req.headers['idempotency-key'];
   const claim = key === undefined ? null : await beginIdempotent(app.core, key, caller.set.id, ['single', body.raw]);
   if (claim?.kind === 'replay') {
