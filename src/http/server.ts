@@ -80,8 +80,11 @@ function dispatch(req: IncomingMessage, res: ServerResponse, app: AppContext, mo
     return;
   }
   // After the parser's turn, not in it: by then a small body has arrived with the headers, and is read without waiting (body.ts).
-  queueMicrotask(() => runRoute(req, res, app, found, query));
+  // (A promise's reaction, not queueMicrotask: that one makes an AsyncResource per call.)
+  void SETTLED.then(() => runRoute(req, res, app, found, query));
 }
+
+const SETTLED = Promise.resolve();
 
 function runRoute(req: IncomingMessage, res: ServerResponse, app: AppContext, found: FoundRoute | undefined, query: QueryParams): void {
   let handled: Promise<void> | void;

@@ -2,7 +2,7 @@ import { assertAsciiCode } from '../domain/codes.js';
 import { PromoError } from '../domain/errors.js';
 import { toWhmcsPromotion, type PromotionTerms, type WhmcsPromotion } from '../domain/promotion.js';
 import { bindingMismatch, bindingRefusal, type Binding, type Customer } from '../domain/binding.js';
-import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type ValidationReason } from '../domain/redemption.js';
+import { alreadyRedeemedByClient, clientIdRequired, parseRedemptionRequest, promotionNotFound, refusal, refusalReason, type RedemptionRequest, type ValidationReason } from '../domain/redemption.js';
 import { findBinding, findBindingByCode } from '../store/bindings.js';
 import type { PromoSet } from '../domain/set.js';
 import { type Db } from '../store/db.js';
@@ -132,9 +132,20 @@ interface RedemptionOptions {
  * it. A refusal says why, with a sentence a person can act on; it changes nothing.
  * With WHMCS connected, WHMCS's row is the counter (redeemThroughWhmcs).
  */
-export async function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
-  const { code, clientId, clientEmail } = parseRedemptionRequest(input);
+export function redeemPromotion(core: Core, set: PromoSet, input: Record<string, unknown>, actor: string, options: RedemptionOptions = {}): Promise<RedemptionResult> {
+  let request: RedemptionRequest;
+  try {
+    request = parseRedemptionRequest(input);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const ready = assertBillingReady(core, 'the code was not redeemed');
+  // The usual case (no WHMCS, nothing to wait for) goes straight to the group commit: no async layer here.
+  if (ready === undefined && !core.whmcs) return redeemInPromoset(core, set, request.code, request.clientId, actor, { requestKey: options.requestKey, setMayBeStale: options.setMayBeStale, customer: { clientId: request.clientId, clientEmail: request.clientEmail } });
+  return redeemAfterGates(core, set, request, ready, actor, options);
+}
+
+async function redeemAfterGates(core: Core, set: PromoSet, { code, clientId, clientEmail }: RedemptionRequest, ready: Promise<void> | undefined, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   if (ready) await ready;
   const customer = { clientId, clientEmail };
   if (core.whmcs) {
@@ -164,7 +175,7 @@ const setChangedForRedemption = () =>
  * for it), and a bound code, whose use the statement gave back, is redeemed
  * again in a transaction of its own.
  */
-async function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
+function redeemInPromoset(core: Core, set: PromoSet, code: string, clientId: string | null, actor: string, options: RedemptionOptions): Promise<RedemptionResult> {
   const member: RedemptionMember = {
     cachedSet: options.setMayBeStale ? set : undefined,
     setId: set.id,
@@ -197,8 +208,22 @@ const postgresRedemptions: SharedStep<RedemptionMember, PostgresRedemptionOutcom
 };
 const sqliteRedemptions: SharedStep<RedemptionMember, PostgresRedemptionOutcome> = { run: redeemInSqlite };
 
-/** One member's outcome of the group step, finished; `trx` is the group's transaction, or the database after an autocommit statement. `code` as the client sent it. */
-async function finishRedemption(core: Core, trx: Db, set: PromoSet, code: string, member: RedemptionMember, options: RedemptionOptions, counted: PostgresRedemptionOutcome): Promise<RedemptionResult> {
+/**
+ * One member's outcome of the group step, finished; `trx` is the group's
+ * transaction, or the database after an autocommit statement. `code` as the
+ * client sent it. The usual outcome (redeemed, terms known, no webhook event
+ * to write) is answered as a value: nothing to wait for.
+ */
+function finishRedemption(core: Core, trx: Db, set: PromoSet, code: string, member: RedemptionMember, options: RedemptionOptions, counted: PostgresRedemptionOutcome): RedemptionResult | Promise<RedemptionResult> {
+  if (counted.outcome === 'redeemed' && !member.webhook) {
+    const { row, redemptionId } = counted;
+    const terms = knownTerms(core, row.batch_id);
+    if (terms) return { result: 'success', redemption_id: redemptionId, promotion: toWhmcsPromotion(shownId(core, row), row.code, row.uses, terms) };
+  }
+  return finishRedemptionAsync(core, trx, set, code, member, options, counted);
+}
+
+async function finishRedemptionAsync(core: Core, trx: Db, set: PromoSet, code: string, member: RedemptionMember, options: RedemptionOptions, counted: PostgresRedemptionOutcome): Promise<RedemptionResult> {
   const { clientId } = member;
   const customer = options.customer ?? NO_CUSTOMER;
   switch (counted.outcome) {
@@ -213,7 +238,7 @@ async function finishRedemption(core: Core, trx: Db, set: PromoSet, code: string
     case 'bound_later':
       // Counted and given back by PostgreSQL's autocommit statement: counted again where the customer can be checked before COMMIT.
       return inWriteTransaction(core.db, async (own) => {
-        const [again] = await postgresRedemptions.run(own, [member], false);
+        const [again] = await redeemInPostgres(own, [member], false);
         return finishRedemption(core, own, set, code, member, options, again);
       });
     case 'bound':
@@ -225,7 +250,7 @@ async function finishRedemption(core: Core, trx: Db, set: PromoSet, code: string
       });
     case 'redeemed': {
       const { row, redemptionId } = counted;
-      const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, knownTerms(core, row.batch_id) ?? (await batchTerms(core, trx, row.batch_id)));
+      const promotion = toWhmcsPromotion(shownId(core, row), row.code, row.uses, await batchTerms(core, trx, row.batch_id));
       // The webhook event is written in the transaction that counted the use, so it exists exactly when the use does.
       if (member.webhook) await recordEvent(trx, { set, type: 'promotion.redeemed', data: { promotion, redemption_id: redemptionId, client_id: clientId }, createdAt: member.createdAt });
       return { result: 'success', redemption_id: redemptionId, promotion };

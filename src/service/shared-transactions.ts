@@ -40,8 +40,11 @@ const MAX_GROUP = 100;
  * work then refuses.
  */
 export interface SharedStep<In, Out> {
-  /** `alone`: run is the group's whole transaction (one statement, no BEGIN around it), and its members' work will write nothing. */
-  run(trx: Db, inputs: In[], alone: boolean): Promise<Out[]>;
+  /**
+   * `alone`: run is the group's whole transaction (one statement, no BEGIN around it), and its members' work will write nothing.
+   * A step that waits for nothing (SQLite's) returns its outcomes as they are.
+   */
+  run(trx: Db, inputs: In[], alone: boolean): Out[] | Promise<Out[]>;
   /**
    * True when, for these inputs (a whole group), `run` with `alone` is all
    * that must be written: the members' work then runs after it, outside any
@@ -54,7 +57,8 @@ export interface SharedStep<In, Out> {
 interface Member {
   lockKey: string;
   step?: { shared: SharedStep<unknown, unknown>; input: unknown };
-  work: (trx: Db, stepped: unknown) => Promise<unknown>;
+  /** A value rather than a promise when the work had nothing to wait for: the group then does not wait either. */
+  work: (trx: Db, stepped: unknown) => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -67,8 +71,8 @@ export function inSharedTransaction<T>(db: Db, lockKey: string, work: (trx: Db) 
 }
 
 /** As inSharedTransaction, with `step` run for `input` (together with its neighbours') before `work` gets its result. */
-export function inSharedTransactionAfter<In, Out, T>(db: Db, lockKey: string, step: SharedStep<In, Out>, input: In, work: (trx: Db, stepped: Out) => Promise<T>): Promise<T> {
-  return enqueue(db, lockKey, { shared: step as SharedStep<unknown, unknown>, input }, work as (trx: Db, stepped: unknown) => Promise<unknown>);
+export function inSharedTransactionAfter<In, Out, T>(db: Db, lockKey: string, step: SharedStep<In, Out>, input: In, work: (trx: Db, stepped: Out) => T | Promise<T>): Promise<T> {
+  return enqueue(db, lockKey, { shared: step as SharedStep<unknown, unknown>, input }, work as Member['work']);
 }
 
 function enqueue<T>(db: Db, lockKey: string, step: Member['step'], work: Member['work']): Promise<T> {
@@ -120,7 +124,7 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
 async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<unknown, unknown>): Promise<void> {
   let stepped: unknown[];
   try {
-    stepped = await inWriteStatement(() => shared.run(db, group.map((m) => m.step!.input), true));
+    stepped = await inWriteStatement(async () => shared.run(db, group.map((m) => m.step!.input), true));
   } catch (error) {
     // Unanswered, the statement may have committed: running its members again could count twice, so they fail, saying so.
     if (isDatabaseUnreachable(error)) {
@@ -133,7 +137,9 @@ async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<
   }
   // Committed. A member's work only reads or starts a transaction of its own, so the next group need not wait for it.
   group.forEach((member, i) => {
-    member.work(db, stepped[i]).then(member.resolve, member.reject);
+    Promise.resolve()
+      .then(() => member.work(db, stepped[i]))
+      .then(member.resolve, member.reject);
   });
 }
 
@@ -152,10 +158,13 @@ async function runMembers(trx: Db, group: Member[]): Promise<Outcome[]> {
     const shared = group[start].step?.shared;
     let end = start + 1;
     if (shared) while (end < group.length && group[end].step?.shared === shared) end++;
-    const stepped = shared ? await shared.run(trx, group.slice(start, end).map((m) => m.step!.input), false) : [];
+    const ran = shared ? shared.run(trx, group.slice(start, end).map((m) => m.step!.input), false) : [];
+    const stepped = ran instanceof Promise ? await ran : ran;
     for (let i = start; i < end; i++) {
       try {
-        results.push({ ok: true, value: await group[i].work(trx, stepped[i - start]) });
+        // Awaited only when it is a promise: a member that waits for nothing costs the group no turn of the event loop.
+        const done = group[i].work(trx, stepped[i - start]);
+        results.push({ ok: true, value: done instanceof Promise ? await done : done });
       } catch (error) {
         // Anything but a refusal is the whole transaction's (inWriteTransaction reruns it after a deadlock).
         if (!(error instanceof PromoError)) throw error;

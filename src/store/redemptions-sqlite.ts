@@ -4,8 +4,9 @@ import type { Db } from './db.js';
 import { PROMOTION_RETURNING, toPromotionRow, type StoredPromotion } from './promotions.js';
 import type { PostgresRedemption as GroupRedemption, PostgresRedemptionOutcome as GroupRedemptionOutcome } from './redemptions-postgres.js';
 import { INSERT_REDEMPTION } from './redemptions.js';
-import { heldSqlite, rawRows } from './sqlite-direct.js';
-import { findSetById } from './sets.js';
+import type { PromoSetRow } from './schema.js';
+import { heldSqlite } from './sqlite-direct.js';
+import { SET_BY_ID, toPromoSet } from './sets.js';
 
 /**
  * SQLite's side of a group commit's redemptions, with the contract of
@@ -13,7 +14,7 @@ import { findSetById } from './sets.js';
  * order given, count the use (one conditional UPDATE), then record the
  * redemption or give the use back, and say which. The statements run on the
  * connection the group's write transaction holds (sqlite-direct.ts), one
- * after another without a promise between them: per member, the awaits of
+ * after another without a promise anywhere: per member, the awaits of
  * separate store calls cost more than its two statements.
  */
 
@@ -40,30 +41,34 @@ const GIVE_BACK = 'update promotions set uses = uses - 1 where id = ?';
 
 type Counted = StoredPromotion & { onceperclient: number; bound: number };
 
-/** Count and record `members` in `trx` (a SQLite write transaction), in their order; one outcome per member, in the same order. */
-export async function redeemInSqlite(trx: Db, members: GroupRedemption[]): Promise<GroupRedemptionOutcome[]> {
-  const unchanged = new Map<PromoSet, boolean>();
-  for (const { cachedSet } of members) {
-    if (cachedSet === undefined || unchanged.has(cachedSet)) continue;
-    const stored = await findSetById(trx, cachedSet.id);
-    unchanged.set(cachedSet, stored !== undefined && sameSet(stored, cachedSet));
-  }
+/**
+ * Count and record `members` in `trx`, in their order; one outcome per
+ * member, in the same order. `trx` must hold SQLite's connection in a write
+ * transaction (inWriteTransaction, which every group commit runs in): the
+ * statements then run directly, and nothing here waits.
+ */
+export function redeemInSqlite(trx: Db, members: GroupRedemption[]): GroupRedemptionOutcome[] {
   const prepare = heldSqlite(trx);
-  // Always held inside inWriteTransaction (then nothing here waits); through Kysely otherwise, with the same statements.
-  const first = <T>(text: string, params: unknown[]): T | undefined | Promise<T | undefined> => {
-    if (prepare === undefined) return rawRows<T>(trx, text, params).then((rows) => rows[0]);
+  if (prepare === undefined) throw new Error('redeemInSqlite runs only inside a SQLite write transaction (inWriteTransaction)');
+  const first = <T>(text: string, params: unknown[]): T | undefined => {
     const statement = prepare(text);
     if (statement.reader) return statement.get(params) as T | undefined;
     statement.run(params);
     return undefined;
   };
+  const unchanged = new Map<PromoSet, boolean>();
+  for (const { cachedSet } of members) {
+    if (cachedSet === undefined || unchanged.has(cachedSet)) continue;
+    const stored = first<PromoSetRow>(SET_BY_ID, [cachedSet.id]);
+    unchanged.set(cachedSet, stored !== undefined && sameSet(toPromoSet(stored), cachedSet));
+  }
   const outcomes: GroupRedemptionOutcome[] = [];
   for (const m of members) {
     if (m.cachedSet !== undefined && !unchanged.get(m.cachedSet)) {
       outcomes.push({ outcome: 'set_changed' });
       continue;
     }
-    const counted = await first<Counted>(COUNT_USE, [m.code, m.setId, NO_DATE, m.day, NO_DATE, m.day]);
+    const counted = first<Counted>(COUNT_USE, [m.code, m.setId, NO_DATE, m.day, NO_DATE, m.day]);
     if (counted === undefined) {
       outcomes.push({ outcome: 'refused' });
       continue;
@@ -76,13 +81,13 @@ export async function redeemInSqlite(trx: Db, members: GroupRedemption[]): Promi
     }
     const oncePerClient = counted.onceperclient !== 0;
     if (oncePerClient && m.clientId === null) {
-      await first(GIVE_BACK, [row.row_id]);
+      first(GIVE_BACK, [row.row_id]);
       outcomes.push({ outcome: 'client_required', row });
       continue;
     }
-    const inserted = await first<{ id: number }>(INSERT_REDEMPTION, [m.setId, row.row_id, m.clientId, oncePerClient ? m.clientId : null, m.requestKey, m.actor, m.createdAt]);
+    const inserted = first<{ id: number }>(INSERT_REDEMPTION, [m.setId, row.row_id, m.clientId, oncePerClient ? m.clientId : null, m.requestKey, m.actor, m.createdAt]);
     if (inserted === undefined) {
-      await first(GIVE_BACK, [row.row_id]);
+      first(GIVE_BACK, [row.row_id]);
       outcomes.push({ outcome: 'once_taken', row });
       continue;
     }

@@ -65,9 +65,12 @@ export async function setArchivedAt(db: Db, id: number, archivedAt: string | nul
   return toPromoSet(row);
 }
 
+/** A set's row by id, for statements run directly on SQLite (sqlite-direct.ts). */
+export const SET_BY_ID = 'select * from promo_sets where id = ?';
+
 export async function findSetById(db: Db, id: number): Promise<PromoSet | undefined> {
   // In a SQLite write transaction (a group commit's set check), the statement runs directly (sqlite-direct.ts).
-  const row = heldSqlite(db) ? (await rawRows<PromoSetRow>(db, 'select * from promo_sets where id = ?', [id]))[0] : await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = heldSqlite(db) ? (await rawRows<PromoSetRow>(db, SET_BY_ID, [id]))[0] : await db.selectFrom('promo_sets').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toPromoSet(row);
 }
 
