@@ -246,9 +246,9 @@ export function createLogger(level: LogLevel = 'info', write?: (line: string) =>
       if (!enabled) return;
       const fields = { msg, ...extra };
       // pino's line, built directly: its serialiser cost ~3 µs an access line (~3% of a redemption's CPU).
-      // What JSON.stringify cannot write (a cycle, a BigInt) goes through pino, which can.
+      // What JSON.stringify cannot write (a cycle, a BigInt) goes through pino, which can, as does `err` (pino's error serialiser).
       let line: string | undefined;
-      if (prettify === undefined) {
+      if (prettify === undefined && !(extra && 'err' in extra)) {
         try {
           line = `${head}${isoTimeOncePerMillisecond()},${JSON.stringify(redactSecrets(fields)).slice(1)}\n`;
         } catch {

@@ -211,6 +211,26 @@ describe('the logger', () => {
     expect(lines[0]).not.toContain('xoxb-1');
   });
 
+  it('writes the same line shape built directly as through pino (a cycle, an err)', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', (line) => lines.push(line));
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    logger.info('plain', { count: 3, note: 'naïve "quoted"' });
+    logger.warn('cyclic', { cyclic });
+    logger.error('failed', { err: new Error('boom') });
+    expect(lines).toHaveLength(3);
+    expect(lines.every((line) => line.endsWith('\n'))).toBe(true);
+    const [plain, cycle, failed] = lines.map((line) => JSON.parse(line));
+    expect(Object.keys(plain)).toEqual(['level', 'time', 'msg', 'count', 'note']);
+    expect(plain).toMatchObject({ level: 'info', msg: 'plain', count: 3, note: 'naïve "quoted"' });
+    expect(new Date(plain.time).toISOString()).toBe(plain.time);
+    // JSON.stringify cannot write these: pino does, in the same shape.
+    expect(Object.keys(cycle).slice(0, 3)).toEqual(['level', 'time', 'msg']);
+    expect(cycle).toMatchObject({ level: 'warn', msg: 'cyclic', cyclic: { name: 'loop' } });
+    expect(failed).toMatchObject({ level: 'error', msg: 'failed', err: { type: 'Error', message: 'boom' } });
+  });
+
   it('LOG_FORMAT=pretty prints a human-readable line instead of JSON', () => {
     const lines: string[] = [];
     const logger = createLogger('info', (line) => lines.push(line), 'pretty');
