@@ -5,7 +5,7 @@ import { PROMOTION_RETURNING, toPromotionRow, type StoredPromotion } from './pro
 import type { PostgresRedemption as GroupRedemption, PostgresRedemptionOutcome as GroupRedemptionOutcome } from './redemptions-postgres.js';
 import { INSERT_REDEMPTION } from './redemptions.js';
 import type { PromoSetRow } from './schema.js';
-import { heldSqlite } from './sqlite-direct.js';
+import { heldSqlite, type Prepare } from './sqlite-direct.js';
 import { SET_BY_ID, toPromoSet } from './sets.js';
 
 /**
@@ -22,8 +22,10 @@ import { SET_BY_ID, toPromoSet } from './sets.js';
  * Count one use only if the rules allow it now: not voided, within its
  * batch's dates, under its maxuses (0 = unlimited). SQLite serialises
  * writers, so N concurrent requests can never push uses past maxuses. It also
- * returns what deciding needs: the batch's once-per-client term and whether
- * the code is bound (an index probe, so an unbound code costs no second read).
+ * returns whether the code is bound (an index probe, so an unbound code costs
+ * no second read). The batch's once-per-client term comes from
+ * oncePerClientOf: a subquery for it here cost more than the rest of the
+ * RETURNING clause.
  */
 const COUNT_USE = `update promotions set uses = uses + 1
     where lower(code) = ? and set_id = ? and voided_at is null
@@ -34,12 +36,35 @@ const COUNT_USE = `update promotions set uses = uses + 1
           and (b.startdate = ? or b.startdate <= ?)
           and (b.expirationdate = ? or b.expirationdate >= ?))
     ${PROMOTION_RETURNING},
-      (select b.onceperclient from batches b where b.id = promotions.batch_id) as onceperclient,
       exists (select 1 from promotion_bindings pb where pb.promotion_id = promotions.id) as bound`;
 
 const GIVE_BACK = 'update promotions set uses = uses - 1 where id = ?';
 
-type Counted = StoredPromotion & { onceperclient: number; bound: number };
+type Counted = StoredPromotion & { bound: number };
+
+const ONCE_PER_CLIENT = 'select onceperclient from batches where id = ?';
+/** Batches whose term is kept per database; past this, the oldest is read again when next needed. */
+const ONCE_PER_CLIENT_KEPT = 5000;
+/**
+ * A batch's terms never change once written, and batch ids are never reused
+ * (AUTOINCREMENT), so each database's answers are kept, by its statement
+ * cache (one per SQLite database).
+ */
+const oncePerClientKept = new WeakMap<Prepare, Map<number, boolean>>();
+
+function oncePerClientOf(prepare: Prepare, batchId: number): boolean {
+  let kept = oncePerClientKept.get(prepare);
+  if (kept === undefined) oncePerClientKept.set(prepare, (kept = new Map()));
+  let once = kept.get(batchId);
+  if (once === undefined) {
+    const batch = prepare(ONCE_PER_CLIENT).get(batchId) as { onceperclient: number } | undefined;
+    // The UPDATE just counted a use of this batch's promotion in this transaction: its row is there.
+    once = batch !== undefined && batch.onceperclient !== 0;
+    if (kept.size >= ONCE_PER_CLIENT_KEPT) kept.delete(kept.keys().next().value as number);
+    kept.set(batchId, once);
+  }
+  return once;
+}
 
 /**
  * Count and record `members` in `trx`, in their order; one outcome per
@@ -79,7 +104,7 @@ export function redeemInSqlite(trx: Db, members: GroupRedemption[]): GroupRedemp
       outcomes.push({ outcome: 'bound', row });
       continue;
     }
-    const oncePerClient = counted.onceperclient !== 0;
+    const oncePerClient = oncePerClientOf(prepare, row.batch_id);
     if (oncePerClient && m.clientId === null) {
       first(GIVE_BACK, [row.row_id]);
       outcomes.push({ outcome: 'client_required', row });
