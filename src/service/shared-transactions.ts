@@ -1,8 +1,8 @@
 import { PromoError } from '../domain/errors.js';
 import { inWriteStatement, inWriteTransaction } from '../store/transactions.js';
-import { type Db } from '../store/db.js';
+import { isPostgres, type Db } from '../store/db.js';
 import { isDatabaseUnreachable } from '../store/errors.js';
-import { GroupQueue } from './group-queue.js';
+import { GroupQueue, type Settle } from './group-queue.js';
 
 /**
  * Group commit for small, independent writes (redemptions). A write
@@ -77,7 +77,7 @@ export function inSharedTransactionAfter<In, Out, T>(db: Db, lockKey: string, st
 
 function enqueue<T>(db: Db, lockKey: string, step: Member['step'], work: Member['work']): Promise<T> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Member>(MAX_GROUP, (group) => commitGroup(db, group))));
+  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Member>(MAX_GROUP, (group) => commitGroup(db, group), isPostgres(db))));
   const q = queue;
   // A literal, not a spread: this runs for every redemption.
   return new Promise<T>((resolve, reject) => q.push({ lockKey, step, work, resolve: resolve as (value: unknown) => void, reject }));
@@ -91,18 +91,16 @@ async function runAlone(trx: Db, member: Member): Promise<unknown> {
   return member.work(trx, stepped);
 }
 
-async function commitGroup(db: Db, group: Member[]): Promise<void> {
+/** Write one group; what it resolves with settles its members (GroupQueue calls it after COMMIT). */
+async function commitGroup(db: Db, group: Member[]): Promise<Settle> {
   group.sort((a, b) => (a.lockKey < b.lockKey ? -1 : a.lockKey > b.lockKey ? 1 : 0));
   const shared = group[0].step?.shared;
   if (shared?.alone && group.every((m) => m.step?.shared === shared) && shared.alone(group.map((m) => m.step!.input))) {
-    await commitInOneStatement(db, group, shared);
-    return;
+    return commitInOneStatement(db, group, shared);
   }
   if (group.length === 1) {
     // Alone: the transaction is the member's own.
-    const [member] = group;
-    await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
-    return;
+    return settleOne(group[0], await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, group[0]))));
   }
   let outcomes: Outcome[];
   try {
@@ -110,38 +108,51 @@ async function commitGroup(db: Db, group: Member[]): Promise<void> {
   } catch {
     // The group's transaction failed as a whole (a lost connection, deadlocks beyond the retries): nothing of
     // it committed, so each member runs again on its own and gets its own outcome.
-    for (const member of group) await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
-    return;
+    return runEachAlone(db, group);
   }
-  group.forEach((member, i) => {
-    const outcome = outcomes[i];
-    if (outcome.ok) member.resolve(outcome.value);
-    else member.reject(outcome.error);
-  });
+  return () => group.forEach((member, i) => settleOne(member, outcomes[i])());
 }
 
 /** A group whose shared step is all it writes: that one statement, then each member's work, outside any transaction. */
-async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<unknown, unknown>): Promise<void> {
+async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<unknown, unknown>): Promise<Settle> {
   let stepped: unknown[];
   try {
     stepped = await inWriteStatement(async () => shared.run(db, group.map((m) => m.step!.input), true));
   } catch (error) {
     // Unanswered, the statement may have committed: running its members again could count twice, so they fail, saying so.
     if (isDatabaseUnreachable(error)) {
-      for (const member of group) member.reject(outcomeUnknown());
-      return;
+      return () => {
+        for (const member of group) member.reject(outcomeUnknown());
+      };
     }
     // PostgreSQL refused it, so none of it was written: each member runs again in a transaction of its own.
-    for (const member of group) await inWriteTransaction(db, (trx) => runAlone(trx, member)).then(member.resolve, member.reject);
-    return;
+    return runEachAlone(db, group);
   }
   // Committed. A member's work only reads or starts a transaction of its own, so the next group need not wait for it.
-  group.forEach((member, i) => {
-    Promise.resolve()
-      .then(() => member.work(db, stepped[i]))
-      .then(member.resolve, member.reject);
-  });
+  return () =>
+    group.forEach((member, i) => {
+      Promise.resolve()
+        .then(() => member.work(db, stepped[i]))
+        .then(member.resolve, member.reject);
+    });
 }
+
+/** Each member in a transaction of its own, one after another; they are settled as soon as each commits. */
+async function runEachAlone(db: Db, group: Member[]): Promise<Settle> {
+  for (const member of group) settleOne(member, await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, member))))();
+  return () => {};
+}
+
+const outcomeOf = (work: Promise<unknown>): Promise<Outcome> =>
+  work.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+
+const settleOne = (member: Member, outcome: Outcome): Settle => () => {
+  if (outcome.ok) member.resolve(outcome.value);
+  else member.reject(outcome.error);
+};
 
 const outcomeUnknown = () =>
   new PromoError(

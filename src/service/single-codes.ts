@@ -13,7 +13,7 @@ import { insertPromotionsReturning } from '../store/promotion-inserts.js';
 import { markBatchesPending } from '../store/whmcs-bookkeeping.js';
 import { type PromotionRow } from '../store/promotions.js';
 import { findSetsAndPromotionBound } from '../store/sets.js';
-import { GroupQueue } from './group-queue.js';
+import { GroupQueue, type Settle } from './group-queue.js';
 
 /**
  * An outward sink every issued code must reach before it is handed out (the
@@ -80,7 +80,7 @@ const queues = new WeakMap<Db, GroupQueue<Waiting>>();
 /** Store one promotion for `request`, committed (possibly with others) before this resolves. `sink` is fixed per database handle, like the core that owns it. */
 export function issueSingleCode(db: Db, request: SingleCodeRequest, sink?: GroupSink): Promise<PromotionRow> {
   let queue = queues.get(db);
-  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Waiting>(MAX_GROUP, (group) => commitGroup(db, group, sink))));
+  if (queue === undefined) queues.set(db, (queue = new GroupQueue<Waiting>(MAX_GROUP, (group) => commitGroup(db, group, sink), isPostgres(db))));
   const q = queue;
   // Field by field: spreading the request into the member cost more than the rest of queueing it.
   const { expectedSet, format, batch, binding, issuedEvent } = request;
@@ -89,21 +89,23 @@ export function issueSingleCode(db: Db, request: SingleCodeRequest, sink?: Group
 
 type Outcome = { ok: true; row: PromotionRow } | { ok: false; error: unknown };
 
-/** Write one group in one transaction; settles every member, and only after COMMIT. */
-async function commitGroup(db: Db, group: Waiting[], sink?: GroupSink): Promise<void> {
+/** Write one group in one transaction; what it resolves with settles every member (GroupQueue calls it after COMMIT). */
+async function commitGroup(db: Db, group: Waiting[], sink?: GroupSink): Promise<Settle> {
   let outcomes: Outcome[];
   try {
     outcomes = !sink && isPostgres(db) ? await commitInPostgres(db, group) : await inWriteTransaction(db, (trx) => writeGroup(trx, group, sink));
     if (sink) outcomes = await publishGroup(sink, group, outcomes);
   } catch (error) {
-    for (const member of group) member.reject(error);
-    return;
+    return () => {
+      for (const member of group) member.reject(error);
+    };
   }
-  group.forEach((member, i) => {
-    const outcome = outcomes[i];
-    if (outcome.ok) member.resolve(outcome.row);
-    else member.reject(outcome.error);
-  });
+  return () =>
+    group.forEach((member, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) member.resolve(outcome.row);
+      else member.reject(outcome.error);
+    });
 }
 
 /**
