@@ -5,8 +5,11 @@
  * with the load. It reads its job as JSON on stdin and prints the result as
  * one JSON line on stdout.
  *
- * Job: { url, method, seconds, connections?, body?, codes?: string[], pick?: 'hot' | 'random' }.
+ * Job: { url, method, seconds, connections?, body?, codes?: string[], pick?: 'hot' | 'random', rate? }.
  * With `codes`, each request's body is {"code": …}: codes[0] (hot) or one at random.
+ * With `rate`, requests are sent at that many a second in all (autocannon's
+ * overallRate) rather than as fast as the server answers: the server's CPU
+ * per request can then be compared at one load.
  */
 import autocannon from 'autocannon';
 
@@ -17,6 +20,7 @@ export interface LoadJob {
   connections?: number;
   codes?: string[];
   pick?: 'hot' | 'random';
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     connections: job.connections ?? 50,
     duration: job.seconds,
     method: job.method,
+    ...(job.rate ? { overallRate: job.rate } : {}),
     ...(codes
       ? { requests: [{ method: job.method, path: new URL(job.url).pathname, headers, setupRequest: (request: Record<string, unknown>) => ({ ...request, body: JSON.stringify({ code: pick() }) }) }] }
       : {}),
