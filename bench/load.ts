@@ -5,11 +5,8 @@
  * with the load. It reads its job as JSON on stdin and prints the result as
  * one JSON line on stdout.
  *
- * Job: { url, method, seconds, connections?, body?, codes?: string[], pick?: 'hot' | 'random', rate? }.
+ * Job: { url, method, seconds, connections?, body?, codes?: string[], pick?: 'hot' | 'random' }.
  * With `codes`, each request's body is {"code": …}: codes[0] (hot) or one at random.
- * With `rate`, requests are sent at that many a second in all (autocannon's
- * overallRate) rather than as fast as the server answers: the server's CPU
- * per request can then be compared at one load.
  */
 import autocannon from 'autocannon';
 
@@ -20,7 +17,6 @@ export interface LoadJob {
   connections?: number;
   codes?: string[];
   pick?: 'hot' | 'random';
-  rate?: number;
 }
 
 export interface LoadResult {
@@ -42,7 +38,6 @@ async function main(): Promise<void> {
     connections: job.connections ?? 50,
     duration: job.seconds,
     method: job.method,
-    ...(job.rate ? { overallRate: job.rate } : {}),
     ...(codes
       ? { requests: [{ method: job.method, path: new URL(job.url).pathname, headers, setupRequest: (request: Record<string, unknown>) => ({ ...request, body: JSON.stringify({ code: pick() }) }) }] }
       : {}),

@@ -55,7 +55,7 @@ export class GroupQueue<Member> {
     this.writing = true;
     void this.commit(this.waiting.splice(0, this.maxGroup)).then((settle) => {
       this.writing = false;
-      if (this.overlap && this.waiting.length > 0 && !this.scheduled) {
+      if (this.overlap && this.waiting.length > 0) {
         // The waiting members go now; the written ones are settled after this turn, once the new
         // group's statement has been sent (the pool hands out its connection on the next tick).
         this.take();

@@ -100,7 +100,8 @@ async function commitGroup(db: Db, group: Member[]): Promise<Settle> {
   }
   if (group.length === 1) {
     // Alone: the transaction is the member's own.
-    return settleOne(group[0], await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, group[0]))));
+    const outcome = await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, group[0])));
+    return () => settle(group[0], outcome);
   }
   let outcomes: Outcome[];
   try {
@@ -110,7 +111,7 @@ async function commitGroup(db: Db, group: Member[]): Promise<Settle> {
     // it committed, so each member runs again on its own and gets its own outcome.
     return runEachAlone(db, group);
   }
-  return () => group.forEach((member, i) => settleOne(member, outcomes[i])());
+  return () => group.forEach((member, i) => settle(member, outcomes[i]));
 }
 
 /** A group whose shared step is all it writes: that one statement, then each member's work, outside any transaction. */
@@ -139,7 +140,7 @@ async function commitInOneStatement(db: Db, group: Member[], shared: SharedStep<
 
 /** Each member in a transaction of its own, one after another; they are settled as soon as each commits. */
 async function runEachAlone(db: Db, group: Member[]): Promise<Settle> {
-  for (const member of group) settleOne(member, await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, member))))();
+  for (const member of group) settle(member, await outcomeOf(inWriteTransaction(db, (trx) => runAlone(trx, member))));
   return () => {};
 }
 
@@ -149,10 +150,10 @@ const outcomeOf = (work: Promise<unknown>): Promise<Outcome> =>
     (error: unknown) => ({ ok: false, error }),
   );
 
-const settleOne = (member: Member, outcome: Outcome): Settle => () => {
+function settle(member: Member, outcome: Outcome): void {
   if (outcome.ok) member.resolve(outcome.value);
   else member.reject(outcome.error);
-};
+}
 
 const outcomeUnknown = () =>
   new PromoError(

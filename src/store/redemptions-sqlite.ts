@@ -57,9 +57,8 @@ function oncePerClientOf(prepare: Prepare, batchId: number): boolean {
   if (kept === undefined) oncePerClientKept.set(prepare, (kept = new Map()));
   let once = kept.get(batchId);
   if (once === undefined) {
-    const batch = prepare(ONCE_PER_CLIENT).get(batchId) as { onceperclient: number } | undefined;
-    // The UPDATE just counted a use of this batch's promotion in this transaction: its row is there.
-    once = batch !== undefined && batch.onceperclient !== 0;
+    // The UPDATE just counted a use of this batch's promotion in this transaction, its EXISTS on the batch row included: the row is there.
+    once = (prepare(ONCE_PER_CLIENT).get(batchId) as { onceperclient: number }).onceperclient !== 0;
     if (kept.size >= ONCE_PER_CLIENT_KEPT) kept.delete(kept.keys().next().value as number);
     kept.set(batchId, once);
   }
