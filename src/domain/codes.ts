@@ -87,8 +87,7 @@ const WORDS_PER_DRAW = 8192;
  * written in the alphabet's characters taken in character order, so indexes
  * in numeric order are codes in plain string order (the order bulk inserts
  * want, see generate.ts). Drawing, removing repeats and sorting then work on
- * a Float64Array instead of strings: 15–35 ms for 100,000 codes instead of
- * about 80 ms. Indexes are uniform over the space (rejection sampling of
+ * a Float64Array instead of strings; only the codes kept are rendered. Indexes are uniform over the space (rejection sampling of
  * 53-bit words from the CSPRNG, node:crypto as nanoid uses), so every
  * character is as likely as with codeGenerator.
  *
@@ -98,7 +97,14 @@ const WORDS_PER_DRAW = 8192;
  * Undefined when the space is too large to number exactly (long codes): the
  * caller then sorts strings from codeGenerator.
  */
-export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]) | undefined {
+export interface NumberedCodeSource {
+  (n: number): string[];
+  /** The same codes as indexes, sorted: a caller with many can render them a slice at a time. */
+  draw(n: number): Float64Array;
+  render(index: number): string;
+}
+
+export function numberedCodeSource(format: CodeFormat): NumberedCodeSource | undefined {
   const space = codeSpace(format);
   if (space > MAX_NUMBERED_SPACE) return undefined;
   const digits = [...CODE_ALPHABETS[format.alphabet]].sort();
@@ -136,7 +142,7 @@ export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]
     return head + (left === 1 ? digits[index] + text : text);
   };
   let givenCount = 0;
-  return (wanted) => {
+  const drawSorted = (wanted: number): Float64Array => {
     const n = Math.min(wanted, space - givenCount);
     givenCount += n;
     let chosen = new Float64Array(0);
@@ -154,10 +160,9 @@ export function numberedCodeSource(format: CodeFormat): ((n: number) => string[]
       chosen = candidates.subarray(0, kept);
     }
     given.push(chosen);
-    const codes: string[] = new Array(n);
-    for (let i = 0; i < n; i++) codes[i] = render(chosen[i]);
-    return codes;
+    return chosen;
   };
+  return Object.assign((wanted: number) => Array.from(drawSorted(wanted), render), { draw: drawSorted, render });
 }
 
 function sortedIncludes(sorted: Float64Array, value: number): boolean {

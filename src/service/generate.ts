@@ -251,11 +251,25 @@ const COPY_COLLISION_ODDS = 0.05;
  */
 type CodeSource = ((n: number) => Promise<string[]>) & { numbered?: boolean };
 
-/** Numbered codes where the space allows (every format but long ones), else sorted strings. */
+/**
+ * Numbered codes where the space allows (every format but long ones), else
+ * sorted strings. Drawing and sorting 100,000 numbers is one short step;
+ * rendering them as strings took 40–110 ms in one go (each Slack ack of the
+ * instance waited for it), so it goes a slice at a time.
+ */
 function uniqueCodeSource(format: CodeFormat): CodeSource {
   const numbered = numberedCodeSource(format);
-  // 15–35 ms for 100,000 codes: one step of the event loop is fine.
-  return numbered ? Object.assign(async (n: number) => numbered(n), { numbered: true }) : stringCodeSource(format);
+  if (!numbered) return stringCodeSource(format);
+  const codes = async (amount: number) => {
+    const indexes = numbered.draw(amount);
+    const rendered: string[] = new Array(indexes.length);
+    for (let i = 0; i < indexes.length; i++) {
+      if (i > 0 && i % SLICE === 0) await yieldToEventLoop();
+      rendered[i] = numbered.render(indexes[i]);
+    }
+    return rendered;
+  };
+  return Object.assign(codes, { numbered: true });
 }
 
 /** Codes per slice of generating or sorting: a few milliseconds of the event loop each. */

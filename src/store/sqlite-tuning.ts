@@ -13,8 +13,13 @@ const require = createRequire(import.meta.url);
  * connection does it instead, every second, in PASSIVE mode (it never blocks
  * writers), and the main connection stops checkpointing by itself.
  * A PASSIVE checkpoint never shrinks the file, so a WAL grown past
- * `walLimit` is checkpointed in TRUNCATE mode once everything in it is copied
- * (it waits for writers at most busy_timeout): a burst does not keep its disk.
+ * `walLimit` is checkpointed in TRUNCATE mode once everything in it is copied:
+ * a burst does not keep its disk. TRUNCATE holds the write lock while it
+ * shortens the file (ftruncate of 80 MB: 30–170 ms here), and the main
+ * connection's writers wait for that lock on the event loop (a Slack ack
+ * once waited 190 ms). So it runs only once nothing was written for a whole
+ * interval, and with busy_timeout 0 it gives up at once, to try again next
+ * second, when anyone is reading or writing.
  */
 export function startCheckpointer(sqlite: SQLite.Database, path: string, walLimit: number): Worker {
   sqlite.pragma('wal_autocheckpoint = 0');
@@ -22,13 +27,16 @@ export function startCheckpointer(sqlite: SQLite.Database, path: string, walLimi
     `const { workerData } = require('node:worker_threads');
      const { statSync } = require('node:fs');
      const db = new (require(workerData.module))(workerData.path);
-     db.pragma('busy_timeout = 1000');
+     db.pragma('busy_timeout = 0');
      db.pragma('journal_size_limit = ' + workerData.walLimit);
      const walSize = () => { try { return statSync(workerData.path + '-wal').size; } catch { return 0; } };
+     let framesBefore = -1;
      setInterval(() => {
        try {
          const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
-         if (passive.busy === 0 && passive.log === passive.checkpointed && walSize() > workerData.walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
+         const quiet = passive.log === framesBefore;
+         framesBefore = passive.log;
+         if (quiet && passive.busy === 0 && passive.log === passive.checkpointed && walSize() > workerData.walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
        } catch {}
      }, 1000);`,
     { eval: true, workerData: { path, walLimit, module: require.resolve('better-sqlite3') } },

@@ -86,4 +86,14 @@ describe('codes', () => {
     expect(numberedCodeSource({ prefix: '', length: 12, alphabet: 'default' })).toBeUndefined();
     expect(numberedCodeSource({ prefix: '', length: 11, alphabet: 'alphanumeric' })).toBeUndefined();
   });
+
+  it('numbered codes as indexes (rendered a slice at a time by bulk generation): sorted, and shared with the call form', () => {
+    const next = numberedCodeSource({ prefix: '', length: 3, alphabet: 'numeric' })!;
+    const indexes = next.draw(600);
+    expect([...indexes]).toEqual([...indexes].sort((a, b) => a - b));
+    const drawn = Array.from(indexes, (index) => next.render(index));
+    expect(drawn).toEqual(Array.from(indexes, (index) => String(index).padStart(3, '0')));
+    // The call form draws from the same source: together they give each code of the space once.
+    expect([...drawn, ...next(400)].sort()).toEqual(Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0')));
+  });
 });
