@@ -20,7 +20,7 @@ import { type IssuedCode } from '../domain/batch.js';
 import { lockCodeSpace } from '../store/code-spaces.js';
 import type { WhmcsHandle } from '../whmcs/db.js';
 import type { WhmcsBatchWriter } from '../whmcs/batch-writer.js';
-import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, type IssuedBatch } from './billing.js';
+import { abandonWhmcsBatches, commitToWhmcs, openWhmcsWrite, whmcsGroupSink, whmcsSpaceUse, WhmcsIdRecorder, type IssuedBatch } from './billing.js';
 import { nowIso, today, type Core } from './core.js';
 import { assertOwnsSpace } from './code-spaces.js';
 import { setArchived } from './sets.js';
@@ -104,12 +104,15 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
   const freshCodes = uniqueCodeSource(format);
   // With WHMCS, its transaction takes each chunk as soon as promoset has stored it, so both databases work at once.
   let writer: WhmcsBatchWriter | undefined;
+  let recorder: WhmcsIdRecorder | undefined;
   let stored: { batchId: number; issued: IssuedCode[] };
   try {
     // On PostgreSQL this body may run again after a deadlock (inWriteTransaction): it keeps nothing between runs.
     stored = await inWriteTransaction(core.db, async (trx) => {
       await writer?.rollback(); // a rerun starts over in WHMCS too
-      const attemptWriter = whmcs && (await openWhmcsWrite(whmcs));
+      // One recorder per attempt: ids from a rolled-back attempt's chunks are never recorded.
+      recorder = whmcs && new WhmcsIdRecorder(core.db);
+      const attemptWriter = whmcs && (await openWhmcsWrite(whmcs, recorder));
       writer = attemptWriter;
       // The batch row is written first, so on SQLite this transaction holds the write lock from here on.
       const id = await insertBatch(trx, {
@@ -119,7 +122,7 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
       // Checked again under the write lock (and, on PostgreSQL, the space's own lock): another writer may have used the space meanwhile.
       if (isPostgres(trx)) await lockCodeSpace(trx, format.prefix.toLowerCase(), format.length);
       const storedBound = await checkFeasible(trx, format, amount, amount, whmcs);
-      const onStored = attemptWriter && ((rows: IssuedCode[]) => attemptWriter.send(rows.map((row) => ({ code: row.code, terms }))));
+      const onStored = attemptWriter && ((rows: IssuedCode[]) => attemptWriter.send(rows.map((row) => ({ code: row.code, terms, promotionId: row.id }))));
       const codes = await insertUniqueCodes(trx, set.id, id, freshCodes, amount, { expectedCollisions: (amount * storedBound) / codeSpace(format), onProgress, onStored });
       // Bound in the transaction that issues them: no moment exists where a bound code is stored unbound.
       const bindings = request.bindings;
@@ -134,7 +137,8 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
     throw error;
   }
   const { batchId } = stored;
-  const published = writer ? await publishBulk(core, writer, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : undefined;
+  recorder?.start();
+  const published = writer ? await publishBulk(core, writer, recorder, set, { batchId, createdAt, terms }, freshCodes, stored.issued) : undefined;
   const issued = published?.issued ?? stored.issued;
   codesIssued.inc({ source: sourceOfActor(actor, true) }, amount);
   // publishBulk may have replaced codes (their bindings moved with them): the order of `issued` then no longer matches the request's.
@@ -151,7 +155,7 @@ export async function generatePromotions(core: Core, set: PromoSet, input: Recor
  * tblpromotions ids (by lower-cased code).
  */
 async function publishBulk(
-  core: Core, writer: WhmcsBatchWriter, set: PromoSet, batch: Omit<IssuedBatch, 'codes'>, freshCodes: CodeSource, issued: IssuedCode[],
+  core: Core, writer: WhmcsBatchWriter, recorder: WhmcsIdRecorder | undefined, set: PromoSet, batch: Omit<IssuedBatch, 'codes'>, freshCodes: CodeSource, issued: IssuedCode[],
 ): Promise<{ issued: IssuedCode[]; ids: Map<string, number> }> {
   for (let round = 0; ; round++) {
     let taken: string[];
@@ -179,11 +183,11 @@ async function publishBulk(
       return abandonWhmcsBatches(core, writer, [batch.batchId], error);
     }
     // Sent only once promoset has committed them: a rerun of that transaction sends nothing twice.
-    writer.send(replacements.map((row) => ({ code: row.code, terms: batch.terms })));
+    writer.send(replacements.map((row) => ({ code: row.code, terms: batch.terms, promotionId: row.id })));
     const gone = new Set(taken);
     issued = issued.filter((row) => !gone.has(row.code)).concat(replacements);
   }
-  const ids = await commitToWhmcs(core, writer, [{ ...batch, codes: issued }]);
+  const ids = await commitToWhmcs(core, writer, [{ ...batch, codes: issued }], recorder);
   return { issued, ids };
 }
 

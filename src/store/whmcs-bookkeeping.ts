@@ -67,6 +67,12 @@ export async function deleteBatchCodes(db: Db, batchId: number, codes: string[])
  * key, 1,000 pairs per UPDATE.
  */
 export async function finishWhmcsBatches(db: Db, batchIds: number[], pairs: [number, number][]): Promise<void> {
+  await recordWhmcsIds(db, pairs);
+  if (batchIds.length > 0) await db.updateTable('batches').set({ whmcs_state: 'done' }).where('id', 'in', batchIds).where('whmcs_state', '=', 'pending').execute();
+}
+
+/** Each promotion's tblpromotions id (`pairs`: promotion id, WHMCS id), by runs as finishWhmcsBatches says. */
+export async function recordWhmcsIds(db: Db, pairs: [number, number][]): Promise<void> {
   const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
   const scattered: [number, number][] = [];
   for (let start = 0; start < sorted.length; ) {
@@ -85,7 +91,6 @@ export async function finishWhmcsBatches(db: Db, batchIds: number[], pairs: [num
       ? 'update promotions set whmcs_id = v.w from unnest($1::int[], $2::int[]) as v(p, w) where promotions.id = v.p'
       : 'update promotions set whmcs_id = v.column2 from (values #) as v where promotions.id = v.column1',
   );
-  if (batchIds.length > 0) await db.updateTable('batches').set({ whmcs_state: 'done' }).where('id', 'in', batchIds).where('whmcs_state', '=', 'pending').execute();
 }
 
 /** Shorter runs are cheaper in the pairs UPDATE than as statements of their own. */

@@ -16,7 +16,12 @@ export interface NewWhmcsPromotion {
   terms: PromotionTerms;
   /** Uses already counted (a backfilled code's promoset count); 0 for a new code. */
   uses?: number;
+  /** promoset's row for the code: named to `onInserted` with its tblpromotions id. */
+  promotionId?: number;
 }
+
+/** (promotion id, tblpromotions id) of a chunk's rows as WHMCS inserted them, before anything is committed. */
+export type InsertedIds = (pairs: [number, number][]) => void;
 
 /** Some of the codes already exist in WHMCS (any letter case); nothing was written. */
 export class WhmcsCodeTaken extends Error {
@@ -75,7 +80,7 @@ interface QueuedChunk {
   taken?: Promise<Set<string>>;
 }
 
-export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWriter> {
+export async function openWhmcsBatch(handle: WhmcsHandle, onInserted?: InsertedIds): Promise<WhmcsBatchWriter> {
   const consecutive = await hasConsecutiveIds(handle);
   const trx = await handle.db.startTransaction().execute();
   const ids = new Map<string, number>();
@@ -106,6 +111,7 @@ export async function openWhmcsBatch(handle: WhmcsHandle): Promise<WhmcsBatchWri
     } else {
       for (const [code, row] of await findWhmcsPromotionsByCodes(trx, free.map((item) => item.code))) ids.set(code, row.id);
     }
+    if (onInserted) onInserted(free.flatMap((item): [number, number][] => (item.promotionId === undefined ? [] : [[item.promotionId, ids.get(item.code.toLowerCase())!]])));
   };
 
   const writer: WhmcsBatchWriter = {
