@@ -87,9 +87,10 @@ const WORDS_PER_DRAW = 8192;
  * written in the alphabet's characters taken in character order, so indexes
  * in numeric order are codes in plain string order (the order bulk inserts
  * want, see generate.ts). Drawing, removing repeats and sorting then work on
- * a Float64Array instead of strings; only the codes kept are rendered. Indexes are uniform over the space (rejection sampling of
- * 53-bit words from the CSPRNG, node:crypto as nanoid uses), so every
- * character is as likely as with codeGenerator.
+ * a Float64Array instead of strings, and only the codes kept are rendered.
+ * Indexes are uniform over the space (rejection sampling of 53-bit words
+ * from the CSPRNG, node:crypto as nanoid uses), so every character is as
+ * likely as with codeGenerator.
  *
  * Each call gives `n` codes that no earlier call of this source gave, sorted;
  * fewer (down to none) once the space has fewer left that it has not given:

@@ -89,7 +89,7 @@ export async function openWhmcsWrite(whmcs: WhmcsHandle, recorder?: WhmcsIdRecor
 /**
  * The end of step 2, then step 3, once `writer` has been sent every code of
  * `batches` (a code WHMCS already holds fails them all: the caller replaces
- * such codes first when it can).
+ * such codes first when it can). A `recorder` has recorded some ids already.
  */
 export async function commitToWhmcs(core: Core, writer: WhmcsBatchWriter, batches: IssuedBatch[], recorder?: WhmcsIdRecorder): Promise<Map<string, number>> {
   const oldest = Math.min(...batches.map((b) => Date.parse(b.createdAt)));
