@@ -224,14 +224,14 @@ function recordRequest(app: AppContext, req: IncomingMessage, res: ServerRespons
   httpRequestDuration.observe({ method, route: done.routeName, status: String(status) }, done.seconds);
   const refusal = REFUSALS[status];
   if (refusal) httpRefused.inc({ route: done.routeName, reason: refusal });
-  app.logger.info('request', {
+  app.logger.access({
     method,
     route: done.routeName,
     status,
     durationMs: Math.round(done.seconds * 1e6) / 1e3,
     ip: app.clientIp(req),
     requestId: done.requestId,
-    ...accessLogExtras(res),
+    extras: accessLogExtras(res),
   });
 }
 

@@ -231,6 +231,27 @@ describe('the logger', () => {
     expect(failed).toMatchObject({ level: 'error', msg: 'failed', err: { type: 'Error', message: 'boom' } });
   });
 
+  it("writes an access line exactly as info('request', …) writes the same fields, extras included", () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', (line) => lines.push(line));
+    const fields = { method: 'POST', route: '/sets/{token}/"quoted"\\', status: 409, durationMs: 12.345, ip: '2001:db8::1', requestId: 'req-1' };
+    logger.access(fields);
+    logger.info('request', fields);
+    logger.access({ ...fields, extras: { batchId: 7, count: 25 } });
+    logger.info('request', { ...fields, batchId: 7, count: 25 });
+    expect(lines).toHaveLength(4);
+    // The same bytes but for the time field.
+    const untimed = lines.map((line) => line.replace(/"time":"[^"]+"/, '"time":""'));
+    expect(untimed[0]).toBe(untimed[1]);
+    expect(untimed[2]).toBe(untimed[3]);
+    expect(Object.keys(JSON.parse(lines[2]))).toEqual(['level', 'time', 'msg', 'method', 'route', 'status', 'durationMs', 'ip', 'requestId', 'batchId', 'count']);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 'info', msg: 'request', route: '/sets/{token}/"quoted"\\', status: 409, durationMs: 12.345 });
+
+    const quiet: string[] = [];
+    createLogger('warn', (line) => quiet.push(line)).access(fields);
+    expect(quiet).toEqual([]);
+  });
+
   it('LOG_FORMAT=pretty prints a human-readable line instead of JSON', () => {
     const lines: string[] = [];
     const logger = createLogger('info', (line) => lines.push(line), 'pretty');
