@@ -121,7 +121,7 @@ export function openDatabase(url: string = DEFAULT_SQLITE_PATH, options: OpenDat
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(sqlite, path, walLimit);
   const statements = withStatementCache(sqlite, checkpointer);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
-  registerSqlite(db, (text) => statements.prepare(text));
+  registerSqlite(db, (text) => statements.prepare(text), checkpointer);
   return db;
 }
 

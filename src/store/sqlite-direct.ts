@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import { CompiledQuery, type Kysely } from 'kysely';
+import type { Checkpointer } from './sqlite-tuning.js';
 
 /**
  * SQLite only: the hot path's statements (a group commit's BEGIN, COMMIT and
@@ -14,15 +15,27 @@ export type Prepare = (text: string) => SQLite.Statement;
 
 /** The statement cache of each open SQLite database (db.ts), by its Kysely handle. */
 const databases = new WeakMap<Kysely<any>, Prepare>();
+/** Its checkpointer (sqlite-tuning.ts), for a database in a file. */
+const checkpointers = new WeakMap<Kysely<any>, Checkpointer>();
 /** Connection-bound handles while they hold the connection in a write transaction. */
 const held = new WeakMap<Kysely<any>, Prepare>();
 
-export function registerSqlite(db: Kysely<any>, prepare: Prepare): void {
+export function registerSqlite(db: Kysely<any>, prepare: Prepare, checkpointer?: Checkpointer): void {
   databases.set(db, prepare);
+  if (checkpointer) checkpointers.set(db, checkpointer);
 }
 
 export function sqliteOf(db: Kysely<any>): Prepare | undefined {
   return databases.get(db);
+}
+
+export function checkpointerOf(db: Kysely<any>): Checkpointer | undefined {
+  return checkpointers.get(db);
+}
+
+/** Rows changed on the connection since it opened (SQLite's total_changes()): a transaction's size is the difference. */
+export function totalChanges(prepare: Prepare): number {
+  return (prepare('select total_changes() as n').get() as { n: number }).n;
 }
 
 /** `conn` holds the connection (until releaseConnection): statements on it may run directly. */

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { isPostgres, SQLITE_BUSY_TIMEOUT_MS, type Db } from './db.js';
 import { isRetryableConflict, StoreError } from './errors.js';
-import { holdConnection, releaseConnection, runDirect, sqliteOf } from './sqlite-direct.js';
+import { checkpointerOf, holdConnection, releaseConnection, runDirect, sqliteOf, totalChanges } from './sqlite-direct.js';
+import { BIG_TRANSACTION_ROWS } from './sqlite-tuning.js';
 
 /** How long a write transaction waits for another process's SQLite write lock before giving up. */
 const SQLITE_LOCK_WAIT_MS = 120_000;
@@ -54,15 +55,24 @@ export function retryDelayMs(attempt: number): number {
 
 async function inSqliteWriteTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   const prepare = sqliteOf(db);
+  const checkpointer = prepare ? checkpointerOf(db) : undefined;
   return db.connection().execute(async (conn) => {
     // BEGIN, COMMIT and work's hot statements run on better-sqlite3 itself, prepared once (sqlite-direct.ts):
     // conn holds SQLite's one connection meanwhile, so nothing else runs in between.
     const run = prepare ? (text: string) => runDirect(prepare, text) : (text: string) => sql.raw(text).execute(conn);
     await beginImmediateWith(run);
     if (prepare) holdConnection(conn, prepare);
+    const changesAtBegin = prepare && checkpointer ? totalChanges(prepare) : 0;
     try {
       const result = await work(conn);
-      await run('commit');
+      // A big transaction's COMMIT leaves its checkpoint to the worker: copying its frames here would hold the event loop (sqlite-tuning.ts).
+      const big = prepare !== undefined && checkpointer !== undefined && totalChanges(prepare) - changesAtBegin >= BIG_TRANSACTION_ROWS;
+      if (big) checkpointer.hold();
+      try {
+        await run('commit');
+      } finally {
+        if (big) checkpointer.checkpointInWorker();
+      }
       return result;
     } catch (error) {
       await run('rollback');
