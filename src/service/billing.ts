@@ -14,6 +14,7 @@ import { classifyWhmcsError } from '../whmcs/probe.js';
 import { whmcsFailureSentence } from './whmcs-connection.js';
 import type { Core } from './core.js';
 import { recordIssuedAfterBilling } from './webhook-events.js';
+import { hasPreparedChanges } from './whmcs-two-phase.js';
 import type { GroupSink } from './single-codes.js';
 
 /**
@@ -280,6 +281,9 @@ const SYNC_PAGE = 10_000;
 export async function syncWhmcsUses(core: Core): Promise<number> {
   const whmcs = core.whmcs;
   if (!whmcs) return 0;
+  // A redemption or rollback prepared in WHMCS (a crash's, until repair settles it within seconds) reads
+  // there as before it: copied, it would undo a use promoset has recorded. The next round copies.
+  if (await hasPreparedChanges(core)) return 0;
   let afterId = 0;
   let seen = 0;
   for (;;) {

@@ -118,6 +118,16 @@ async function decide(core: Core, xid: string): Promise<{ decision: WhmcsDecisio
   });
 }
 
+/**
+ * Whether a change of this promoset is prepared in WHMCS and not yet settled.
+ * Its row reads as before the change there until it is: the uses sync
+ * (billing.ts) must not copy that reading over the use promoset recorded.
+ */
+export async function hasPreparedChanges(core: Core): Promise<boolean> {
+  if (!core.whmcs) return false;
+  return (await recoverPrepared(core.whmcs.db, await xidPrefix(core))).length > 0;
+}
+
 export interface PreparedRepairReport {
   committed: number;
   rolledBack: number;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { syncWhmcsUses } from '../../src/service/billing.js';
+import { closeCore, openCore } from '../../src/service/core.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { createTestDatabase, describeEachDialect, type Dialect, type TestDatabase } from '../support/databases.js';
 import { startServerProcess, type ServerProcess } from '../support/processes.js';
@@ -132,6 +134,31 @@ describeWithWhmcs('two-phase commit with WHMCS: kill -9 and races at each step (
       expect(other.status).toBe(409);
       expect(other.json.code).toBe('promotion_used_up');
       expect(await whmcsUses(whmcsId)).toBe(1);
+      await server.stop();
+    });
+
+    it("the uses sync leaves alone a use promoset committed whose WHMCS change is still prepared (it reads there as before)", async () => {
+      const crashing = await start('redeem.committed=kill');
+      const { path, code, whmcsId } = await codeOn(crashing);
+      await killedUnder(crashing, `${crashing.url}${path}/redemptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+      expect(await prepared()).toHaveLength(1);
+      const promosetUses = async () => Number((await db.selectFrom('promotions').select('uses').where('code', '=', code).executeTakeFirstOrThrow()).uses);
+      expect(await promosetUses()).toBe(1);
+      expect(await whmcsUses(whmcsId)).toBe(0);
+
+      // A sync that runs before repair (a server's first round, while the change is younger than the timeout).
+      const core = await openCore({ databaseUrl: database.url, publicUrl: 'http://promoset.test', whmcsDatabaseUrl: holder.whmcs.url });
+      try {
+        await syncWhmcsUses(core);
+      } finally {
+        await closeCore(core);
+      }
+      expect(await promosetUses()).toBe(1);
+
+      const server = await start();
+      await repaired();
+      expect(await whmcsUses(whmcsId)).toBe(1);
+      expect(await promosetUses()).toBe(1);
       await server.stop();
     });
 
