@@ -28,7 +28,7 @@ export interface Checkpointer {
  * The main connection keeps SQLite's automatic checkpoint: a COMMIT that
  * leaves 1,000 frames in the WAL copies them back, and the WAL starts over.
  * That copy runs on the event loop, as in any SQLite program: ~3 ms when the
- * frames rewrite the same pages (redemptions of one code), up to ~25 ms when
+ * frames rewrite the same pages (redemptions of one code), 17–29 ms when
  * they are 1,000 distinct pages (new rows), fsync included, measured here. (With only a worker checkpointing, the WAL never
  * started over under steady writes, as a checkpoint running beside the
  * writer never catches up with it: 1.4 GB after 23 s of redemptions, every
