@@ -60,14 +60,15 @@ export function startCheckpointer(sqlite: SQLite.Database, path: string, walLimi
      db.pragma('busy_timeout = 0');
      db.pragma('journal_size_limit = ' + workerData.walLimit);
      const walSize = () => { try { return statSync(workerData.path + '-wal').size; } catch { return 0; } };
+     const passiveCheckpoint = () => db.pragma('wal_checkpoint(PASSIVE)')[0];
      parentPort.on('message', () => {
-       try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+       try { passiveCheckpoint(); } catch {}
        parentPort.postMessage('checkpointed');
      });
      let framesBefore = -1;
      setInterval(() => {
        try {
-         const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+         const passive = passiveCheckpoint();
          const quiet = passive.log === framesBefore;
          framesBefore = passive.log;
          if (quiet && passive.busy === 0 && passive.log === passive.checkpointed && walSize() > workerData.walLimit) db.pragma('wal_checkpoint(TRUNCATE)');

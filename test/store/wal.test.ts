@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { expect, it, vi } from 'vitest';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { openDatabase, type Db, type OpenDatabaseOptions } from '../../src/store/db.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { checkpointerOf, sqliteOf } from '../../src/store/sqlite-direct.js';
 import { BIG_TRANSACTION_ROWS } from '../../src/store/sqlite-tuning.js';
@@ -18,14 +18,24 @@ const walSize = (path: string) => {
   }
 };
 
-/** Issue 28, item 3: a burst of writes grows the WAL; after the checkpoint it shrinks back to the limit. */
-it('SQLite: the WAL shrinks back to its size limit after a burst is checkpointed', async () => {
+/** A fresh file database with promoset's schema, for `test`; removed afterwards. */
+async function withFileDatabase(test: (db: Db, path: string) => Promise<void>, options: OpenDatabaseOptions = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'promoset-wal-'));
   const path = join(dir, 'promoset.db');
-  const limit = 256 * 1024;
-  const db = openDatabase(path, { walSizeLimitBytes: limit });
+  const db = openDatabase(path, options);
   try {
     await migrateToLatest(db);
+    await test(db, path);
+  } finally {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Issue 28, item 3: a burst of writes grows the WAL; after the checkpoint it shrinks back to the limit. */
+it('SQLite: the WAL shrinks back to its size limit after a burst is checkpointed', async () => {
+  const limit = 256 * 1024;
+  await withFileDatabase(async (db, path) => {
     const value = 'x'.repeat(4000);
     // About 6 MB of pages, written in several transactions (as a flood of requests would).
     for (let round = 0; round < 30; round++) {
@@ -40,24 +50,8 @@ it('SQLite: the WAL shrinks back to its size limit after a burst is checkpointed
     // Nothing was lost on the way.
     const { rows } = await sql<{ n: number }>`select count(*) as n from settings where key like 'burst-%'`.execute(db);
     expect(Number(rows[0].n)).toBe(1500);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  }, { walSizeLimitBytes: limit });
 });
-
-async function withFileDatabase(test: (db: Db, path: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'promoset-wal-'));
-  const path = join(dir, 'promoset.db');
-  const db = openDatabase(path);
-  try {
-    await migrateToLatest(db);
-    await test(db, path);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const autoCheckpointPages = (db: Db) => (sqliteOf(db)!('pragma wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
 
